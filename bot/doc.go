@@ -1,0 +1,13 @@
+// Package bot speaks the Bot Framework protocol for Microsoft Teams and knows
+// nothing about MFA or phones.
+//
+// It owns the HTTP surface (POST /api/messages, /healthz, /readyz), inbound
+// JWT validation (Validator, plugged into msbotbuilder-go's auth.TokenValidator
+// interface), the outbound connector client (Connector: token, retries,
+// serviceUrl allow-list; it also satisfies msbotbuilder-go's client.Client),
+// turn routing and invoke responses. The conversation itself is a Handler
+// supplied by the caller; state it needs (duplicate detection, readiness) is
+// reached through the small interfaces declared here.
+//
+// Leaf packages (dialogs, cards, graph) never import bot; main wires them.
+package bot
