@@ -72,6 +72,11 @@ type sender interface {
 	SendTyping(ctx context.Context, serviceURL, conversationID string) error
 }
 
+// Incoming returns the inbound activity (the same as the Activity field; a
+// method so that packages that must not import bot can declare an interface
+// that *Turn satisfies).
+func (t *Turn) Incoming() schema.Activity { return t.Activity }
+
 // Logger returns the turn's logger, carrying the activity id, conversation
 // id and tenant.
 func (t *Turn) Logger() *slog.Logger { return t.logger }

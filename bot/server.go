@@ -1,0 +1,268 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/infracloudio/msbotbuilder-go/connector/auth"
+	"github.com/infracloudio/msbotbuilder-go/schema"
+)
+
+// Deduper remembers activity ids already handled so that a redelivered
+// activity is handled once.
+type Deduper interface {
+	// FirstSeen records key and reports whether it was new. The record
+	// expires after ttl.
+	FirstSeen(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// Forget drops key, so that a redelivery of a turn that failed is handled.
+	Forget(ctx context.Context, key string) error
+}
+
+// ReadyCheck reports whether a dependency is ready to serve; nil means ready.
+type ReadyCheck func(ctx context.Context) error
+
+// ServerOptions configures a Server. Handler and Connector are required.
+type ServerOptions struct {
+	Logger  *slog.Logger
+	Handler Handler
+	// Connector sends replies; usually a *Connector.
+	Connector sender
+	// Validator authenticates inbound requests. Nil means local mode:
+	// requests are accepted without an Authorization header.
+	Validator auth.TokenValidator
+	// AllowedTenants restricts the tenants served; empty allows any.
+	AllowedTenants []string
+	// Dedupe drops redelivered activities; nil handles every delivery.
+	Dedupe Deduper
+	// Ready lists what /readyz checks.
+	Ready []ReadyCheck
+	// TurnTimeout bounds the synchronous part of a turn (default 10 s, under
+	// Teams' 15 s acknowledgement deadline).
+	TurnTimeout time.Duration
+	// LaterTimeout bounds work a turn defers past its acknowledgement
+	// (default 3 min).
+	LaterTimeout time.Duration
+	// MaxBodyBytes caps a request body (default 1 MiB); larger gets 413.
+	MaxBodyBytes int64
+}
+
+// Server is the bot's HTTP handler.
+type Server struct {
+	opts ServerOptions
+	log  *slog.Logger
+	mux  *http.ServeMux
+	// later tracks work deferred past the acknowledgement of a turn.
+	later sync.WaitGroup
+}
+
+// dedupeTTL is how long an activity id is remembered.
+const dedupeTTL = time.Hour
+
+// NewServer assembles the HTTP handler. It performs no I/O.
+func NewServer(o ServerOptions) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.TurnTimeout <= 0 {
+		o.TurnTimeout = 10 * time.Second
+	}
+	if o.LaterTimeout <= 0 {
+		o.LaterTimeout = 3 * time.Minute
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	s := &Server{opts: o, log: o.Logger, mux: http.NewServeMux()}
+	s.addRoutes(s.mux)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Wait blocks until work deferred with Turn.Later has finished or ctx ends.
+// Call it after http.Server.Shutdown during a graceful stop.
+func (s *Server) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.later.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+}
+
+func (s *Server) handleReadyz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		for _, check := range s.opts.Ready {
+			if err := check(ctx); err != nil {
+				s.log.WarnContext(ctx, "not ready", "err", err)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, "not ready\n")
+				return
+			}
+		}
+		io.WriteString(w, "ready\n")
+	})
+}
+
+// handleMessages is the Bot Framework endpoint: verify, filter, route, answer.
+func (s *Server) handleMessages() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log := s.log
+		defer func() {
+			if p := recover(); p != nil {
+				log.ErrorContext(r.Context(), "panic in turn", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+		}()
+
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+				return
+			}
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		var act schema.Activity
+		if err := json.Unmarshal(body, &act); err != nil || act.Type == "" {
+			// Nothing unauthenticated is told why it was refused.
+			if s.opts.Validator != nil {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+
+		if s.opts.Validator != nil {
+			if _, err := s.opts.Validator.AuthenticateRequest(r.Context(), act, r.Header.Get("Authorization"), nil, ""); err != nil {
+				log.WarnContext(r.Context(), "request not authenticated", "err", err, "remote", r.RemoteAddr)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+		}
+
+		tenant := TenantOf(act)
+		log = log.With("activity_id", act.ID, "conversation_id", act.Conversation.ID, "tenant", tenant, "type", act.Type)
+		if len(s.opts.AllowedTenants) > 0 && !slices.Contains(s.opts.AllowedTenants, tenant) {
+			log.WarnContext(r.Context(), "tenant not allowed")
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+
+		// Slow dependencies must not hold the acknowledgement past Teams'
+		// deadline, and a dropped connection must not abort a half-done turn.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.TurnTimeout)
+		defer cancel()
+
+		dedupeKey := ""
+		if s.opts.Dedupe != nil && act.ID != "" {
+			dedupeKey = "seen:" + act.Conversation.ID + ":" + act.ID
+			first, err := s.opts.Dedupe.FirstSeen(ctx, dedupeKey, dedupeTTL)
+			if err != nil {
+				log.ErrorContext(ctx, "duplicate check failed", "err", err)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			if !first {
+				log.InfoContext(ctx, "duplicate delivery ignored")
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+		}
+
+		turn := &Turn{Activity: act, conn: s.opts.Connector, logger: log, later: s.runLater(log)}
+		resp, err := s.route(ctx, turn)
+		if err != nil {
+			log.ErrorContext(ctx, "turn failed", "err", err)
+			if dedupeKey != "" {
+				if ferr := s.opts.Dedupe.Forget(ctx, dedupeKey); ferr != nil {
+					log.WarnContext(ctx, "could not forget failed activity", "err", ferr)
+				}
+			}
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		writeInvokeResponse(w, resp)
+	})
+}
+
+// route dispatches a turn by activity type. Types the bot does not handle
+// are acknowledged and ignored.
+func (s *Server) route(ctx context.Context, t *Turn) (InvokeResponse, error) {
+	h := s.opts.Handler
+	switch t.Activity.Type {
+	case schema.Message:
+		return InvokeResponse{}, h.OnMessage(ctx, t)
+	case schema.Invoke:
+		return h.OnInvoke(ctx, t)
+	case schema.ConversationUpdate:
+		return InvokeResponse{}, h.OnConversationUpdate(ctx, t)
+	case "installationUpdate":
+		return InvokeResponse{}, h.OnInstallationUpdate(ctx, t)
+	default:
+		t.logger.DebugContext(ctx, "activity type not handled")
+		return InvokeResponse{}, nil
+	}
+}
+
+func writeInvokeResponse(w http.ResponseWriter, resp InvokeResponse) {
+	status := resp.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if resp.Body == nil {
+		w.WriteHeader(status)
+		return
+	}
+	b, err := json.Marshal(resp.Body)
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// runLater returns the function behind Turn.Later for one turn.
+func (s *Server) runLater(log *slog.Logger) func(func(ctx context.Context)) {
+	return func(fn func(ctx context.Context)) {
+		s.later.Add(1)
+		go func() {
+			defer s.later.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					log.Error("panic in deferred turn work", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				}
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.LaterTimeout)
+			defer cancel()
+			fn(ctx)
+		}()
+	}
+}

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// App types, as the Bot Framework names them in MicrosoftAppType.
+const (
+	appTypeSingleTenant = "SingleTenant"
+	appTypeMultiTenant  = "MultiTenant"
+	appTypeUserMSI      = "UserAssignedMSI"
+)
+
+// Defaults of the Bot Framework's public cloud.
+const (
+	defaultOpenIDMetadataURL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+	defaultTokenIssuer       = "https://api.botframework.com"
+	defaultLoginHost         = "https://login.microsoftonline.com"
+	defaultOAuthScope        = "https://api.botframework.com/.default"
+	defaultPort              = 3978
+)
+
+// secret is a configuration value that must never reach a log or an error.
+type secret string
+
+// LogValue redacts the secret in slog output.
+func (s secret) LogValue() slog.Value {
+	if s == "" {
+		return slog.StringValue("")
+	}
+	return slog.StringValue("[redacted]")
+}
+
+// String redacts the secret in fmt output.
+func (s secret) String() string { return s.LogValue().String() }
+
+// Config is the whole configuration, read once from the environment.
+type Config struct {
+	Port      int
+	LocalMode bool // no MicrosoftAppId: loopback only, no inbound auth, no outbound token
+
+	AppID       string
+	AppPassword secret
+	AppTenantID string
+	AppType     string
+
+	OpenIDMetadataURL string
+	TokenIssuer       string
+	LoginURL          string // authority; the token endpoint is LoginURL + /oauth2/v2.0/token
+	OAuthScope        string
+	MSIEndpoint       string // IDENTITY_ENDPOINT (App Service); empty → IMDS
+	MSIHeader         secret // IDENTITY_HEADER
+
+	RedisURL               secret // may carry a password
+	AllowedTenants         []string
+	AllowedServiceURLHosts []string
+
+	LogLevel slog.Level
+}
+
+// configError names the variable at fault.
+type configError struct {
+	Var, Problem string
+}
+
+func (e *configError) Error() string { return fmt.Sprintf("configuration: %s: %s", e.Var, e.Problem) }
+
+var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// hostnamePattern accepts DNS names and IP literals as used in URLs.
+var hostnamePattern = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$`)
+
+// loadConfig parses and validates the environment. The first problem found
+// stops start-up with a message naming the variable.
+func loadConfig(getenv func(string) string) (Config, error) {
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	c := Config{Port: defaultPort}
+
+	if v := get("PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 0 || p > 65535 {
+			return c, &configError{"PORT", fmt.Sprintf("%q is not a port number (0-65535)", v)}
+		}
+		c.Port = p
+	}
+
+	c.AppID = get("MicrosoftAppId")
+	c.AppPassword = secret(getenv("MicrosoftAppPassword"))
+	c.AppTenantID = get("MicrosoftAppTenantId")
+	c.LocalMode = c.AppID == ""
+
+	switch t := get("MicrosoftAppType"); strings.ToLower(t) {
+	case "", strings.ToLower(appTypeSingleTenant):
+		c.AppType = appTypeSingleTenant
+	case strings.ToLower(appTypeMultiTenant):
+		c.AppType = appTypeMultiTenant
+	case strings.ToLower(appTypeUserMSI):
+		c.AppType = appTypeUserMSI
+	default:
+		return c, &configError{"MicrosoftAppType", fmt.Sprintf("%q is not one of SingleTenant, MultiTenant, UserAssignedMSI", t)}
+	}
+
+	if c.LocalMode {
+		if c.AppPassword != "" {
+			return c, &configError{"MicrosoftAppPassword", "is set but MicrosoftAppId is not; set both, or neither for local mode"}
+		}
+	} else {
+		if !guidPattern.MatchString(c.AppID) {
+			return c, &configError{"MicrosoftAppId", "is not a GUID (the Azure Bot's Microsoft App ID)"}
+		}
+		if c.AppTenantID != "" && !guidPattern.MatchString(c.AppTenantID) {
+			return c, &configError{"MicrosoftAppTenantId", "is not a GUID (the Entra tenant id)"}
+		}
+		switch c.AppType {
+		case appTypeSingleTenant:
+			if c.AppTenantID == "" {
+				return c, &configError{"MicrosoftAppTenantId", "is required for MicrosoftAppType=SingleTenant"}
+			}
+			if c.AppPassword == "" {
+				return c, &configError{"MicrosoftAppPassword", "is required for MicrosoftAppType=SingleTenant"}
+			}
+		case appTypeMultiTenant:
+			if c.AppPassword == "" {
+				return c, &configError{"MicrosoftAppPassword", "is required for MicrosoftAppType=MultiTenant"}
+			}
+		case appTypeUserMSI:
+			if c.AppTenantID == "" {
+				return c, &configError{"MicrosoftAppTenantId", "is required for MicrosoftAppType=UserAssignedMSI"}
+			}
+			if c.AppPassword != "" {
+				return c, &configError{"MicrosoftAppPassword", "must be empty for MicrosoftAppType=UserAssignedMSI (the managed identity has no secret)"}
+			}
+		}
+	}
+
+	var err error
+	if c.OpenIDMetadataURL, err = urlVar(get, "ToBotFromChannelOpenIdMetadataUrl", defaultOpenIDMetadataURL); err != nil {
+		return c, err
+	}
+	c.TokenIssuer = get("ToBotFromChannelTokenIssuer")
+	if c.TokenIssuer == "" {
+		c.TokenIssuer = defaultTokenIssuer
+	}
+	authority := defaultLoginHost + "/" + c.AppTenantID
+	if c.AppType == appTypeMultiTenant {
+		authority = defaultLoginHost + "/botframework.com"
+	}
+	if c.LoginURL, err = urlVar(get, "ToChannelFromBotLoginUrl", authority); err != nil {
+		return c, err
+	}
+	c.LoginURL = strings.TrimRight(c.LoginURL, "/")
+	c.OAuthScope = get("ToChannelFromBotOAuthScope")
+	if c.OAuthScope == "" {
+		c.OAuthScope = defaultOAuthScope
+	}
+	c.MSIEndpoint = get("IDENTITY_ENDPOINT")
+	c.MSIHeader = secret(get("IDENTITY_HEADER"))
+
+	if v := getenv("REDIS_URL"); strings.TrimSpace(v) != "" {
+		u, perr := url.Parse(strings.TrimSpace(v))
+		if perr != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			return c, &configError{"REDIS_URL", "must be a redis://, rediss:// or unix:// URL"}
+		}
+		c.RedisURL = secret(strings.TrimSpace(v))
+	}
+
+	c.AllowedTenants = splitList(get("ALLOWED_TENANTS"))
+	for _, t := range c.AllowedTenants {
+		if !guidPattern.MatchString(t) {
+			return c, &configError{"ALLOWED_TENANTS", fmt.Sprintf("%q is not a tenant GUID", t)}
+		}
+	}
+	if len(c.AllowedTenants) == 0 && c.AppTenantID != "" {
+		c.AllowedTenants = []string{c.AppTenantID}
+	}
+	c.AllowedServiceURLHosts = splitList(get("ALLOWED_SERVICE_URL_HOSTS"))
+	for _, h := range c.AllowedServiceURLHosts {
+		if !hostnamePattern.MatchString(h) {
+			return c, &configError{"ALLOWED_SERVICE_URL_HOSTS", fmt.Sprintf("%q is not a host name (give names only, no scheme or path)", h)}
+		}
+	}
+
+	switch v := strings.ToLower(get("LOG_LEVEL")); v {
+	case "", "info":
+		c.LogLevel = slog.LevelInfo
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		return c, &configError{"LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", v)}
+	}
+	return c, nil
+}
+
+// urlVar reads an absolute URL variable; https is required except on loopback.
+func urlVar(get func(string) string, name, def string) (string, error) {
+	v := get(name)
+	if v == "" {
+		return def, nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", &configError{name, fmt.Sprintf("%q is not an absolute http(s) URL", v)}
+	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		return "", &configError{name, "must use https (plain http is accepted only for loopback hosts)"}
+	}
+	return v, nil
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// listenAddr is where the server binds: loopback only in local mode.
+func (c Config) listenAddr() string {
+	if c.LocalMode {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port))
+	}
+	return net.JoinHostPort("", strconv.Itoa(c.Port))
+}
+
+// summary is the one start-up log line's attributes: mode and defaults in force.
+func (c Config) summary() []any {
+	mode := "azure"
+	if c.LocalMode {
+		mode = "local"
+	}
+	redis := "embedded (miniredis; state is not durable)"
+	if c.RedisURL != "" {
+		redis = "external (REDIS_URL)"
+	}
+	tenants := "any"
+	if len(c.AllowedTenants) > 0 {
+		tenants = strings.Join(c.AllowedTenants, ",")
+	}
+	attrs := []any{
+		"mode", mode,
+		"listen", c.listenAddr(),
+		"redis", redis,
+		"allowed_tenants", tenants,
+		"log_level", c.LogLevel.String(),
+	}
+	if !c.LocalMode {
+		attrs = append(attrs,
+			"app_id", c.AppID,
+			"app_type", c.AppType,
+			"app_password", c.AppPassword,
+			"openid_metadata", c.OpenIDMetadataURL,
+			"token_issuer", c.TokenIssuer,
+			"login_url", c.LoginURL,
+			"oauth_scope", c.OAuthScope,
+		)
+		if len(c.AllowedServiceURLHosts) > 0 {
+			attrs = append(attrs, "extra_service_url_hosts", strings.Join(c.AllowedServiceURLHosts, ","))
+		}
+	} else {
+		attrs = append(attrs, "inbound_auth", "off (no MicrosoftAppId)", "outbound", "loopback serviceUrls only, no token")
+	}
+	return attrs
+}
+
+// shutdownTimeout bounds how long in-flight turns may take after SIGTERM.
+const shutdownTimeout = 20 * time.Second

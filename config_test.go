@@ -1,0 +1,135 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+const (
+	testAppID    = "11111111-2222-3333-4444-555555555555"
+	testTenantID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := loadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.LocalMode || c.Port != 3978 || c.listenAddr() != "127.0.0.1:3978" {
+		t.Errorf("local defaults wrong: %+v addr %s", c, c.listenAddr())
+	}
+	if c.AppType != appTypeSingleTenant || c.OpenIDMetadataURL != defaultOpenIDMetadataURL || c.TokenIssuer != defaultTokenIssuer || c.OAuthScope != defaultOAuthScope {
+		t.Errorf("bot framework defaults wrong: %+v", c)
+	}
+	if len(c.AllowedTenants) != 0 {
+		t.Errorf("local mode with no tenant should allow any tenant, got %v", c.AllowedTenants)
+	}
+}
+
+func TestLoadConfigSingleTenant(t *testing.T) {
+	c, err := loadConfig(env(map[string]string{
+		"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "s3cret", "MicrosoftAppTenantId": testTenantID, "PORT": "8080",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LocalMode || c.listenAddr() != ":8080" {
+		t.Errorf("azure mode should bind all interfaces: %s", c.listenAddr())
+	}
+	if c.LoginURL != "https://login.microsoftonline.com/"+testTenantID {
+		t.Errorf("single-tenant authority = %s", c.LoginURL)
+	}
+	if len(c.AllowedTenants) != 1 || c.AllowedTenants[0] != testTenantID {
+		t.Errorf("allowed tenants default = %v", c.AllowedTenants)
+	}
+}
+
+func TestLoadConfigMultiTenantAuthority(t *testing.T) {
+	c, err := loadConfig(env(map[string]string{
+		"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "s3cret", "MicrosoftAppType": "MultiTenant",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LoginURL != "https://login.microsoftonline.com/botframework.com" {
+		t.Errorf("multi-tenant authority = %s", c.LoginURL)
+	}
+}
+
+func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
+	base := map[string]string{"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "s3cret", "MicrosoftAppTenantId": testTenantID}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantVar string
+	}{
+		{"bad port", map[string]string{"PORT": "http"}, "PORT"},
+		{"port out of range", map[string]string{"PORT": "70000"}, "PORT"},
+		{"password without app id", map[string]string{"MicrosoftAppPassword": "x"}, "MicrosoftAppPassword"},
+		{"app id not a guid", with("MicrosoftAppId", "my-bot"), "MicrosoftAppId"},
+		{"unknown app type", with("MicrosoftAppType", "Federated"), "MicrosoftAppType"},
+		{"single tenant without tenant", with("MicrosoftAppTenantId", ""), "MicrosoftAppTenantId"},
+		{"single tenant without password", with("MicrosoftAppPassword", ""), "MicrosoftAppPassword"},
+		{"msi with password", with("MicrosoftAppType", "UserAssignedMSI"), "MicrosoftAppPassword"},
+		{"multi tenant without password", with("MicrosoftAppType", "MultiTenant", "MicrosoftAppPassword", ""), "MicrosoftAppPassword"},
+		{"tenant not a guid", with("MicrosoftAppTenantId", "contoso"), "MicrosoftAppTenantId"},
+		{"metadata over http", with("ToBotFromChannelOpenIdMetadataUrl", "http://login.example.com/x"), "ToBotFromChannelOpenIdMetadataUrl"},
+		{"login url garbled", with("ToChannelFromBotLoginUrl", "::not a url"), "ToChannelFromBotLoginUrl"},
+		{"redis scheme", with("REDIS_URL", "http://cache:6379"), "REDIS_URL"},
+		{"allowed tenant not guid", with("ALLOWED_TENANTS", "contoso"), "ALLOWED_TENANTS"},
+		{"service url host with scheme", with("ALLOWED_SERVICE_URL_HOSTS", "https://evil.example"), "ALLOWED_SERVICE_URL_HOSTS"},
+		{"log level", with("LOG_LEVEL", "loud"), "LOG_LEVEL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(env(tt.env))
+			var ce *configError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a configError", err)
+			}
+			if ce.Var != tt.wantVar {
+				t.Errorf("error names %s, want %s (%v)", ce.Var, tt.wantVar, err)
+			}
+			if !strings.Contains(err.Error(), tt.wantVar) {
+				t.Errorf("message %q does not name %s", err, tt.wantVar)
+			}
+		})
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	c, err := loadConfig(env(map[string]string{
+		"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "hunter2-very-secret", "MicrosoftAppTenantId": testTenantID,
+		"REDIS_URL": "redis://:redispass@cache:6379/0",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	logger := slog.New(slog.NewJSONHandler(&sb, nil))
+	logger.Info("start", c.summary()...)
+	logger.Info("cfg", "password", c.AppPassword, "redis", c.RedisURL)
+	fmt.Fprintf(&sb, "%v %s %+v", c.AppPassword, c.RedisURL, c)
+	for _, s := range []string{"hunter2-very-secret", "redispass"} {
+		if strings.Contains(sb.String(), s) {
+			t.Errorf("secret %q printed: %s", s, sb.String())
+		}
+	}
+}

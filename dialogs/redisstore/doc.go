@@ -1,0 +1,8 @@
+// Package redisstore keeps the bot's state in Redis through go-redis's
+// UniversalClient (standalone, Sentinel or Cluster): records of activities
+// already handled and, as the conversation grows, dialog state.
+//
+// Keys that belong to one user carry the hash tag {t:<tenant>:u:<aadObjectId>}
+// so that every multi-key operation of one user stays on one Cluster slot.
+// The package does no logging; callers decide what an error means.
+package redisstore

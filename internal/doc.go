@@ -1,0 +1,2 @@
+// Package internal holds helpers shared by the project's tests only.
+package internal

@@ -1,0 +1,170 @@
+// Command mfabot is the smartphone-swap Teams bot: it serves the Bot
+// Framework endpoint and walks employees through replacing their MFA phone.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smartswap/mfabot/bot"
+	"github.com/smartswap/mfabot/dialogs"
+	"github.com/smartswap/mfabot/dialogs/redisstore"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "mfabot:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the program: it reads the configuration, wires the pieces and
+// serves until ctx ends or the process receives SIGINT or SIGTERM.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	rdb, closeRedis, err := openRedis(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	store := redisstore.New(rdb)
+
+	httpClient := &http.Client{Timeout: 15 * time.Second}
+	var validator *bot.Validator
+	var tokens bot.TokenSource
+	if !cfg.LocalMode {
+		validator = bot.NewValidator(bot.AuthOptions{
+			AppID:       cfg.AppID,
+			MetadataURL: cfg.OpenIDMetadataURL,
+			Issuer:      cfg.TokenIssuer,
+			HTTPClient:  httpClient,
+		})
+		switch cfg.AppType {
+		case appTypeUserMSI:
+			tokens = bot.NewManagedIdentity(bot.ManagedIdentityOptions{
+				ClientID:   cfg.AppID,
+				Resource:   "https://api.botframework.com",
+				Endpoint:   cfg.MSIEndpoint,
+				Header:     string(cfg.MSIHeader),
+				HTTPClient: httpClient,
+			})
+		default:
+			tokens = bot.NewClientCredentials(bot.ClientCredentialsOptions{
+				Authority:    cfg.LoginURL,
+				ClientID:     cfg.AppID,
+				ClientSecret: string(cfg.AppPassword),
+				Scope:        cfg.OAuthScope,
+				HTTPClient:   httpClient,
+			})
+		}
+	}
+	connector := bot.NewConnector(bot.ConnectorOptions{
+		Tokens:        tokens,
+		AllowedHosts:  cfg.AllowedServiceURLHosts,
+		AllowLoopback: cfg.LocalMode,
+		Logger:        logger,
+	})
+
+	ready := []bot.ReadyCheck{store.Ping}
+	opts := bot.ServerOptions{
+		Logger:         logger,
+		Handler:        turnHandler{d: dialogs.NewHandler()},
+		Connector:      connector,
+		AllowedTenants: cfg.AllowedTenants,
+		Dedupe:         store,
+	}
+	if validator != nil {
+		opts.Validator = validator
+		ready = append(ready, func(context.Context) error {
+			if !validator.Ready() {
+				return errors.New("signing keys not loaded yet")
+			}
+			return nil
+		})
+		// Warm the key cache now so the first turn does not wait for it;
+		// a failure here is retried on the first request.
+		go func() {
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := validator.Refresh(wctx); err != nil {
+				logger.Warn("could not load Bot Framework signing keys yet", "err", err)
+			}
+		}()
+	}
+	opts.Ready = ready
+	srv := bot.NewServer(opts)
+
+	ln, err := net.Listen("tcp", cfg.listenAddr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.listenAddr(), err)
+	}
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("mfabot started", append([]any{"addr", ln.Addr().String()}, cfg.summary()...)...)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing turns in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		logger.Warn("shutdown incomplete", "err", err)
+	}
+	if err := srv.Wait(sctx); err != nil {
+		logger.Warn("deferred turn work did not finish", "err", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// openRedis connects to REDIS_URL, or starts an embedded Redis when none is
+// configured, so that the same go-redis code path runs either way.
+func openRedis(cfg Config) (redis.UniversalClient, func(), error) {
+	if cfg.RedisURL == "" {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, nil, fmt.Errorf("start embedded redis: %w", err)
+		}
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		return rdb, func() { rdb.Close(); mr.Close() }, nil
+	}
+	opt, err := redis.ParseURL(string(cfg.RedisURL))
+	if err != nil {
+		// The URL may hold a password: name the variable, not the value.
+		return nil, nil, &configError{"REDIS_URL", "cannot be parsed as a Redis URL"}
+	}
+	rdb := redis.NewClient(opt)
+	return rdb, func() { rdb.Close() }, nil
+}
