@@ -62,6 +62,8 @@ type Config struct {
 	AllowedTenants         []string
 	AllowedServiceURLHosts []string
 
+	StepsFile string // replaces the embedded step content
+
 	LogLevel slog.Level
 }
 
@@ -187,6 +189,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 
+	c.StepsFile = get("STEPS_FILE")
+
 	switch v := strings.ToLower(get("LOG_LEVEL")); v {
 	case "", "info":
 		c.LogLevel = slog.LevelInfo
@@ -264,6 +268,9 @@ func (c Config) summary() []any {
 		"redis", redis,
 		"allowed_tenants", tenants,
 		"log_level", c.LogLevel.String(),
+	}
+	if c.StepsFile != "" {
+		attrs = append(attrs, "steps_file", c.StepsFile)
 	}
 	if !c.LocalMode {
 		attrs = append(attrs,

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smartswap/mfabot/bot"
+	"github.com/smartswap/mfabot/cards"
 	"github.com/smartswap/mfabot/dialogs"
 	"github.com/smartswap/mfabot/dialogs/redisstore"
 )
@@ -41,6 +42,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	content := cards.DefaultContent()
+	if cfg.StepsFile != "" {
+		data, err := os.ReadFile(cfg.StepsFile)
+		if err != nil {
+			return &configError{"STEPS_FILE", err.Error()}
+		}
+		if content, err = cards.ParseContent(cfg.StepsFile, data); err != nil {
+			return fmt.Errorf("STEPS_FILE: %w", err)
+		}
+	}
 
 	rdb, closeRedis, err := openRedis(cfg)
 	if err != nil {
@@ -88,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ready := []bot.ReadyCheck{store.Ping}
 	opts := bot.ServerOptions{
 		Logger:         logger,
-		Handler:        turnHandler{d: dialogs.NewHandler()},
+		Handler:        turnHandler{d: dialogs.NewHandler(dialogs.Options{Store: store, Content: content})},
 		Connector:      connector,
 		AllowedTenants: cfg.AllowedTenants,
 		Dedupe:         store,

@@ -10,7 +10,30 @@ const ContentType = "application/vnd.microsoft.card.adaptive"
 // up to 1.5.
 const Version = "1.5"
 
-func newCard(body []any, actions []any) Card {
+// Verbs of the Action.Execute buttons, which the dialog routes on.
+const (
+	VerbStart    = "start"
+	VerbNext     = "next"
+	VerbBack     = "back"
+	VerbCancel   = "cancel"
+	VerbHelpdesk = "helpdesk"
+	VerbLost     = "lost"
+	VerbResume   = "resume"
+	VerbRestart  = "restart"
+	VerbStatus   = "status"
+	VerbHelp     = "help"
+)
+
+// Ref is carried in the data of every button of a dialog card, so that the
+// dialog can tell a press on the current card from one on an old or forged
+// card: the dialog's id, the step the card was made for and that card's nonce.
+type Ref struct {
+	Dialog string `json:"dialog"`
+	Step   string `json:"step"`
+	Nonce  string `json:"nonce"`
+}
+
+func newCard(id string, body []any, actions []any) Card {
 	c := Card{
 		"type":    "AdaptiveCard",
 		"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -18,35 +41,64 @@ func newCard(body []any, actions []any) Card {
 		"body":    body,
 		"msteams": map[string]any{"width": "Full"},
 	}
+	// The card's identity, for tests and support: the id of its first element.
+	if len(body) > 0 {
+		if first, ok := body[0].(map[string]any); ok {
+			first["id"] = cardIDPrefix + id
+		}
+	}
 	if len(actions) > 0 {
 		c["actions"] = actions
 	}
 	return c
 }
 
-func textBlock(text string, extra map[string]any) map[string]any {
+func textBlock(text string, extra ...any) map[string]any {
 	b := map[string]any{"type": "TextBlock", "text": text, "wrap": true}
-	for k, v := range extra {
-		b[k] = v
+	for i := 0; i+1 < len(extra); i += 2 {
+		b[extra[i].(string)] = extra[i+1]
 	}
 	return b
 }
 
-func execute(title, verb string, data map[string]any) map[string]any {
-	d := map[string]any{"verb": verb}
-	for k, v := range data {
-		d[k] = v
-	}
-	return map[string]any{"type": "Action.Execute", "title": title, "verb": verb, "data": d}
+func title(text string) map[string]any {
+	return textBlock(text, "size", "Large", "weight", "Bolder")
 }
 
-// Start is the card that offers to begin the procedure.
-func Start(loc Locale) Card {
-	return newCard(
-		[]any{
-			textBlock(Text(loc, "start.title"), map[string]any{"size": "Large", "weight": "Bolder"}),
-			textBlock(Text(loc, "start.body"), nil),
-		},
-		[]any{execute(Text(loc, "start.button"), "start", nil)},
-	)
+func notice(text string) map[string]any {
+	return textBlock(text, "color", "Attention", "weight", "Bolder")
+}
+
+// execute is an Action.Execute button; ref (when non-nil) is added to its data.
+func execute(title, verb string, ref *Ref, style string) map[string]any {
+	d := map[string]any{"verb": verb}
+	if ref != nil {
+		d["dialog"], d["step"], d["nonce"] = ref.Dialog, ref.Step, ref.Nonce
+	}
+	a := map[string]any{"type": "Action.Execute", "title": title, "verb": verb, "data": d}
+	if style != "" {
+		a["style"] = style
+	}
+	return a
+}
+
+func openURL(title, url string) map[string]any {
+	return map[string]any{"type": "Action.OpenUrl", "title": title, "url": url}
+}
+
+const cardIDPrefix = "card:"
+
+// CardID returns the id a card was built with ("" for a map that is not one
+// of ours): the id of its first body element, without the "card:" prefix.
+func CardID(c Card) string {
+	body, _ := c["body"].([]any)
+	if len(body) == 0 {
+		return ""
+	}
+	first, _ := body[0].(map[string]any)
+	id, _ := first["id"].(string)
+	if len(id) > len(cardIDPrefix) && id[:len(cardIDPrefix)] == cardIDPrefix {
+		return id[len(cardIDPrefix):]
+	}
+	return ""
 }

@@ -1,0 +1,101 @@
+package cards
+
+import "strings"
+
+// StepView is what the dialog knows of the step being shown.
+type StepView struct {
+	Ref Ref
+	// Index is the 1-based position of the step; Total the number of steps.
+	Index, Total int
+	// Notice is an optional line shown above the title (an out-of-date
+	// card, a retry after an error).
+	Notice string
+	// SecurityInfoURL replaces the content file's page (the sandbox's).
+	SecurityInfoURL string
+}
+
+// Step builds the card of one step of the procedure: progress, title, the
+// instructions in the procedure's words, and the buttons 次へ, 戻る (not on
+// the first step), 中止 and ヘルプデスクに相談.
+func Step(c *Content, loc Locale, v StepView) Card {
+	sc := c.Step(v.Ref.Step)
+	if sc == nil {
+		return Help(loc)
+	}
+	var body []any
+	body = append(body, textBlock(Text(loc, "progress", v.Index, v.Total), "isSubtle", true, "size", "Small"))
+	if v.Notice != "" {
+		body = append(body, notice(v.Notice))
+	}
+	body = append(body, title(sc.Title.In(loc)))
+	for i, l := range sc.Lines {
+		body = append(body, textBlock(numbered(i, len(sc.Lines), l.In(loc))))
+	}
+	for _, im := range sc.Images {
+		body = append(body, map[string]any{"type": "Image", "url": im.URL, "altText": im.Alt.In(loc)})
+	}
+	if sc.ShowStores {
+		body = append(body, storeColumns(c, loc))
+	}
+
+	ref := v.Ref
+	var actions []any
+	if sc.OpenURL != nil {
+		u := c.SecurityInfoURL
+		if v.SecurityInfoURL != "" {
+			u = v.SecurityInfoURL
+		}
+		actions = append(actions, openURL(sc.OpenURL.Title.In(loc), u))
+	}
+	actions = append(actions, execute(Text(loc, "btn.next"), VerbNext, &ref, "positive"))
+	if sc.ID == "old_phone" {
+		actions = append(actions, execute(Text(loc, "btn.lost"), VerbLost, &ref, ""))
+	}
+	if v.Index > 1 {
+		actions = append(actions, execute(Text(loc, "btn.back"), VerbBack, &ref, ""))
+	}
+	actions = append(actions,
+		execute(Text(loc, "btn.cancel"), VerbCancel, &ref, "destructive"),
+		execute(Text(loc, "btn.helpdesk"), VerbHelpdesk, &ref, ""),
+	)
+	return newCard("step-"+sc.ID, body, actions)
+}
+
+// numbered prefixes instruction lines with (1), (2)… when there are several.
+func numbered(i, n int, s string) string {
+	if n < 2 {
+		return s
+	}
+	return "(" + itoa(i+1) + ") " + s
+}
+
+func itoa(i int) string {
+	var b strings.Builder
+	if i >= 10 {
+		b.WriteString(itoa(i / 10))
+	}
+	b.WriteByte(byte('0' + i%10))
+	return b.String()
+}
+
+// storeColumns shows a QR code and a link per app store, side by side.
+func storeColumns(c *Content, loc Locale) map[string]any {
+	var cols []any
+	for _, s := range c.Stores {
+		name := s.Name.In(loc)
+		cols = append(cols, map[string]any{
+			"type":  "Column",
+			"width": "stretch",
+			"items": []any{
+				textBlock("**"+name+"**", "horizontalAlignment", "Center"),
+				map[string]any{
+					"type": "Image", "url": c.qr[s.ID], "altText": Text(loc, "store.qr", name),
+					"size": "Medium", "horizontalAlignment": "Center",
+					"selectAction": map[string]any{"type": "Action.OpenUrl", "url": s.URL, "title": Text(loc, "store.link", name)},
+				},
+				textBlock("["+Text(loc, "store.link", name)+"]("+s.URL+")", "horizontalAlignment", "Center", "size", "Small"),
+			},
+		})
+	}
+	return map[string]any{"type": "ColumnSet", "columns": cols}
+}
