@@ -1,0 +1,358 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/infracloudio/msbotbuilder-go/schema"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smartswap/mfabot/dialogs/redisstore"
+	"github.com/smartswap/mfabot/internal/redistest"
+)
+
+const testTenant = "9f3a1c2e-5b7d-4e8f-a1b2-c3d4e5f60718"
+
+// recordingHandler is the test's conversation: it counts turns and answers
+// messages with an echo through the real connector.
+type recordingHandler struct {
+	messages, invokes, updates, installs atomic.Int32
+	onMessage                            func(ctx context.Context, t *Turn) error
+}
+
+var _ Handler = (*recordingHandler)(nil)
+
+func (h *recordingHandler) OnMessage(ctx context.Context, t *Turn) error {
+	h.messages.Add(1)
+	if h.onMessage != nil {
+		return h.onMessage(ctx, t)
+	}
+	_, err := t.Send(ctx, schema.Activity{Type: schema.Message, Text: "echo: " + t.Activity.Text})
+	return err
+}
+
+func (h *recordingHandler) OnInvoke(ctx context.Context, t *Turn) (InvokeResponse, error) {
+	h.invokes.Add(1)
+	return CardInvokeResponse(map[string]any{"type": "AdaptiveCard", "version": "1.5", "body": []any{}}), nil
+}
+
+func (h *recordingHandler) OnConversationUpdate(ctx context.Context, t *Turn) error {
+	h.updates.Add(1)
+	return nil
+}
+
+func (h *recordingHandler) OnInstallationUpdate(ctx context.Context, t *Turn) error {
+	h.installs.Add(1)
+	return nil
+}
+
+// connectorStandIn answers like the Bot Connector and records what it got.
+type connectorStandIn struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got []schema.Activity
+}
+
+func newConnectorStandIn(t testing.TB) *connectorStandIn {
+	c := &connectorStandIn{}
+	var n atomic.Int64
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a schema.Activity
+		json.NewDecoder(r.Body).Decode(&a)
+		c.mu.Lock()
+		c.got = append(c.got, a)
+		c.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]string{"id": "act-" + string(rune('0'+n.Add(1)%10))})
+	}))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+func (c *connectorStandIn) received() []schema.Activity {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]schema.Activity(nil), c.got...)
+}
+
+type testBot struct {
+	srv     *Server
+	handler *recordingHandler
+	conn    *connectorStandIn
+	rdb     *redis.Client
+}
+
+func newTestBot(t testing.TB, mod func(*ServerOptions)) *testBot {
+	t.Helper()
+	rdb := redistest.Client(t)
+	store := redisstore.New(rdb, redisstore.WithPrefix(redistest.Prefix(t)))
+	tb := &testBot{handler: &recordingHandler{}, conn: newConnectorStandIn(t), rdb: rdb}
+	opts := ServerOptions{
+		Handler:   tb.handler,
+		Connector: NewConnector(ConnectorOptions{AllowLoopback: true}),
+		Dedupe:    store,
+		Ready:     []ReadyCheck{store.Ping},
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	tb.srv = NewServer(opts)
+	return tb
+}
+
+func (tb *testBot) activity(typ schema.ActivityTypes, id, text string) schema.Activity {
+	return schema.Activity{
+		Type:         typ,
+		ID:           id,
+		ChannelID:    "msteams",
+		ServiceURL:   tb.conn.srv.URL + "/",
+		Text:         text,
+		Locale:       "ja-JP",
+		From:         schema.ChannelAccount{ID: "29:user", AadObjectID: "c5e99701-2a32-49c1-a660-4629ceeb8c61"},
+		Recipient:    schema.ChannelAccount{ID: "28:bot"},
+		Conversation: schema.ConversationAccount{ID: "a:conv1", ConversationType: "personal", TenantID: testTenant},
+		ChannelData:  map[string]any{"tenant": map[string]any{"id": testTenant}},
+	}
+}
+
+func (tb *testBot) post(t testing.TB, a schema.Activity, header string) *httptest.ResponseRecorder {
+	t.Helper()
+	body, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb.postRaw(body, header)
+}
+
+func (tb *testBot) postRaw(body []byte, header string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, "/api/messages", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if header != "" {
+		req.Header.Set("Authorization", header)
+	}
+	rec := httptest.NewRecorder()
+	tb.srv.ServeHTTP(rec, req)
+	return rec
+}
+
+func uniqueID(t testing.TB) string { return strings.TrimPrefix(redistest.Prefix(t), "test:") }
+
+func TestLocalModeMessageRepliesThroughConnector(t *testing.T) {
+	tb := newTestBot(t, nil)
+	rec := tb.post(t, tb.activity(schema.Message, uniqueID(t), "こんにちは"), "")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	got := tb.conn.received()
+	if len(got) != 1 || got[0].Text != "echo: こんにちは" {
+		t.Fatalf("connector got %+v", got)
+	}
+	if got[0].Conversation.ID != "a:conv1" || got[0].Recipient.ID != "29:user" || got[0].From.ID != "28:bot" {
+		t.Errorf("reply not addressed back to the user: %+v", got[0])
+	}
+}
+
+func TestTenantNotAllowedIsForbiddenAndNothingSent(t *testing.T) {
+	tb := newTestBot(t, func(o *ServerOptions) { o.AllowedTenants = []string{"00000000-0000-0000-0000-000000000001"} })
+	rec := tb.post(t, tb.activity(schema.Message, uniqueID(t), "スマホ交換"), "")
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("status %d, want 403", rec.Code)
+	}
+	if n := tb.handler.messages.Load(); n != 0 {
+		t.Errorf("handler ran %d times", n)
+	}
+	if got := tb.conn.received(); len(got) != 0 {
+		t.Errorf("sent %d activities", len(got))
+	}
+}
+
+func TestDuplicateDeliveryHandledOnce(t *testing.T) {
+	tb := newTestBot(t, nil)
+	a := tb.activity(schema.Message, uniqueID(t), "hello")
+	var wg sync.WaitGroup
+	codes := make([]int, 5)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = tb.post(t, a, "").Code
+		}()
+	}
+	wg.Wait()
+	for _, c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("status %d, want 200 for every delivery", c)
+		}
+	}
+	if n := tb.handler.messages.Load(); n != 1 {
+		t.Errorf("handled %d times, want 1", n)
+	}
+	if got := tb.conn.received(); len(got) != 1 {
+		t.Errorf("sent %d replies, want 1", len(got))
+	}
+}
+
+func TestFailedTurnIsRetriedOnRedelivery(t *testing.T) {
+	tb := newTestBot(t, nil)
+	var fail atomic.Bool
+	fail.Store(true)
+	tb.handler.onMessage = func(ctx context.Context, t *Turn) error {
+		if fail.Load() {
+			return io.ErrUnexpectedEOF
+		}
+		return nil
+	}
+	a := tb.activity(schema.Message, uniqueID(t), "hello")
+	if rec := tb.post(t, a, ""); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", rec.Code)
+	}
+	if strings.Contains(tb.post(t, a, "").Body.String(), "unexpected EOF") {
+		t.Error("internal error text leaked into the response")
+	}
+	fail.Store(false)
+	if rec := tb.post(t, a, ""); rec.Code != http.StatusOK {
+		t.Fatalf("redelivery after failure: status %d", rec.Code)
+	}
+	if n := tb.handler.messages.Load(); n != 3 {
+		t.Errorf("handled %d times, want 3 (failures are not remembered)", n)
+	}
+}
+
+func TestBodyOverOneMiBIs413(t *testing.T) {
+	tb := newTestBot(t, nil)
+	a := tb.activity(schema.Message, uniqueID(t), strings.Repeat("あ", 400_000))
+	if rec := tb.post(t, a, ""); rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413", rec.Code)
+	}
+	if n := tb.handler.messages.Load(); n != 0 {
+		t.Errorf("handler ran")
+	}
+}
+
+func TestGarbledBodyIs400InLocalMode(t *testing.T) {
+	tb := newTestBot(t, nil)
+	for _, body := range []string{"", "{", `{"type":`, `[]`, `{"text":"no type"}`} {
+		if rec := tb.postRaw([]byte(body), ""); rec.Code != http.StatusBadRequest {
+			t.Errorf("%q: status %d, want 400", body, rec.Code)
+		}
+	}
+}
+
+func TestPanicInTurnIs500AndServerLives(t *testing.T) {
+	tb := newTestBot(t, nil)
+	tb.handler.onMessage = func(ctx context.Context, t *Turn) error { panic("boom") }
+	if rec := tb.post(t, tb.activity(schema.Message, uniqueID(t), "x"), ""); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", rec.Code)
+	}
+	tb.handler.onMessage = nil
+	if rec := tb.post(t, tb.activity(schema.Message, uniqueID(t), "y"), ""); rec.Code != http.StatusOK {
+		t.Fatalf("after panic: status %d", rec.Code)
+	}
+}
+
+func TestInvokeAnsweredInHTTPResponse(t *testing.T) {
+	tb := newTestBot(t, nil)
+	a := tb.activity(schema.Invoke, uniqueID(t), "")
+	a.Name = "adaptiveCard/action"
+	a.Value = map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": "start", "data": map[string]any{}}}
+	rec := tb.post(t, a, "")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	var body struct {
+		StatusCode int            `json:"statusCode"`
+		Type       string         `json:"type"`
+		Value      map[string]any `json:"value"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("invoke body %q: %v", rec.Body.String(), err)
+	}
+	if body.StatusCode != 200 || body.Type != "application/vnd.microsoft.card.adaptive" || body.Value["type"] != "AdaptiveCard" {
+		t.Errorf("invoke body = %s", rec.Body.String())
+	}
+	if got := tb.conn.received(); len(got) != 0 {
+		t.Errorf("invoke answer was also posted as a message: %+v", got)
+	}
+}
+
+func TestActivityTypesRouted(t *testing.T) {
+	tb := newTestBot(t, nil)
+	for _, typ := range []schema.ActivityTypes{schema.ConversationUpdate, "installationUpdate", "messageReaction", "typing"} {
+		if rec := tb.post(t, tb.activity(typ, uniqueID(t), ""), ""); rec.Code != http.StatusOK {
+			t.Errorf("%s: status %d", typ, rec.Code)
+		}
+	}
+	if tb.handler.updates.Load() != 1 || tb.handler.installs.Load() != 1 {
+		t.Errorf("conversationUpdate %d, installationUpdate %d; want 1 each", tb.handler.updates.Load(), tb.handler.installs.Load())
+	}
+}
+
+func TestReadyzFollowsRedis(t *testing.T) {
+	tb := newTestBot(t, nil)
+	get := func(path string) int {
+		rec := httptest.NewRecorder()
+		tb.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Code
+	}
+	if c := get("/readyz"); c != http.StatusOK {
+		t.Errorf("/readyz = %d with Redis up", c)
+	}
+	// A store whose Redis is gone: nothing listens on this port.
+	down := redisstore.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1}))
+	tb2 := newTestBot(t, func(o *ServerOptions) { o.Ready = []ReadyCheck{down.Ping}; o.Dedupe = down })
+	rec := httptest.NewRecorder()
+	tb2.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d with Redis down, want 503", rec.Code)
+	}
+	if c := tb2.post(t, tb2.activity(schema.Message, uniqueID(t), "x"), "").Code; c != http.StatusServiceUnavailable {
+		t.Errorf("turn with Redis down: %d, want 503", c)
+	}
+	if tb2.handler.messages.Load() != 0 {
+		t.Error("turn handled without its state store")
+	}
+	if c := get("/healthz"); c != http.StatusOK {
+		t.Errorf("/healthz = %d", c)
+	}
+}
+
+func TestLaterRunsAfterAckAndWaitFinishesIt(t *testing.T) {
+	tb := newTestBot(t, nil)
+	release := make(chan struct{})
+	var done atomic.Bool
+	tb.handler.onMessage = func(ctx context.Context, t *Turn) error {
+		t.Later(func(ctx context.Context) {
+			<-release
+			t.Send(ctx, schema.Activity{Type: schema.Message, Text: "later"})
+			done.Store(true)
+		})
+		return nil
+	}
+	if rec := tb.post(t, tb.activity(schema.Message, uniqueID(t), "slow"), ""); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if done.Load() {
+		t.Fatal("deferred work ran before the acknowledgement")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := tb.srv.Wait(ctx); err == nil {
+		t.Fatal("Wait returned while deferred work was still running")
+	}
+	close(release)
+	if err := tb.srv.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !done.Load() || len(tb.conn.received()) != 1 {
+		t.Errorf("deferred work did not complete: %v %d", done.Load(), len(tb.conn.received()))
+	}
+}

@@ -1,0 +1,403 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/infracloudio/msbotbuilder-go/schema"
+
+	"github.com/smartswap/mfabot/bot"
+	"github.com/smartswap/mfabot/cards"
+	"github.com/smartswap/mfabot/dialogs"
+	"github.com/smartswap/mfabot/dialogs/redisstore"
+	"github.com/smartswap/mfabot/internal/redistest"
+)
+
+// Scripted conversations through the real HTTP handler, the real dialog
+// handler and a real Redis, with a connector stand-in that records what the
+// bot sends. Each user action is a turn; each turn's answer is a card.
+
+const (
+	convTenant = "9f3a1c2e-5b7d-4e8f-a1b2-c3d4e5f60718"
+	convUser   = "c5e99701-2a32-49c1-a660-4629ceeb8c61"
+)
+
+type chat struct {
+	t      *testing.T
+	h      http.Handler
+	conn   *httptest.Server
+	mu     sync.Mutex
+	sent   []schema.Activity
+	user   string
+	locale string
+	idBase string
+	seq    *atomic.Int64
+}
+
+// newChat starts a bot on a Redis key prefix; pass the prefix of an earlier
+// chat to continue its state (a restarted bot).
+func newChat(t *testing.T, prefix string) (*chat, string) {
+	t.Helper()
+	if prefix == "" {
+		prefix = redistest.Prefix(t)
+	}
+	c := &chat{t: t, user: convUser, locale: "ja-JP", idBase: redistest.Prefix(t), seq: new(atomic.Int64)}
+	c.conn = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a schema.Activity
+		json.NewDecoder(r.Body).Decode(&a)
+		c.mu.Lock()
+		c.sent = append(c.sent, a)
+		c.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+		w.Write([]byte(`{"id":"1"}`))
+	}))
+	t.Cleanup(c.conn.Close)
+	c.h = newBotHandler(t, prefix)
+	return c, prefix
+}
+
+func newBotHandler(t *testing.T, prefix string) http.Handler {
+	store := redisstore.New(redistest.Client(t), redisstore.WithPrefix(prefix))
+	return bot.NewServer(bot.ServerOptions{
+		Handler:   turnHandler{d: dialogs.NewHandler(dialogs.Options{Store: store, Content: cards.DefaultContent()})},
+		Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
+		Dedupe:    store,
+	})
+}
+
+func (c *chat) activity(typ schema.ActivityTypes) schema.Activity {
+	return schema.Activity{
+		Type: typ, ID: c.idBase + strconv.FormatInt(c.seq.Add(1), 10),
+		ChannelID: "msteams", ServiceURL: c.conn.URL, Locale: c.locale,
+		From:         schema.ChannelAccount{ID: "29:" + c.user, AadObjectID: c.user},
+		Recipient:    schema.ChannelAccount{ID: "28:bot"},
+		Conversation: schema.ConversationAccount{ID: "a:" + c.user, ConversationType: "personal", TenantID: convTenant},
+		ChannelData:  map[string]any{"tenant": map[string]any{"id": convTenant}},
+	}
+}
+
+func (c *chat) post(a schema.Activity) *httptest.ResponseRecorder {
+	body, _ := json.Marshal(a)
+	rec := httptest.NewRecorder()
+	c.h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/messages", bytes.NewReader(body)))
+	if rec.Code != http.StatusOK {
+		c.t.Fatalf("%s turn: status %d %s", a.Type, rec.Code, rec.Body.String())
+	}
+	return rec
+}
+
+// say sends text and returns the card the bot answered with.
+func (c *chat) say(text string) cards.Card {
+	c.t.Helper()
+	c.mu.Lock()
+	before := len(c.sent)
+	c.mu.Unlock()
+	a := c.activity(schema.Message)
+	a.Text = text
+	c.post(a)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.sent) != before+1 {
+		c.t.Fatalf("say %q: bot sent %d activities, want 1", text, len(c.sent)-before)
+	}
+	return cardOf(c.t, c.sent[len(c.sent)-1])
+}
+
+// press presses the button with verb on card and returns the card the
+// invoke answered with (which replaces the pressed one in Teams).
+func (c *chat) press(card cards.Card, verb string) cards.Card {
+	c.t.Helper()
+	data := actionData(c.t, card, verb)
+	return c.invoke(data)
+}
+
+func (c *chat) invoke(data map[string]any) cards.Card {
+	c.t.Helper()
+	a := c.activity(schema.Invoke)
+	a.Name = "adaptiveCard/action"
+	a.Value = map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": data["verb"], "data": data}, "trigger": "manual"}
+	rec := c.post(a)
+	var resp struct {
+		StatusCode int            `json:"statusCode"`
+		Type       string         `json:"type"`
+		Value      map[string]any `json:"value"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		c.t.Fatalf("invoke answer %q: %v", rec.Body.String(), err)
+	}
+	if resp.StatusCode != 200 || resp.Type != bot.InvokeTypeCard {
+		c.t.Fatalf("invoke answer is not a card: %s", rec.Body.String())
+	}
+	return resp.Value
+}
+
+func cardOf(t *testing.T, a schema.Activity) cards.Card {
+	t.Helper()
+	if len(a.Attachments) != 1 || a.Attachments[0].ContentType != cards.ContentType {
+		t.Fatalf("activity carries no Adaptive Card: %+v", a)
+	}
+	b, _ := json.Marshal(a.Attachments[0].Content)
+	var card cards.Card
+	json.Unmarshal(b, &card)
+	return card
+}
+
+// actionData finds the Action.Execute with verb and returns its data.
+func actionData(t *testing.T, card cards.Card, verb string) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(card)
+	var c struct {
+		Actions []struct {
+			Type, Verb string
+			Data       map[string]any
+		}
+	}
+	json.Unmarshal(b, &c)
+	for _, a := range c.Actions {
+		if a.Type == "Action.Execute" && a.Verb == verb {
+			return a.Data
+		}
+	}
+	t.Fatalf("card %s has no %q button", cards.CardID(card), verb)
+	return nil
+}
+
+func text(card cards.Card) string {
+	b, _ := json.Marshal(card)
+	return string(b)
+}
+
+func wantCard(t *testing.T, card cards.Card, id string) {
+	t.Helper()
+	if got := cards.CardID(card); got != id {
+		t.Fatalf("card %q, want %q", got, id)
+	}
+}
+
+func stepCard(id string) string { return "step-" + id }
+
+func TestConversationWholeProcedure(t *testing.T) {
+	c, _ := newChat(t, "")
+	card := c.say("スマホ交換")
+	for i, step := range cards.StepIDs {
+		wantCard(t, card, stepCard(step))
+		if !strings.Contains(text(card), "ステップ "+itoa(i+1)+" / 10") {
+			t.Errorf("step %s: no progress line", step)
+		}
+		card = c.press(card, cards.VerbNext)
+	}
+	wantCard(t, card, "done")
+	if !strings.Contains(text(card), "交換が完了しました") {
+		t.Errorf("done card: %s", text(card))
+	}
+	// After completion, status says nothing is in progress.
+	wantCard(t, c.say("状況"), "no-dialog")
+}
+
+func TestConversationBackCancelHelpStatusRestart(t *testing.T) {
+	c, _ := newChat(t, "")
+	card := c.say("スマホ交換")
+	card = c.press(card, cards.VerbNext) // old_phone
+	card = c.press(card, cards.VerbNext) // open_page
+	wantCard(t, card, stepCard("open_page"))
+	card = c.press(card, cards.VerbBack)
+	wantCard(t, card, stepCard("old_phone"))
+
+	wantCard(t, c.say("ヘルプ"), "help")
+	st := c.say("状況")
+	wantCard(t, st, "status")
+	if !strings.Contains(text(st), "ステップ 2 / 10") {
+		t.Errorf("status does not name step 2: %s", text(st))
+	}
+	// Resume from the status card shows the current step again.
+	wantCard(t, c.press(st, cards.VerbResume), stepCard("old_phone"))
+
+	// スマホ交換 during a dialog offers resume or start over.
+	offer := c.say("スマホ交換")
+	wantCard(t, offer, "resume")
+	wantCard(t, c.press(offer, cards.VerbRestart), stepCard("cautions"))
+
+	wantCard(t, c.say("最初から"), stepCard("cautions"))
+	wantCard(t, c.say("キャンセル"), "cancelled")
+	wantCard(t, c.say("状況"), "no-dialog")
+}
+
+func TestConversationLostPhonePath(t *testing.T) {
+	c, _ := newChat(t, "")
+	card := c.press(c.say("スマホ交換"), cards.VerbNext)
+	wantCard(t, card, stepCard("old_phone"))
+	lost := c.press(card, cards.VerbLost)
+	wantCard(t, lost, "lost")
+	hd := c.press(lost, cards.VerbHelpdesk)
+	wantCard(t, hd, "helpdesk")
+	if !strings.Contains(text(hd), "ヘルプデスク") {
+		t.Errorf("helpdesk card says nothing of the helpdesk: %s", text(hd))
+	}
+	wantCard(t, c.press(lost, cards.VerbBack), stepCard("old_phone"))
+}
+
+func TestConversationCancelButton(t *testing.T) {
+	c, _ := newChat(t, "")
+	card := c.press(c.say("スマホ交換"), cards.VerbNext)
+	wantCard(t, c.press(card, cards.VerbCancel), "cancelled")
+	// The old card is dead now.
+	stale := c.press(card, cards.VerbNext)
+	wantCard(t, stale, "no-dialog")
+	if !strings.Contains(text(stale), "このカードは古くなっています") {
+		t.Errorf("no out-of-date notice: %s", text(stale))
+	}
+}
+
+func TestConversationResumesAfterRestart(t *testing.T) {
+	c, prefix := newChat(t, "")
+	card := c.press(c.press(c.say("スマホ交換"), cards.VerbNext), cards.VerbNext)
+	wantCard(t, card, stepCard("open_page"))
+	// A new process: nothing survives but Redis.
+	c.h = newBotHandler(t, prefix)
+	wantCard(t, c.press(card, cards.VerbNext), stepCard("add_method"))
+	st := c.say("状況")
+	if !strings.Contains(text(st), "ステップ 4 / 10") {
+		t.Errorf("status after restart: %s", text(st))
+	}
+}
+
+func TestConversationStaleAndForgedActions(t *testing.T) {
+	c, _ := newChat(t, "")
+	first := c.say("スマホ交換")
+	second := c.press(first, cards.VerbNext)
+	wantCard(t, second, stepCard("old_phone"))
+
+	// The first card, pressed again: out of date, shows the current step.
+	stale := c.press(first, cards.VerbNext)
+	wantCard(t, stale, stepCard("old_phone"))
+	if !strings.Contains(text(stale), "このカードは古くなっています") {
+		t.Errorf("no out-of-date notice: %s", text(stale))
+	}
+
+	forged := []map[string]any{}
+	good := actionData(t, second, cards.VerbNext)
+	mut := func(k, v string) map[string]any {
+		d := map[string]any{}
+		for kk, vv := range good {
+			d[kk] = vv
+		}
+		d[k] = v
+		return d
+	}
+	forged = append(forged,
+		mut("dialog", "0123456789abcdef01"), // someone else's dialog id
+		mut("nonce", "guessed"),             // a made-up nonce
+		mut("step", "remove_account"),       // skipping ahead
+		mut("step", "no_such_step"),         // unknown step
+	)
+	for _, d := range forged {
+		got := c.invoke(d)
+		wantCard(t, got, stepCard("old_phone"))
+		if !strings.Contains(text(got), "このカードは古くなっています") {
+			t.Errorf("forged %v: no out-of-date notice", d)
+		}
+	}
+	// Nothing moved.
+	if st := c.say("状況"); !strings.Contains(text(st), "ステップ 2 / 10") {
+		t.Errorf("a forged action moved the dialog: %s", text(st))
+	}
+
+	// Another user pressing this user's card changes nothing for either.
+	other := &chat{t: t, h: c.h, conn: c.conn, user: "0d6c1f3e-7a2b-4c5d-9e8f-102132435465", locale: "ja-JP", idBase: c.idBase + "o", seq: c.seq}
+	got := other.invoke(actionData(t, second, cards.VerbNext))
+	wantCard(t, got, "no-dialog")
+	if st := c.say("状況"); !strings.Contains(text(st), "ステップ 2 / 10") {
+		t.Errorf("another user's press moved the dialog: %s", text(st))
+	}
+}
+
+func TestConversationTwoPressesAtOnceMoveOnce(t *testing.T) {
+	c, _ := newChat(t, "")
+	card := c.press(c.say("スマホ交換"), cards.VerbNext) // old_phone, step 2
+	data := actionData(t, card, cards.VerbNext)
+	const presses = 8
+	results := make([]cards.Card, presses)
+	var wg sync.WaitGroup
+	for i := range presses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = c.invoke(data)
+		}()
+	}
+	wg.Wait()
+	moved, stale := 0, 0
+	for _, r := range results {
+		switch {
+		case cards.CardID(r) == stepCard("open_page") && !strings.Contains(text(r), "古くなっています"):
+			moved++
+		case strings.Contains(text(r), "古くなっています"):
+			stale++
+		}
+	}
+	if moved != 1 || stale != presses-1 {
+		t.Fatalf("%d presses moved the dialog and %d were told the card is stale; want 1 and %d", moved, stale, presses-1)
+	}
+	if st := c.say("状況"); !strings.Contains(text(st), "ステップ 3 / 10") {
+		t.Errorf("dialog moved more than once: %s", text(st))
+	}
+}
+
+func TestConversationUnknownTextAndVariants(t *testing.T) {
+	c, _ := newChat(t, "")
+	u := c.say("おはようございます")
+	wantCard(t, u, "unknown")
+	actionData(t, u, cards.VerbStart) // the help card offers the start button
+	for _, v := range []string{"ｽﾏﾎ交換", "スマホ 交換", "スマホ変更", "機種変更", "MFA 変更", "ＭＦＡ変更"} {
+		c2, _ := newChat(t, "")
+		wantCard(t, c2.say(v), stepCard("cautions"))
+	}
+	for _, v := range []string{"change phone", "Replace Phone"} {
+		c4, _ := newChat(t, "")
+		c4.locale = "en-US"
+		wantCard(t, c4.say(v), stepCard("cautions"))
+	}
+}
+
+func TestConversationEnglish(t *testing.T) {
+	c, _ := newChat(t, "")
+	c.locale = "en-US"
+	card := c.say("change phone")
+	if s := text(card); !strings.Contains(s, "Step 1 of 10") || !strings.Contains(s, "Next") || strings.Contains(s, "次へ") {
+		t.Errorf("English step card: %s", s)
+	}
+	wantCard(t, c.say("status"), "status")
+	wantCard(t, c.say("cancel"), "cancelled")
+	if s := text(c.say("help")); !strings.Contains(s, "How to use") {
+		t.Errorf("English help: %s", s)
+	}
+}
+
+func TestConversationWelcomeOnInstall(t *testing.T) {
+	c, _ := newChat(t, "")
+	a := c.activity(schema.ConversationUpdate)
+	a.MembersAdded = []schema.ChannelAccount{{ID: "28:bot"}, {ID: "29:" + c.user, AadObjectID: c.user}}
+	c.post(a)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.sent) != 1 {
+		t.Fatalf("welcome: %d activities sent", len(c.sent))
+	}
+	card := cardOf(t, c.sent[0])
+	wantCard(t, card, "welcome")
+	actionData(t, card, cards.VerbStart)
+}
+
+func itoa(i int) string {
+	if i >= 10 {
+		return itoa(i/10) + string(rune('0'+i%10))
+	}
+	return string(rune('0' + i))
+}

@@ -1,0 +1,170 @@
+package redisstore_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smartswap/mfabot/dialogs/redisstore"
+	"github.com/smartswap/mfabot/internal/redistest"
+)
+
+const (
+	tenant = "9f3a1c2e-5b7d-4e8f-a1b2-c3d4e5f60718"
+	user   = "c5e99701-2a32-49c1-a660-4629ceeb8c61"
+)
+
+func newStore(t *testing.T) (*redisstore.Store, *redis.Client, string) {
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	return redisstore.New(rdb, redisstore.WithPrefix(prefix)), rdb, prefix
+}
+
+func TestDialogLoadMissing(t *testing.T) {
+	s, _, _ := newStore(t)
+	doc, rev, err := s.LoadDialog(context.Background(), tenant, user)
+	if err != nil || doc != nil || rev != 0 {
+		t.Fatalf("LoadDialog of nothing = %q, %d, %v", doc, rev, err)
+	}
+}
+
+func TestDialogCompareAndSet(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newStore(t)
+	rev, saved, err := s.SaveDialog(ctx, tenant, user, []byte(`{"a":1}`), 0)
+	if err != nil || !saved || rev != 1 {
+		t.Fatalf("first save = %d %v %v", rev, saved, err)
+	}
+	// A writer that read nothing (rev 0) lost: the dialog exists now.
+	if _, saved, err := s.SaveDialog(ctx, tenant, user, []byte(`{"a":2}`), 0); err != nil || saved {
+		t.Fatalf("stale create saved=%v err=%v, want a conflict", saved, err)
+	}
+	doc, rev, err := s.LoadDialog(ctx, tenant, user)
+	if err != nil || string(doc) != `{"a":1}` || rev != 1 {
+		t.Fatalf("after conflict: %q %d %v", doc, rev, err)
+	}
+	if rev, saved, err = s.SaveDialog(ctx, tenant, user, []byte(`{"a":3}`), 1); err != nil || !saved || rev != 2 {
+		t.Fatalf("update = %d %v %v", rev, saved, err)
+	}
+	if _, saved, _ = s.SaveDialog(ctx, tenant, user, []byte(`{"a":4}`), 1); saved {
+		t.Fatal("update from an old revision won")
+	}
+}
+
+func TestDialogConcurrentWritersOneWinsPerRevision(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newStore(t)
+	if _, _, err := s.SaveDialog(ctx, tenant, user, []byte(`0`), 0); err != nil {
+		t.Fatal(err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, saved, err := s.SaveDialog(ctx, tenant, user, []byte(`1`), 1); err == nil && saved {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d writers won from the same revision, want exactly 1", wins.Load())
+	}
+}
+
+func TestDialogTTLSetAndRefreshed(t *testing.T) {
+	ctx := context.Background()
+	s, rdb, prefix := newStore(t)
+	if _, _, err := s.SaveDialog(ctx, tenant, user, []byte(`{}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	key := prefix + redisstore.UserTag(tenant, user) + ":dialog"
+	ttl := rdb.PTTL(ctx, key).Val()
+	if ttl < redisstore.DialogTTL-time.Minute || ttl > redisstore.DialogTTL {
+		t.Fatalf("TTL after save = %v, want about %v", ttl, redisstore.DialogTTL)
+	}
+	rdb.PExpire(ctx, key, time.Hour)
+	if _, _, err := s.LoadDialog(ctx, tenant, user); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := rdb.PTTL(ctx, key).Val(); ttl < redisstore.DialogTTL-time.Minute {
+		t.Fatalf("TTL after load = %v: not refreshed on use", ttl)
+	}
+}
+
+func TestKeysAreHashTaggedPerUser(t *testing.T) {
+	ctx := context.Background()
+	s, rdb, prefix := newStore(t)
+	if _, _, err := s.SaveDialog(ctx, tenant, user, []byte(`{}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	want := prefix + "{t:" + tenant + ":u:" + user + "}:dialog"
+	if n := rdb.Exists(ctx, want).Val(); n != 1 {
+		keys := rdb.Keys(ctx, prefix+"*").Val()
+		t.Fatalf("dialog not stored under %s; keys: %v", want, keys)
+	}
+	// The same hash tag means the same Cluster slot for every key of a user.
+	if slot(want) != slot(prefix+redisstore.UserTag(tenant, user)+":other") {
+		t.Error("two keys of one user hash to different slots")
+	}
+	if slot(want) == slot(prefix+redisstore.UserTag(tenant, "another-user")+":dialog") && slot(want) == slot(prefix+redisstore.UserTag(tenant, "third-user")+":dialog") {
+		t.Error("different users all share one slot: the tag does not carry the user")
+	}
+}
+
+func TestFirstSeen(t *testing.T) {
+	ctx := context.Background()
+	s, rdb, prefix := newStore(t)
+	first, err := s.FirstSeen(ctx, "seen:a:1", time.Hour)
+	if err != nil || !first {
+		t.Fatalf("first = %v %v", first, err)
+	}
+	if again, _ := s.FirstSeen(ctx, "seen:a:1", time.Hour); again {
+		t.Fatal("second sighting reported as first")
+	}
+	if ttl := rdb.TTL(ctx, prefix+"seen:a:1").Val(); ttl <= 0 || ttl > time.Hour {
+		t.Fatalf("TTL = %v", ttl)
+	}
+	if err := s.Forget(ctx, "seen:a:1"); err != nil {
+		t.Fatal(err)
+	}
+	if first, _ := s.FirstSeen(ctx, "seen:a:1", time.Hour); !first {
+		t.Fatal("forgotten key still seen")
+	}
+}
+
+// slot is Redis Cluster's key slot: CRC16 of the hash tag (or the key) mod 16384.
+func slot(key string) uint16 {
+	if i := indexByte(key, '{'); i >= 0 {
+		if j := indexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for k := 0; k < len(key); k++ {
+		crc ^= uint16(key[k]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc % 16384
+}
+
+func indexByte(s string, b byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == b {
+			return i
+		}
+	}
+	return -1
+}
