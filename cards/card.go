@@ -22,6 +22,13 @@ const (
 	VerbRestart  = "restart"
 	VerbStatus   = "status"
 	VerbHelp     = "help"
+	// VerbCheck runs a Graph check again.
+	VerbCheck = "check"
+	// VerbBotDelete asks the bot to delete the old registration; it shows a
+	// confirmation first.
+	VerbBotDelete = "botdelete"
+	// VerbConfirmDelete confirms the bot's delete.
+	VerbConfirmDelete = "confirmdelete"
 )
 
 // Ref is carried in the data of every button of a dialog card, so that the

@@ -88,6 +88,12 @@ func cardCasesFrom(t testing.TB, content *Content) []cardCase {
 		}
 		addStep("step-show_qr-notice", StepView{Ref: testRef("show_qr"), Index: 6, Total: 10, Notice: Text(loc, "stale.notice")})
 		addStep("step-open_page-override", StepView{Ref: testRef("open_page"), Index: 3, Total: 10, SecurityInfoURL: sandboxURL})
+		addStep("step-confirm_new-checking", StepView{Ref: testRef("confirm_new"), Index: 8, Total: 10, Checking: true})
+		addStep("step-confirm_new-found", StepView{Ref: testRef("confirm_new"), Index: 8, Total: 10, Found: "iPhone 15"})
+		addStep("step-confirm_new-problem", StepView{Ref: testRef("confirm_new"), Index: 8, Total: 10, Problem: Text(loc, "graph.forbidden"), Retry: true})
+		oldDevices := []Device{{Name: "iPhone SE (3rd generation)"}, {Name: "Pixel 6", Registered: "2023-04-01"}}
+		addStep("step-delete_old-devices", StepView{Ref: testRef("delete_old"), Index: 9, Total: 10, Devices: oldDevices, BotDelete: true})
+		addStep("step-delete_old-still", StepView{Ref: testRef("delete_old"), Index: 9, Total: 10, Devices: oldDevices, Problem: Text(loc, "delete.still", "Pixel 6"), Retry: true})
 
 		title := func(step string) string { return content.Step(step).Title.In(loc) }
 		ref := testRef("show_qr")
@@ -110,6 +116,9 @@ func cardCasesFrom(t testing.TB, content *Content) []cardCase {
 		add("lost", "lost", Lost(content, loc, lost), &lost)
 		add("helpdesk", "helpdesk", HelpdeskInfo(content, loc, &ref, title("show_qr")), &ref)
 		add("helpdesk-not-started", "helpdesk", HelpdeskInfo(content, loc, nil, ""), nil)
+		del := testRef("delete_old")
+		add("confirm-delete", "confirm-delete", ConfirmBotDelete(loc, del, []Device{{Name: "iPhone SE (3rd generation)"}}), &del)
+		add("done-devices", "done", Done(loc, Summary{StepTitles: titles, Took: 9 * time.Minute, NewDevice: "iPhone 15", OldDevices: []string{"iPhone SE (3rd generation)"}}), nil)
 	}
 	return cases
 }
@@ -317,7 +326,7 @@ func TestCardStructure(t *testing.T) {
 			}
 
 			btns, all := actionsOf(c.card)
-			if len(btns) == 0 && c.name != "done" {
+			if len(btns) == 0 && c.id != "done" {
 				t.Error("card has no buttons")
 			}
 			for _, a := range all {

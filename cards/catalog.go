@@ -80,6 +80,7 @@ var catalog = map[string]map[Locale]string{
 		English:  "Thank you. Your MFA has moved to the new phone and the old phone has been removed.",
 	},
 	"done.summary": {Japanese: "所要時間: %d 分", English: "Time taken: %d min"},
+	"done.deleted": {Japanese: "削除した古い登録: %s", English: "Old registration removed: %s"},
 	"done.steps":   {Japanese: "完了したステップ", English: "Steps completed"},
 	"lost.title":   {Japanese: "古いスマホが使えない場合", English: "If your old phone is lost or broken"},
 	"lost.body": {
@@ -99,6 +100,51 @@ var catalog = map[string]map[Locale]string{
 	"error.retry": {
 		Japanese: "申し訳ありません、処理できませんでした。もう一度お試しください。",
 		English:  "Sorry, something went wrong. Please try again.",
+	},
+	"btn.retry":         {Japanese: "再確認", English: "Check again"},
+	"btn.botdelete":     {Japanese: "ボットで削除", English: "Let the bot delete it"},
+	"btn.confirmdelete": {Japanese: "削除する", English: "Delete"},
+	"check.waiting": {
+		Japanese: "Microsoft Authenticator の登録を確認しています。少々お待ちください(最大 2 分)。",
+		English:  "Checking your Microsoft Authenticator registration. Please wait (up to 2 minutes).",
+	},
+	"check.found": {Japanese: "新しいスマホ「%s」の登録を確認しました。", English: "Your new phone \"%s\" is registered."},
+	"check.notfound": {
+		Japanese: "新しい Microsoft Authenticator の登録がまだ見つかりません。次の点を確認してから「再確認」を押してください。\n\n- PC の画面で最後の「次へ」まで押しましたか?\n- スマホで 2 桁の番号を入力して承認しましたか?\n- セキュリティ情報の一覧に新しい Microsoft Authenticator が表示されていますか?",
+		English:  "No new Microsoft Authenticator registration yet. Check the following, then press \"Check again\".\n\n- Did you press the last \"Next\" on the PC?\n- Did you enter the 2-digit number on the phone and approve?\n- Does the new Microsoft Authenticator appear in the security info list?",
+	},
+	"old.title":      {Japanese: "削除する古いスマホ", English: "Old phone(s) to delete"},
+	"old.registered": {Japanese: "登録日: %s", English: "Registered: %s"},
+	"old.unknown":    {Japanese: "登録日不明", English: "registration date unknown"},
+	"old.none": {
+		Japanese: "以前の Microsoft Authenticator の登録はありませんでした。削除する登録はないため、古いスマホのアプリの確認に進みます。",
+		English:  "There was no earlier Microsoft Authenticator registration, so there is nothing to delete. Next, check the app on your old phone.",
+	},
+	"delete.still": {
+		Japanese: "まだ削除されていません: %s。セキュリティ情報の一覧でその行の「削除」→「OK」を選んでから、「再確認」を押してください。",
+		English:  "Not deleted yet: %s. In the security info list, choose \"Delete\" then \"OK\" on that line, and press \"Check again\".",
+	},
+	"delete.newgone": {
+		Japanese: "新しいスマホ「%s」の登録が削除されています。新しいスマホをもう一度追加してください(サインイン方法の追加から)。",
+		English:  "The new phone \"%s\" has been deleted too. Please add the new phone again (from \"Add sign-in method\").",
+	},
+	"delete.ok": {Japanese: "古いスマホの登録が削除されたことを確認しました。", English: "The old phone's registration is gone."},
+	"graph.forbidden": {
+		Japanese: "ボットに登録状況を確認する権限がありません(管理者による設定が必要です)。ヘルプデスクにご相談ください。",
+		English:  "The bot is not permitted to check your registration (an administrator must grant it). Please ask the helpdesk.",
+	},
+	"graph.throttled": {
+		Japanese: "Microsoft のサービスが混み合っています。少し待ってから「再確認」を押してください。",
+		English:  "Microsoft's service is busy. Please wait a moment and press \"Check again\".",
+	},
+	"graph.down": {
+		Japanese: "Microsoft のサービスに接続できませんでした。少し待ってから「再確認」を押してください。",
+		English:  "Could not reach Microsoft's service. Please wait a moment and press \"Check again\".",
+	},
+	"botdelete.title": {Japanese: "古いスマホの登録をボットが削除します", English: "The bot will delete the old phone's registration"},
+	"botdelete.body": {
+		Japanese: "次の登録を削除します。新しいスマホの登録は削除しません。よろしいですか?",
+		English:  "The following registration(s) will be deleted. The new phone is not touched. Continue?",
 	},
 	"store.qr":   {Japanese: "%s の QR コード", English: "QR code for %s"},
 	"store.link": {Japanese: "%s を開く", English: "Open %s"},

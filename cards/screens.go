@@ -86,6 +86,10 @@ type Summary struct {
 	StepTitles []string
 	// Took is how long the procedure took.
 	Took time.Duration
+	// NewDevice names the new phone Graph confirmed; OldDevices the
+	// registrations deleted.
+	NewDevice  string
+	OldDevices []string
 }
 
 // Done closes the procedure with a summary.
@@ -94,6 +98,12 @@ func Done(loc Locale, s Summary) Card {
 		title(Text(loc, "done.title")),
 		textBlock(Text(loc, "done.body")),
 		textBlock(Text(loc, "done.summary", int(s.Took.Round(time.Minute)/time.Minute)), "isSubtle", true),
+	}
+	if s.NewDevice != "" {
+		body = append(body, textBlock("✅ "+Text(loc, "check.found", s.NewDevice)))
+	}
+	for _, d := range s.OldDevices {
+		body = append(body, textBlock("🗑 "+Text(loc, "done.deleted", d)))
 	}
 	if len(s.StepTitles) > 0 {
 		var facts []any
@@ -141,4 +151,18 @@ func HelpdeskInfo(c *Content, loc Locale, ref *Ref, stepTitle string) Card {
 		},
 		actions,
 	)
+}
+
+// ConfirmBotDelete asks the user to confirm that the bot deletes the listed
+// old registrations.
+func ConfirmBotDelete(loc Locale, ref Ref, devices []Device) Card {
+	body := []any{title(Text(loc, "botdelete.title")), textBlock(Text(loc, "botdelete.body"))}
+	for _, d := range devices {
+		body = append(body, textBlock("- "+deviceLine(loc, d)))
+	}
+	return newCard("confirm-delete", body, []any{
+		execute(Text(loc, "btn.confirmdelete"), VerbConfirmDelete, &ref, "destructive"),
+		execute(Text(loc, "btn.back"), VerbResume, &ref, ""),
+		execute(Text(loc, "btn.helpdesk"), VerbHelpdesk, &ref, ""),
+	})
 }

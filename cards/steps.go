@@ -12,6 +12,34 @@ type StepView struct {
 	Notice string
 	// SecurityInfoURL replaces the content file's page (the sandbox's).
 	SecurityInfoURL string
+	// Found names the new device confirmed through Graph.
+	Found string
+	// Devices lists the old devices to delete (on the delete_old step).
+	Devices []Device
+	// Problem is shown in attention colour: a check that failed, said plainly.
+	Problem string
+	// Checking says the bot is checking through Graph (次へ checks again).
+	Checking bool
+	// Retry adds a 再確認 button (a check to run again).
+	Retry bool
+	// BotDelete adds the ボットで削除 button (GRAPH_ALLOW_DELETE).
+	BotDelete bool
+}
+
+// Device is an Authenticator registration as the user sees it.
+type Device struct {
+	Name string
+	// Registered is the registration date, already formatted; empty when
+	// Graph does not know it.
+	Registered string
+}
+
+func deviceLine(loc Locale, d Device) string {
+	date := Text(loc, "old.unknown")
+	if d.Registered != "" {
+		date = Text(loc, "old.registered", d.Registered)
+	}
+	return "**" + d.Name + "**(" + date + ")"
 }
 
 // Step builds the card of one step of the procedure: progress, title, the
@@ -37,6 +65,21 @@ func Step(c *Content, loc Locale, v StepView) Card {
 	if sc.ShowStores {
 		body = append(body, storeColumns(c, loc))
 	}
+	if v.Found != "" {
+		body = append(body, textBlock("✅ "+Text(loc, "check.found", v.Found), "weight", "Bolder", "color", "Good"))
+	}
+	if len(v.Devices) > 0 {
+		body = append(body, textBlock(Text(loc, "old.title"), "weight", "Bolder"))
+		for _, d := range v.Devices {
+			body = append(body, textBlock("- "+deviceLine(loc, d)))
+		}
+	}
+	if v.Checking {
+		body = append(body, textBlock("⏳ "+Text(loc, "check.waiting"), "weight", "Bolder"))
+	}
+	if v.Problem != "" {
+		body = append(body, textBlock(v.Problem, "color", "Attention"))
+	}
 
 	ref := v.Ref
 	var actions []any
@@ -48,6 +91,12 @@ func Step(c *Content, loc Locale, v StepView) Card {
 		actions = append(actions, openURL(sc.OpenURL.Title.In(loc), u))
 	}
 	actions = append(actions, execute(Text(loc, "btn.next"), VerbNext, &ref, "positive"))
+	if v.Retry {
+		actions = append(actions, execute(Text(loc, "btn.retry"), VerbCheck, &ref, ""))
+	}
+	if v.BotDelete {
+		actions = append(actions, execute(Text(loc, "btn.botdelete"), VerbBotDelete, &ref, ""))
+	}
 	if sc.ID == "old_phone" {
 		actions = append(actions, execute(Text(loc, "btn.lost"), VerbLost, &ref, ""))
 	}

@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
+	"log/slog"
 	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
@@ -14,24 +14,33 @@ import (
 	"github.com/smartswap/mfabot/cards"
 )
 
-// Options configures a Handler. Store and Content are required.
+// Options configures a Handler. Store, Content and Directory are required.
 type Options struct {
-	Store   Store
-	Content *cards.Content
+	Store     Store
+	Content   *cards.Content
+	Directory Directory
+	// AllowDelete offers 「ボットで削除」: the bot deletes the old
+	// registration itself (GRAPH_ALLOW_DELETE).
+	AllowDelete bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// SecurityInfoURL replaces the security-info page of the content file
-	// (the sandbox's page in local mode).
-	SecurityInfoURL string
+	// SecurityInfoURL, when set, gives the security-info page for a user
+	// (the sandbox's page in local mode) instead of the content file's.
+	SecurityInfoURL func(userID string) string
+	// CheckTimeout bounds a Graph check made inside a turn (default 5 s);
+	// a slower answer continues after the acknowledgement.
+	CheckTimeout time.Duration
+	// PollFor bounds the wait for a new registration (default 2 min).
+	PollFor time.Duration
+	// PollEvery is the first pause between polls (default 2 s); pauses grow
+	// by half each time, up to 15 s.
+	PollEvery time.Duration
 }
 
 // Handler is the conversation: it answers messages, card actions and
 // installation events, keeping each user's dialog in the Store.
 type Handler struct {
-	store   Store
-	content *cards.Content
-	now     func() time.Time
-	secURL  string
+	o Options
 }
 
 // NewHandler returns the conversation handler. It does no I/O.
@@ -39,13 +48,45 @@ func NewHandler(o Options) *Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Handler{store: o.Store, content: o.Content, now: o.Now, secURL: o.SecurityInfoURL}
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = 5 * time.Second
+	}
+	if o.PollFor <= 0 {
+		o.PollFor = 2 * time.Minute
+	}
+	if o.PollEvery <= 0 {
+		o.PollEvery = 2 * time.Second
+	}
+	return &Handler{o: o}
 }
 
-// input is one thing the user did: a typed command or a pressed button.
+// input is one thing the user did: a typed command or a pressed button, or
+// the result of a poll the bot ran.
 type input struct {
 	verb string
 	ref  *cards.Ref // nil for typed commands and buttons outside a dialog
+	// obs is what a finished poll saw; observe then asks Graph nothing.
+	obs *observation
+}
+
+// verbPollResult is the internal input of a finished poll.
+const verbPollResult = "pollresult"
+
+// observation is what Graph said during this turn, if it was asked.
+type observation struct {
+	asked   bool
+	methods []Method
+	err     error
+	// deleted lists the ids the bot deleted in this turn.
+	deleted []string
+}
+
+// outcome is what a decision leads to.
+type outcome struct {
+	next  *state     // nil: nothing to save
+	card  cards.Card // what the user sees
+	poll  bool       // start polling Graph for the new registration
+	stale bool       // the input came from an old or forged card
 }
 
 // maxCASAttempts bounds the load-decide-save loop when turns of the same
@@ -55,47 +96,79 @@ const maxCASAttempts = 4
 // errNoUser is returned for an activity that names no user to key state on.
 var errNoUser = errors.New("activity has no user id")
 
+// turnInfo is what a decision needs to know of the activity.
+type turnInfo struct {
+	tenant, user string
+	loc          cards.Locale
+	tz           *time.Location
+	log          *slog.Logger
+}
+
+func (h *Handler) info(a schema.Activity, log *slog.Logger) turnInfo {
+	tz, err := time.LoadLocation(a.LocalTimezone)
+	if a.LocalTimezone == "" || err != nil {
+		tz = tokyo
+	}
+	return turnInfo{tenant: tenantOf(a), user: userOf(a), loc: cards.LocaleFor(a.Locale), tz: tz, log: log}
+}
+
+// tokyo is the default time zone of the company.
+var tokyo = func() *time.Location {
+	l, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		return time.FixedZone("JST", 9*3600)
+	}
+	return l
+}()
+
 // OnMessage answers typed text, and Action.Submit data from clients that
 // send card actions as messages.
 func (h *Handler) OnMessage(ctx context.Context, t Turn) error {
 	a := t.Incoming()
-	loc := cards.LocaleFor(a.Locale)
+	ti := h.info(a, t.Logger())
 	var in input
 	if verb, ref, ok := actionFromValue(a.Value); ok {
 		in = input{verb: verb, ref: ref}
 	} else {
 		in = input{verb: parseCommand(a.Text)}
 	}
-	card, err := h.handle(ctx, a, in)
+	out, err := h.handle(ctx, ti, in)
 	if err != nil {
 		t.Logger().ErrorContext(ctx, "dialog turn failed", "err", err)
-		card = nil
-		_, serr := t.Send(ctx, schema.Activity{Type: schema.Message, Text: cards.Text(loc, "error.retry")})
+		_, serr := t.Send(ctx, schema.Activity{Type: schema.Message, Text: cards.Text(ti.loc, "error.retry")})
 		return serr
 	}
-	_, err = t.Send(ctx, cardActivity(card))
-	return err
+	if _, err := t.Send(ctx, cardActivity(out.card)); err != nil {
+		return err
+	}
+	if out.poll {
+		h.startPoll(t, ti, out.next, "")
+	}
+	return nil
 }
 
 // OnInvoke answers an Action.Execute press with the card that replaces the
 // pressed one.
 func (h *Handler) OnInvoke(ctx context.Context, t Turn) (InvokeResult, error) {
 	a := t.Incoming()
-	loc := cards.LocaleFor(a.Locale)
+	ti := h.info(a, t.Logger())
 	if a.Name != "adaptiveCard/action" {
-		return InvokeResult{Text: cards.Text(loc, "unknown.text")}, nil
+		return InvokeResult{Text: cards.Text(ti.loc, "unknown.text")}, nil
 	}
 	action, _ := a.Value["action"].(map[string]any)
 	verb, ref, ok := actionFromValue(action)
 	if !ok {
 		verb, _ = action["verb"].(string)
 	}
-	card, err := h.handle(ctx, a, input{verb: verb, ref: ref})
+	out, err := h.handle(ctx, ti, input{verb: verb, ref: ref})
 	if err != nil {
 		t.Logger().ErrorContext(ctx, "dialog turn failed", "err", err)
-		return InvokeResult{Text: cards.Text(loc, "error.retry")}, nil
+		return InvokeResult{Text: cards.Text(ti.loc, "error.retry")}, nil
 	}
-	return InvokeResult{Card: card}, nil
+	if out.poll {
+		h.startPoll(t, ti, out.next, a.ReplyToID)
+	}
+	return InvokeResult{Card: out.card}, nil
 }
 
 // OnConversationUpdate welcomes a user when the bot is added to their
@@ -119,160 +192,422 @@ func (h *Handler) OnConversationUpdate(ctx context.Context, t Turn) error {
 // conversationUpdate that accompanies an installation.
 func (h *Handler) OnInstallationUpdate(ctx context.Context, t Turn) error { return nil }
 
-// handle runs one input through the user's dialog: load, decide, save with
-// compare-and-set, retried when another turn of the same user won.
-func (h *Handler) handle(ctx context.Context, a schema.Activity, in input) (cards.Card, error) {
-	tenant, user := tenantOf(a), userOf(a)
-	if user == "" {
-		return nil, errNoUser
+// handle runs one input through the user's dialog: load, ask Graph what the
+// step needs, decide, save with compare-and-set; retried when another turn
+// of the same user won.
+func (h *Handler) handle(ctx context.Context, ti turnInfo, in input) (outcome, error) {
+	if ti.user == "" {
+		return outcome{}, errNoUser
 	}
-	loc := cards.LocaleFor(a.Locale)
 	for range maxCASAttempts {
-		doc, rev, err := h.store.LoadDialog(ctx, tenant, user)
+		doc, rev, err := h.o.Store.LoadDialog(ctx, ti.tenant, ti.user)
 		if err != nil {
-			return nil, err
+			return outcome{}, err
 		}
 		var cur *state
 		if doc != nil {
 			if cur, err = decodeState(doc); err != nil {
 				// An unreadable document is replaced rather than trapping
 				// the user: the next start begins afresh.
+				ti.log.WarnContext(ctx, "dropping unreadable dialog state", "err", err)
 				cur = nil
 			}
 		}
-		next, card := h.decide(cur, in, loc)
-		if next == nil {
-			return card, nil
+		obs := h.observe(ctx, ti, cur, in)
+		out := h.decide(cur, in, obs, ti)
+		if out.next == nil {
+			return out, nil
 		}
-		newDoc, err := next.encode()
+		newDoc, err := out.next.encode()
 		if err != nil {
-			return nil, err
+			return outcome{}, err
 		}
-		_, saved, err := h.store.SaveDialog(ctx, tenant, user, newDoc, rev)
+		_, saved, err := h.o.Store.SaveDialog(ctx, ti.tenant, ti.user, newDoc, rev)
 		if err != nil {
-			return nil, err
+			return outcome{}, err
 		}
 		if saved {
-			return card, nil
+			return out, nil
 		}
 	}
-	return nil, fmt.Errorf("dialog of %s kept changing: gave up after %d attempts", user, maxCASAttempts)
+	return outcome{}, fmt.Errorf("dialog kept changing: gave up after %d attempts", maxCASAttempts)
+}
+
+// valid reports whether in carries the reference of cur's current card.
+func valid(cur *state, in input) bool {
+	return in.ref == nil || (cur.active() && *in.ref == cur.ref())
+}
+
+// observe asks Graph what the decision about in needs, if anything.
+func (h *Handler) observe(ctx context.Context, ti turnInfo, cur *state, in input) observation {
+	if !valid(cur, in) {
+		return observation{}
+	}
+	if in.obs != nil {
+		return *in.obs
+	}
+	need := false
+	switch {
+	case in.verb == cards.VerbStart && !cur.active(), in.verb == cards.VerbRestart:
+		need = true // the snapshot, best effort
+	case cur.active() && in.ref != nil && (in.verb == cards.VerbNext || in.verb == cards.VerbCheck):
+		switch cur.Step {
+		case "open_page", "add_method", "install_app":
+			need = !cur.SnapOK
+		case "enter_number", "confirm_new":
+			need = cur.New == nil
+		case "delete_old":
+			need = true
+		}
+	case cur.active() && in.ref != nil && in.verb == cards.VerbConfirmDelete && cur.Step == "delete_old" && h.o.AllowDelete:
+		return h.deleteOld(ctx, ti, cur)
+	}
+	if !need {
+		return observation{}
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.o.CheckTimeout)
+	defer cancel()
+	methods, err := h.o.Directory.ListAuthenticatorMethods(cctx, ti.user)
+	if err != nil {
+		ti.log.WarnContext(ctx, "listing authenticator methods failed", "err", err)
+	}
+	return observation{asked: true, methods: methods, err: err}
+}
+
+// deleteOld deletes the old registrations on the user's behalf: only ids
+// that Graph lists for this user right now, that the dialog recorded as
+// old, and never the new phone's.
+func (h *Handler) deleteOld(ctx context.Context, ti turnInfo, cur *state) observation {
+	cctx, cancel := context.WithTimeout(ctx, h.o.CheckTimeout)
+	defer cancel()
+	methods, err := h.o.Directory.ListAuthenticatorMethods(cctx, ti.user)
+	if err != nil {
+		return observation{asked: true, err: err}
+	}
+	listed := map[string]bool{}
+	for _, m := range methods {
+		listed[m.ID] = true
+	}
+	var deleted []string
+	for _, old := range cur.Old {
+		if !listed[old.ID] || (cur.New != nil && old.ID == cur.New.ID) {
+			ti.log.WarnContext(ctx, "refused to delete a method not listed for this user or the new phone", "method_id", old.ID)
+			continue
+		}
+		if err := h.o.Directory.DeleteAuthenticatorMethod(cctx, ti.user, old.ID); err != nil {
+			return observation{asked: true, err: err, deleted: deleted}
+		}
+		deleted = append(deleted, old.ID)
+		ti.log.InfoContext(ctx, "audit: authenticator method deleted by the bot at the user's request",
+			"audit", true, "event", "authenticator_method_deleted", "tenant", ti.tenant, "user", ti.user,
+			"method_id", old.ID, "device", old.Name)
+	}
+	methods, err = h.o.Directory.ListAuthenticatorMethods(cctx, ti.user)
+	return observation{asked: true, methods: methods, err: err, deleted: deleted}
 }
 
 // decide is the state machine: from the current state (nil when the user
-// has none) and one input, the state to save (nil: unchanged) and the card
-// to show.
-func (h *Handler) decide(cur *state, in input, loc cards.Locale) (*state, cards.Card) {
-	now := h.now()
-	if in.ref != nil {
-		if !cur.active() || *in.ref != cur.ref() {
-			return nil, h.stale(cur, loc)
-		}
+// has none), one input and what Graph said, the state to save and the card.
+func (h *Handler) decide(cur *state, in input, obs observation, ti turnInfo) outcome {
+	now := h.o.Now()
+	loc := ti.loc
+	if !valid(cur, in) {
+		return outcome{card: h.stale(cur, ti), stale: true}
 	}
 	switch in.verb {
 	case cards.VerbStart:
 		if cur.active() {
-			return nil, h.resumeCard(cur, loc)
+			return outcome{card: h.resumeCard(cur, loc)}
 		}
-		return h.begin(now, loc)
+		return h.begin(now, obs, ti)
 	case cards.VerbRestart:
-		return h.begin(now, loc)
+		return h.begin(now, obs, ti)
 	case cards.VerbResume:
 		if !cur.active() {
-			return nil, cards.NoDialog(loc)
+			return outcome{card: cards.NoDialog(loc)}
 		}
-		return nil, h.stepCard(cur, loc, "")
+		return outcome{card: h.stepCard(cur, ti, "")}
 	case cards.VerbStatus:
 		if !cur.active() {
-			return nil, cards.NoDialog(loc)
+			return outcome{card: cards.NoDialog(loc)}
 		}
-		return nil, h.statusCard(cur, loc)
+		return outcome{card: h.statusCard(cur, loc)}
 	case cards.VerbHelp:
-		return nil, cards.Help(loc)
+		return outcome{card: cards.Help(loc)}
 	case cards.VerbHelpdesk:
 		if !cur.active() {
-			return nil, cards.HelpdeskInfo(h.content, loc, nil, "")
+			return outcome{card: cards.HelpdeskInfo(h.o.Content, loc, nil, "")}
 		}
 		ref := cur.ref()
-		return nil, cards.HelpdeskInfo(h.content, loc, &ref, h.stepTitle(cur.Step, loc))
+		return outcome{card: cards.HelpdeskInfo(h.o.Content, loc, &ref, h.stepTitle(cur.Step, loc))}
 	case cards.VerbCancel:
 		if !cur.active() {
-			return nil, cards.NoDialog(loc)
+			return outcome{card: cards.NoDialog(loc)}
 		}
-		next := *cur
+		next := cur.clone()
 		next.Status = statusCancelled
+		next.Checking = false
 		next.record(now, "cancelled")
-		return &next, cards.Cancelled(loc)
-	case cards.VerbNext, cards.VerbBack, cards.VerbLost:
+		return outcome{next: next, card: cards.Cancelled(loc)}
+	case cards.VerbBotDelete:
+		if !cur.active() || in.ref == nil || cur.Step != "delete_old" || !h.o.AllowDelete || len(cur.Old) == 0 {
+			return h.show(cur, ti)
+		}
+		return outcome{card: cards.ConfirmBotDelete(loc, cur.ref(), h.devices(cur.Old, ti))}
+	case cards.VerbNext, cards.VerbBack, cards.VerbLost, cards.VerbCheck, cards.VerbConfirmDelete, verbPollResult:
 		if !cur.active() {
-			return nil, cards.NoDialog(loc)
+			return outcome{card: cards.NoDialog(loc)}
 		}
 		if in.ref == nil {
 			// Moving needs the button of the current card.
-			return nil, h.stepCard(cur, loc, "")
+			return outcome{card: h.stepCard(cur, ti, "")}
 		}
-		return h.move(cur, in.verb, now, loc)
+		return h.move(cur, in.verb, obs, now, ti)
 	default:
-		return nil, cards.Unknown(loc)
+		return outcome{card: cards.Unknown(loc)}
 	}
 }
 
-// begin starts a new dialog at the first step.
-func (h *Handler) begin(now time.Time, loc cards.Locale) (*state, cards.Card) {
+// show re-renders the current card, or says there is no dialog.
+func (h *Handler) show(cur *state, ti turnInfo) outcome {
+	if !cur.active() {
+		return outcome{card: cards.NoDialog(ti.loc)}
+	}
+	return outcome{card: h.stepCard(cur, ti, "")}
+}
+
+// begin starts a new dialog at the first step, with the snapshot of the
+// user's Authenticator registrations when Graph gave it.
+func (h *Handler) begin(now time.Time, obs observation, ti turnInfo) outcome {
 	s := &state{
 		V: stateVersion, ID: newID(), Step: cards.StepIDs[0], Nonce: newID(),
-		Status: statusActive, Locale: string(loc), Started: now,
+		Status: statusActive, Locale: string(ti.loc), Started: now,
+	}
+	if obs.asked && obs.err == nil {
+		s.takeSnapshot(obs.methods)
+	} else if obs.err != nil {
+		s.LastError = obs.err.Error()
 	}
 	s.record(now, "started")
-	return s, h.stepCard(s, loc, "")
+	return outcome{next: s, card: h.stepCard(s, ti, "")}
 }
 
-// move goes forward, back, or to the lost-phone path.
-func (h *Handler) move(cur *state, verb string, now time.Time, loc cards.Locale) (*state, cards.Card) {
-	next := *cur
-	next.Timeline = slices.Clone(cur.Timeline)
+// move handles the buttons that change the step.
+func (h *Handler) move(cur *state, verb string, obs observation, now time.Time, ti turnInfo) outcome {
+	next := cur.clone()
 	next.Nonce = newID()
-	i := slices.Index(cards.StepIDs, cur.Step)
+	next.Problem, next.ProblemArg = "", ""
+	if obs.err != nil {
+		next.LastError = obs.err.Error()
+	}
+	i := indexOf(cur.Step)
 	switch {
 	case verb == cards.VerbLost && cur.Step == "old_phone":
 		next.Step = stepLost
 		next.record(now, "old phone lost or broken")
-		return &next, cards.Lost(h.content, loc, next.ref())
+		return outcome{next: next, card: h.stepCard(next, ti, "")}
 	case verb == cards.VerbBack && cur.Step == stepLost:
 		next.Step = "old_phone"
 	case verb == cards.VerbBack && i > 0:
 		next.Step = cards.StepIDs[i-1]
-	case verb == cards.VerbNext && i >= 0 && i == len(cards.StepIDs)-1:
+		next.Checking = false
+		if next.Step == "enter_number" {
+			// Going back before the check means checking again.
+			next.New, next.Old = nil, nil
+		}
+	case verb == cards.VerbBack || verb == cards.VerbLost:
+		return outcome{card: h.stepCard(cur, ti, "")}
+
+	// Leaving the sign-in step needs the snapshot of the registrations
+	// as they were before the new phone is added.
+	case (verb == cards.VerbNext || verb == cards.VerbCheck) && !cur.SnapOK && (cur.Step == "open_page" || cur.Step == "add_method" || cur.Step == "install_app"):
+		if obs.err != nil || !obs.asked {
+			next.Problem = problemKey(obs.err)
+			next.record(now, "snapshot failed")
+			return outcome{next: next, card: h.stepCard(next, ti, "")}
+		}
+		next.takeSnapshot(obs.methods)
+		if verb == cards.VerbCheck {
+			break // stay on the step, now able to go on
+		}
+		next.Step = cards.StepIDs[i+1]
+
+	// The new registration: found by an id the snapshot lacked.
+	case cur.Step == "enter_number" && verb == cards.VerbNext,
+		cur.Step == "confirm_new" && cur.New == nil && (verb == cards.VerbNext || verb == cards.VerbCheck || verb == verbPollResult):
+		next.Step = "confirm_new"
+		return h.checkNew(next, obs, verb, now, ti)
+	case cur.Step == "confirm_new" && verb == cards.VerbNext:
+		if len(cur.Old) == 0 {
+			next.Step = "remove_account"
+			next.Problem = "old.none"
+			next.record(now, "no old registration: deletion skipped")
+			return outcome{next: next, card: h.stepCard(next, ti, "")}
+		}
+		next.Step = "delete_old"
+
+	// The old registration: verified gone, and the new one still there.
+	case cur.Step == "delete_old" && (verb == cards.VerbNext || verb == cards.VerbCheck || verb == cards.VerbConfirmDelete):
+		return h.checkDeleted(next, obs, now, ti)
+
+	case verb == cards.VerbNext && i == len(cards.StepIDs)-1:
 		next.Status = statusDone
 		next.record(now, "completed")
-		return &next, cards.Done(loc, h.summary(&next, now, loc))
+		return outcome{next: next, card: cards.Done(ti.loc, h.summary(next, now, ti.loc))}
 	case verb == cards.VerbNext && i >= 0:
 		next.Step = cards.StepIDs[i+1]
 	default:
-		// A verb that does not apply here (lost outside old_phone, next on
-		// the lost path, back on the first step): show the step again.
-		return nil, h.stepCard(cur, loc, "")
+		return outcome{card: h.stepCard(cur, ti, "")}
 	}
 	next.record(now, verb)
-	return &next, h.stepCard(&next, loc, "")
+	return outcome{next: next, card: h.stepCard(next, ti, "")}
+}
+
+// checkNew looks for a registration that was not in the snapshot.
+func (h *Handler) checkNew(next *state, obs observation, verb string, now time.Time, ti turnInfo) outcome {
+	next.Checking = false
+	if !obs.asked {
+		// Nothing was asked (a poll that timed out without an answer).
+		next.Problem = "check.notfound"
+		next.record(now, "new registration not found")
+		return outcome{next: next, card: h.stepCard(next, ti, "")}
+	}
+	if obs.err != nil {
+		next.Problem = problemKey(obs.err)
+		next.record(now, "check failed")
+		return outcome{next: next, card: h.stepCard(next, ti, "")}
+	}
+	before := map[string]bool{}
+	for _, id := range next.Snapshot {
+		before[id] = true
+	}
+	var found *Method
+	var old []device
+	for i := range obs.methods {
+		m := &obs.methods[i]
+		if before[m.ID] {
+			old = append(old, device{ID: m.ID, Name: m.DeviceName, Created: m.Created})
+			continue
+		}
+		// Of several new ones, the most recently created; ties go to the
+		// last listed.
+		if found == nil || m.Created == nil || (found.Created != nil && !m.Created.Before(*found.Created)) {
+			found = m
+		}
+	}
+	if found == nil {
+		if verb == verbPollResult {
+			next.Problem = "check.notfound"
+			next.record(now, "new registration not found")
+			return outcome{next: next, card: h.stepCard(next, ti, "")}
+		}
+		next.Checking = true
+		next.record(now, "waiting for the new registration")
+		return outcome{next: next, card: h.stepCard(next, ti, ""), poll: true}
+	}
+	next.New = &device{ID: found.ID, Name: found.DeviceName, Created: found.Created}
+	next.Old = old
+	next.record(now, "new registration found: "+found.DeviceName)
+	return outcome{next: next, card: h.stepCard(next, ti, "")}
+}
+
+// checkDeleted verifies that the old registrations are gone and the new
+// one is not.
+func (h *Handler) checkDeleted(next *state, obs observation, now time.Time, ti turnInfo) outcome {
+	if obs.err != nil || !obs.asked {
+		next.Problem = problemKey(obs.err)
+		next.record(now, "deletion check failed")
+		return outcome{next: next, card: h.stepCard(next, ti, "")}
+	}
+	listed := map[string]bool{}
+	for _, m := range obs.methods {
+		listed[m.ID] = true
+	}
+	if next.New != nil && !listed[next.New.ID] {
+		// The new phone was deleted by mistake: back to adding it, with a
+		// fresh snapshot so that the next registration is recognised.
+		next.Problem, next.ProblemArg = "delete.newgone", next.New.Name
+		next.Step = "add_method"
+		next.New, next.Old = nil, nil
+		next.takeSnapshot(obs.methods)
+		next.record(now, "new registration deleted by mistake")
+		return outcome{next: next, card: h.stepCard(next, ti, "")}
+	}
+	var still []device
+	for _, d := range next.Old {
+		if listed[d.ID] {
+			still = append(still, d)
+		}
+	}
+	if len(still) > 0 {
+		names := ""
+		for i, d := range still {
+			if i > 0 {
+				names += "、"
+			}
+			names += d.Name
+		}
+		next.Problem, next.ProblemArg = "delete.still", names
+		next.record(now, "old registration still present")
+		return outcome{next: next, card: h.stepCard(next, ti, "")}
+	}
+	next.Step = "remove_account"
+	next.Problem = "delete.ok"
+	next.record(now, "old registration deleted")
+	return outcome{next: next, card: h.stepCard(next, ti, "")}
 }
 
 // stale answers a press on an old or forged card with the current step.
-func (h *Handler) stale(cur *state, loc cards.Locale) cards.Card {
+func (h *Handler) stale(cur *state, ti turnInfo) cards.Card {
 	if !cur.active() {
-		return cards.NoDialogNotice(loc, cards.Text(loc, "stale.notice"))
+		return cards.NoDialogNotice(ti.loc, cards.Text(ti.loc, "stale.notice"))
 	}
-	return h.stepCard(cur, loc, cards.Text(loc, "stale.notice"))
+	return h.stepCard(cur, ti, cards.Text(ti.loc, "stale.notice"))
 }
 
-func (h *Handler) stepCard(s *state, loc cards.Locale, notice string) cards.Card {
+func (h *Handler) stepCard(s *state, ti turnInfo, notice string) cards.Card {
+	loc := ti.loc
+	ref := s.ref()
 	if s.Step == stepLost {
-		return cards.Lost(h.content, loc, s.ref())
+		return cards.Lost(h.o.Content, loc, ref)
 	}
-	return cards.Step(h.content, loc, cards.StepView{
-		Ref: s.ref(), Index: s.stepIndex(), Total: len(cards.StepIDs),
-		Notice: notice, SecurityInfoURL: h.secURL,
-	})
+	v := cards.StepView{
+		Ref: ref, Index: s.stepIndex(), Total: len(cards.StepIDs),
+		Notice: notice, Checking: s.Checking,
+	}
+	if h.o.SecurityInfoURL != nil {
+		v.SecurityInfoURL = h.o.SecurityInfoURL(ti.user)
+	}
+	if s.Problem != "" {
+		if s.ProblemArg != "" {
+			v.Problem = cards.Text(loc, s.Problem, s.ProblemArg)
+		} else {
+			v.Problem = cards.Text(loc, s.Problem)
+		}
+		v.Retry = s.Problem != "delete.ok" && s.Problem != "old.none" && s.Problem != "delete.newgone"
+	}
+	switch s.Step {
+	case "confirm_new":
+		if s.New != nil {
+			v.Found = s.New.Name
+		}
+	case "delete_old":
+		v.Devices = h.devices(s.Old, ti)
+		v.BotDelete = h.o.AllowDelete && len(s.Old) > 0
+	}
+	return cards.Step(h.o.Content, loc, v)
+}
+
+func (h *Handler) devices(ds []device, ti turnInfo) []cards.Device {
+	out := make([]cards.Device, 0, len(ds))
+	for _, d := range ds {
+		cd := cards.Device{Name: d.Name}
+		if d.Created != nil {
+			cd.Registered = d.Created.In(ti.tz).Format("2006-01-02")
+		}
+		out = append(out, cd)
+	}
+	return out
 }
 
 func (h *Handler) resumeCard(s *state, loc cards.Locale) cards.Card {
@@ -292,7 +627,7 @@ func (h *Handler) stepTitle(step string, loc cards.Locale) string {
 	if step == stepLost {
 		return cards.Text(loc, "lost.title")
 	}
-	if sc := h.content.Step(step); sc != nil {
+	if sc := h.o.Content.Step(step); sc != nil {
 		return sc.Title.In(loc)
 	}
 	return step
@@ -301,9 +636,19 @@ func (h *Handler) stepTitle(step string, loc cards.Locale) string {
 func (h *Handler) summary(s *state, now time.Time, loc cards.Locale) cards.Summary {
 	var titles []string
 	for _, id := range cards.StepIDs {
+		if id == "delete_old" && s.skippedDelete() {
+			continue
+		}
 		titles = append(titles, h.stepTitle(id, loc))
 	}
-	return cards.Summary{StepTitles: titles, Took: now.Sub(s.Started)}
+	sum := cards.Summary{StepTitles: titles, Took: now.Sub(s.Started)}
+	if s.New != nil {
+		sum.NewDevice = s.New.Name
+	}
+	for _, d := range s.Old {
+		sum.OldDevices = append(sum.OldDevices, d.Name)
+	}
+	return sum
 }
 
 // newID returns a random identifier for dialogs and card nonces.

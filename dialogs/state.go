@@ -37,6 +37,32 @@ type state struct {
 	Updated time.Time `json:"updated"`
 	// Timeline records what happened, for status and the helpdesk.
 	Timeline []event `json:"tl,omitempty"`
+
+	// Snapshot holds the ids of the user's Authenticator methods before
+	// the new phone was added; SnapOK says it was taken.
+	Snapshot []string `json:"snap,omitempty"`
+	SnapOK   bool     `json:"snapOK,omitempty"`
+	// New is the registration found that was not in the snapshot.
+	New *device `json:"new,omitempty"`
+	// Old are the snapshot's registrations still present when New was
+	// found: what the user must delete.
+	Old []device `json:"old,omitempty"`
+	// Checking is set while the bot polls Graph for the new registration.
+	Checking bool `json:"checking,omitempty"`
+	// Problem is the catalog key of the last check's problem, shown on the
+	// current card until the next move.
+	Problem string `json:"problem,omitempty"`
+	// ProblemArg fills the problem's text (device names).
+	ProblemArg string `json:"problemArg,omitempty"`
+	// LastError is the last directory error, kept for the helpdesk.
+	LastError string `json:"lastError,omitempty"`
+}
+
+// device is a registration remembered by the dialog.
+type device struct {
+	ID      string     `json:"id"`
+	Name    string     `json:"name"`
+	Created *time.Time `json:"created,omitempty"`
 }
 
 // event is one entry of a dialog's timeline.
@@ -81,3 +107,32 @@ func (s *state) record(now time.Time, what string) {
 	}
 	s.Updated = now
 }
+
+// clone copies a state deeply enough to change it without touching cur.
+func (s *state) clone() *state {
+	c := *s
+	c.Timeline = slices.Clone(s.Timeline)
+	c.Snapshot = slices.Clone(s.Snapshot)
+	c.Old = slices.Clone(s.Old)
+	if s.New != nil {
+		n := *s.New
+		c.New = &n
+	}
+	return &c
+}
+
+// takeSnapshot records the registrations that exist before the new phone
+// is added.
+func (s *state) takeSnapshot(methods []Method) {
+	s.Snapshot = s.Snapshot[:0]
+	for _, m := range methods {
+		s.Snapshot = append(s.Snapshot, m.ID)
+	}
+	s.SnapOK = true
+}
+
+// skippedDelete reports whether there was nothing old to delete.
+func (s *state) skippedDelete() bool { return s.New != nil && len(s.Old) == 0 }
+
+// indexOf is the 0-based position of a step, -1 for a pseudo-step.
+func indexOf(step string) int { return slices.Index(cards.StepIDs, step) }
