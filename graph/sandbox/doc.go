@@ -1,0 +1,108 @@
+// Package sandbox is an in-process stand-in for the few Microsoft Graph
+// endpoints the bot uses, plus a small "security info" web page modelled on
+// https://mysignins.microsoft.com/security-info, so that the whole
+// smartphone-swap procedure can be rehearsed and tested with no Azure at all.
+//
+// It is a local rehearsal tool: state lives in memory, and the handler
+// answers loopback clients only (403 for any other RemoteAddr, for a Host
+// that is not a loopback name, and for requests carrying proxy forwarding
+// headers). It must never be mounted in production. It uses the standard
+// library only (no msgraph-sdk-go), never logs, and does no I/O in New.
+//
+// # Wiring
+//
+//	sb := sandbox.New(sandbox.Options{})
+//	mux.Handle(sb.BasePath()+"/", sb.Handler()) // full paths: no http.StripPrefix
+//	graphBase := sb.GraphBaseURL("http://127.0.0.1:3978") // …/sandbox/graph/v1.0
+//	link := sb.PageURL("http://127.0.0.1:3978", aadObjectID)
+//
+// # Users
+//
+// A user is keyed by their Entra object id (a GUID, compared case-
+// insensitively) and also answers to their userPrincipalName. Any GUID or
+// UPN-looking id creates its user on first sight, through Graph, the page or
+// the Go methods alike: a GUID gets the UPN "user-<first 8 of id>@sandbox.example",
+// a UPN gets a random object id. Every user starts with one old Microsoft
+// Authenticator named Options.InitialDevice whose createdDateTime is null
+// (as Graph shows a device that is not registered for passwordless sign-in);
+// methods added later carry their creation time. An id that is neither a
+// GUID nor a UPN is unknown: Graph's 404 Request_ResourceNotFound.
+//
+// # Graph endpoints (under BasePath+"/graph/v1.0")
+//
+//	GET    /users/{id}                                              [$select honoured; unknown properties left out]
+//	GET    /users/{id}/authentication/methods                       password, Authenticators, TAP
+//	GET    /users/{id}/authentication/microsoftAuthenticatorMethods
+//	GET    /users/{id}/authentication/microsoftAuthenticatorMethods/{mid}
+//	DELETE /users/{id}/authentication/microsoftAuthenticatorMethods/{mid}   → 204
+//	POST   /users/{id}/authentication/temporaryAccessPassMethods            → 201
+//	POST   /users/{id}/revokeSignInSessions                                 → 200 {"value":true}
+//
+// Bodies have the shapes of the Graph v1.0 docs, @odata.context included
+// (pointing at the sandbox's own $metadata), with one deliberate difference:
+// GET of a single Authenticator returns the entity itself, as real Graph and
+// msgraph-sdk-go do, not the docs sample's {"value":{…}} wrapper. Responses
+// carry request-id and client-request-id headers. Anything else answers 404
+// (405 for a known path with another method) with a Graph error body:
+//
+//	{"error":{"code":"…","message":"…","innerError":{"date":"…","request-id":"…","client-request-id":"…"}}}
+//
+// SetFault makes the next Graph calls fail (403 Authorization_RequestDenied,
+// 429 TooManyRequests, 503 serviceNotAvailable, …, with Retry-After when set)
+// or wait (honouring the request's context). The page is never faulted.
+//
+// # The security-info page (BasePath+"/security-info?user=<id>")
+//
+// One self-contained HTML page in Japanese (inline CSS and script under a
+// nonce-based Content-Security-Policy with connect-src 'self': it loads
+// nothing and calls nothing outside its own origin, so it works offline). It
+// lists 「パスワード」 and one row per Authenticator, 「Microsoft Authenticator
+// 多要素認証 (MFA) をプッシュする <device>」 with 「削除」. Adding follows the
+// real screens: 「サインイン方法の追加」 → choose 「認証アプリ」 → 「追加」 →
+// 「最初にアプリを取得します」 → 「次へ」 → a QR-like picture 「QR コードを
+// スキャンします」 → 「次へ」 → a random two-digit number 「この番号をアプリに
+// 入力してください」 with a device name field 「デバイス名(サンドボックス用)」
+// (the sandbox's own addition) → 「次へ」 registers it. Deleting asks
+// 「認証アプリの削除」 / 「ご使用のアカウントでこの方法を削除しますか?」 with
+// 「OK」 and 「キャンセル」. Device names are HTML-escaped by the server and
+// set only as text by the script.
+//
+// The page's own API (JSON; POST and DELETE refuse other origins):
+//
+//	GET    BasePath+"/security-info/api/methods?user=<id>"         → {"user":{…},"methods":[{"id","displayName","phoneAppVersion","createdDateTime"}]}
+//	POST   BasePath+"/security-info/api/methods?user=<id>"         {"displayName":"…"} → 201 the method
+//	DELETE BasePath+"/security-info/api/methods/{mid}?user=<id>"   → 204, 404 when unknown
+//
+// # Element ids for browser tests
+//
+// Unique elements have an id and a data-testid of the same value; repeated
+// ones have a data-testid only.
+//
+//	add-method          「サインイン方法の追加」
+//	method-list         the list (ul); its first row is password-row
+//	method-row          one Authenticator row (li; data-method-id, data-device-name) [repeated]
+//	method-device-name  the device name inside a row [repeated]
+//	delete-method       「削除」 inside a row (data-method-id) [repeated]
+//	default-method      the default sign-in method line
+//	add-dialog          the add dialog; its data-step is choose, app, qr or number
+//	method-select       the method select; the value for 「認証アプリ」 is "authenticatorApp"
+//	add-confirm         「追加」 (enabled once 認証アプリ is chosen); add-cancel 「キャンセル」
+//	app-next            「次へ」 after 「最初にアプリを取得します」; app-cancel 「キャンセル」
+//	qr-code             the QR-like SVG; qr-next 「次へ」, qr-back 「戻る」
+//	approval-number     the two-digit number (10–99)
+//	device-name         the device name input (default 「iPhone 15」)
+//	number-next         「次へ」 that registers the device; number-back 「戻る」
+//	add-error           an error from registering
+//	delete-dialog       「認証アプリの削除」; delete-target names the device
+//	delete-ok           「OK」; delete-cancel 「キャンセル」; delete-error an error
+//	toast               the confirmation after adding or deleting
+//	page-error          an error refreshing the list
+//	page-problem        the message shown instead of the list when ?user= is
+//	                    missing (400) or names no possible user (404)
+//
+// The body's data-ready becomes "true" once the script is wired, and its
+// data-busy is "true" while an add or a delete is in flight.
+//
+// e2e/sandbox-page.js drives the page in headless Chromium; browser_test.go
+// runs it.
+package sandbox

@@ -1,0 +1,531 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Graph's OData types and well-known ids.
+const (
+	authenticatorType = "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod"
+	passwordType      = "#microsoft.graph.passwordAuthenticationMethod"
+	tapType           = "#microsoft.graph.temporaryAccessPassAuthenticationMethod"
+	// passwordMethodID is the fixed id Graph gives every password method.
+	passwordMethodID = "28c10230-6103-485e-b985-444c60001490"
+
+	graphContentType = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+)
+
+// authenticatorJSON is a microsoftAuthenticatorAuthenticationMethod.
+type authenticatorJSON struct {
+	ODataContext    string  `json:"@odata.context,omitempty"`
+	ODataType       string  `json:"@odata.type"`
+	ID              string  `json:"id"`
+	DisplayName     string  `json:"displayName"`
+	DeviceTag       string  `json:"deviceTag"`
+	PhoneAppVersion string  `json:"phoneAppVersion"`
+	CreatedDateTime *string `json:"createdDateTime"`
+}
+
+// tapJSON is a temporaryAccessPassAuthenticationMethod.
+type tapJSON struct {
+	ODataContext          string  `json:"@odata.context,omitempty"`
+	ODataType             string  `json:"@odata.type"`
+	ID                    string  `json:"id"`
+	TemporaryAccessPass   *string `json:"temporaryAccessPass"`
+	CreatedDateTime       string  `json:"createdDateTime"`
+	StartDateTime         string  `json:"startDateTime"`
+	LifetimeInMinutes     int     `json:"lifetimeInMinutes"`
+	IsUsableOnce          bool    `json:"isUsableOnce"`
+	IsUsable              bool    `json:"isUsable"`
+	MethodUsabilityReason string  `json:"methodUsabilityReason"`
+}
+
+type graphErrorJSON struct {
+	Error graphErrorBody `json:"error"`
+}
+
+type graphErrorBody struct {
+	Code       string         `json:"code"`
+	Message    string         `json:"message"`
+	InnerError innerErrorJSON `json:"innerError"`
+}
+
+type innerErrorJSON struct {
+	Date            string `json:"date"`
+	RequestID       string `json:"request-id"`
+	ClientRequestID string `json:"client-request-id"`
+}
+
+// graphCall is one request to the Graph endpoints.
+type graphCall struct {
+	s               *Sandbox
+	w               http.ResponseWriter
+	r               *http.Request
+	requestID       string
+	clientRequestID string
+	metadata        string // base of @odata.context: "<origin><base>/graph/v1.0/$metadata#"
+}
+
+// serveGraph answers a request under prefix (BasePath+"/graph/v1.0"): first
+// the current fault, if any, then the endpoint.
+func (s *Sandbox) serveGraph(w http.ResponseWriter, r *http.Request, prefix string) {
+	c := &graphCall{s: s, w: w, r: r, requestID: newGUID()}
+	c.clientRequestID = r.Header.Get("client-request-id")
+	if c.clientRequestID == "" {
+		c.clientRequestID = c.requestID
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	c.metadata = scheme + "://" + r.Host + prefix + "/$metadata#"
+	w.Header().Set("request-id", c.requestID)
+	w.Header().Set("client-request-id", c.clientRequestID)
+
+	if f, ok := s.takeFault(); ok {
+		if f.Delay > 0 {
+			t := time.NewTimer(f.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		if f.Status != 0 {
+			c.fault(f)
+			return
+		}
+	}
+
+	// Split the escaped path so that an id holding "%2F" stays one segment.
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), escapedPrefix(prefix))
+	var seg []string
+	for _, p := range strings.Split(strings.Trim(rest, "/"), "/") {
+		u, err := url.PathUnescape(p)
+		if err != nil {
+			c.notFound()
+			return
+		}
+		seg = append(seg, u)
+	}
+	c.route(seg)
+}
+
+func escapedPrefix(prefix string) string {
+	return (&url.URL{Path: prefix}).EscapedPath()
+}
+
+// route dispatches on the path segments after /graph/v1.0.
+func (c *graphCall) route(seg []string) {
+	if len(seg) < 2 || seg[0] != "users" {
+		c.notFound()
+		return
+	}
+	id := seg[1]
+	switch rest := seg[2:]; {
+	case len(rest) == 0:
+		if c.allow(http.MethodGet) {
+			c.getUser(id)
+		}
+	case len(rest) == 1 && rest[0] == "revokeSignInSessions":
+		if c.allow(http.MethodPost) {
+			c.revokeSignInSessions(id)
+		}
+	case len(rest) == 2 && rest[0] == "authentication" && rest[1] == "methods":
+		if c.allow(http.MethodGet) {
+			c.listAllMethods(id)
+		}
+	case len(rest) == 2 && rest[0] == "authentication" && rest[1] == "microsoftAuthenticatorMethods":
+		if c.allow(http.MethodGet) {
+			c.listAuthenticators(id)
+		}
+	case len(rest) == 3 && rest[0] == "authentication" && rest[1] == "microsoftAuthenticatorMethods":
+		switch c.r.Method {
+		case http.MethodGet:
+			c.getAuthenticator(id, rest[2])
+		case http.MethodDelete:
+			c.deleteAuthenticator(id, rest[2])
+		default:
+			c.allow(http.MethodGet, http.MethodDelete)
+		}
+	case len(rest) == 2 && rest[0] == "authentication" && rest[1] == "temporaryAccessPassMethods":
+		if c.allow(http.MethodPost) {
+			c.createTAP(id)
+		}
+	default:
+		c.notFound()
+	}
+}
+
+// allow reports whether the request's method is one of methods, answering
+// 405 when it is not.
+func (c *graphCall) allow(methods ...string) bool {
+	for _, m := range methods {
+		if c.r.Method == m {
+			return true
+		}
+	}
+	c.w.Header().Set("Allow", strings.Join(methods, ", "))
+	c.error(http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.")
+	return false
+}
+
+// user looks the user up (creating them on first sight) and calls fn with
+// s.mu held; an id that is neither an object id nor a UPN gets Graph's 404.
+func (c *graphCall) user(id string, fn func(u *user)) bool {
+	c.s.mu.Lock()
+	u := c.s.userLocked(id)
+	if u != nil {
+		fn(u)
+	}
+	c.s.mu.Unlock()
+	if u == nil {
+		c.error(http.StatusNotFound, "Request_ResourceNotFound",
+			"Resource '"+id+"' does not exist or one of its queried reference-property objects are not present.")
+	}
+	return u != nil
+}
+
+// userProps are the properties of a user Graph returns without $select, in
+// its order, plus a few a $select may ask for.
+var userProps = []string{
+	"businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
+	"officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id",
+}
+
+// getUser: GET /users/{id}, with an optional $select. Properties the sandbox
+// does not know are left out instead of failing the call.
+//
+// Graph API docs: https://learn.microsoft.com/graph/api/user-get?view=graph-rest-1.0
+func (c *graphCall) getUser(id string) {
+	var all map[string]any
+	if !c.user(id, func(u *user) {
+		all = map[string]any{
+			"businessPhones":    []string{},
+			"displayName":       u.displayName,
+			"givenName":         "ユーザー",
+			"jobTitle":          nil,
+			"mail":              u.upn,
+			"mobilePhone":       nil,
+			"officeLocation":    nil,
+			"preferredLanguage": "ja-JP",
+			"surname":           "サンドボックス",
+			"userPrincipalName": u.upn,
+			"id":                u.id,
+			"accountEnabled":    true,
+			"usageLocation":     "JP",
+			"createdDateTime":   u.created.Format(time.RFC3339),
+		}
+	}) {
+		return
+	}
+	out := map[string]any{}
+	sel := c.r.URL.Query().Get("$select")
+	if sel == "" {
+		for _, p := range userProps {
+			out[p] = all[p]
+		}
+		out["@odata.context"] = c.metadata + "users/$entity"
+	} else {
+		var names []string
+		for _, p := range strings.Split(sel, ",") {
+			p = strings.TrimSpace(p)
+			for k, v := range all {
+				if strings.EqualFold(k, p) {
+					out[k] = v
+					names = append(names, k)
+				}
+			}
+		}
+		out["@odata.context"] = c.metadata + "users(" + strings.Join(names, ",") + ")/$entity"
+	}
+	c.json(http.StatusOK, out)
+}
+
+// listAuthenticators: GET /users/{id}/authentication/microsoftAuthenticatorMethods.
+//
+// Graph API docs: https://learn.microsoft.com/graph/api/microsoftauthenticatorauthenticationmethod-list?view=graph-rest-1.0
+func (c *graphCall) listAuthenticators(id string) {
+	var value []authenticatorJSON
+	if !c.user(id, func(u *user) {
+		value = make([]authenticatorJSON, 0, len(u.methods))
+		for _, m := range u.methods {
+			value = append(value, authenticatorOf(m))
+		}
+	}) {
+		return
+	}
+	c.json(http.StatusOK, map[string]any{
+		"@odata.context": c.metadata + "users('" + odataQuote(id) + "')/authentication/microsoftAuthenticatorMethods",
+		"value":          value,
+	})
+}
+
+// listAllMethods: GET /users/{id}/authentication/methods (password,
+// Authenticators and the Temporary Access Pass, if any).
+//
+// Graph API docs: https://learn.microsoft.com/graph/api/authentication-list-methods?view=graph-rest-1.0
+func (c *graphCall) listAllMethods(id string) {
+	var value []any
+	if !c.user(id, func(u *user) {
+		value = append(value, map[string]any{
+			"@odata.type":     passwordType,
+			"id":              passwordMethodID,
+			"password":        nil,
+			"createdDateTime": u.created.Add(-21 * 24 * time.Hour).Format(time.RFC3339),
+		})
+		for _, m := range u.methods {
+			value = append(value, authenticatorOf(m))
+		}
+		if u.tap != nil {
+			t := c.tapOf(u.tap)
+			t.TemporaryAccessPass = nil
+			value = append(value, t)
+		}
+	}) {
+		return
+	}
+	c.json(http.StatusOK, map[string]any{
+		"@odata.context": c.metadata + "users('" + odataQuote(id) + "')/authentication/methods",
+		"value":          value,
+	})
+}
+
+// getAuthenticator: GET …/microsoftAuthenticatorMethods/{mid}. The answer is
+// the entity itself, as Graph (and msgraph-sdk-go) have it; the docs' sample
+// wraps it in "value", which real responses do not.
+//
+// Graph API docs: https://learn.microsoft.com/graph/api/microsoftauthenticatorauthenticationmethod-get?view=graph-rest-1.0
+func (c *graphCall) getAuthenticator(id, mid string) {
+	var m Method
+	var found bool
+	if !c.user(id, func(u *user) { m, found = u.findMethod(mid) }) {
+		return
+	}
+	if !found {
+		c.methodNotFound(mid)
+		return
+	}
+	out := authenticatorOf(m)
+	out.ODataContext = c.metadata + "users('" + odataQuote(id) + "')/authentication/microsoftAuthenticatorMethods/$entity"
+	c.json(http.StatusOK, out)
+}
+
+// deleteAuthenticator: DELETE …/microsoftAuthenticatorMethods/{mid} → 204.
+//
+// Graph API docs: https://learn.microsoft.com/graph/api/microsoftauthenticatorauthenticationmethod-delete?view=graph-rest-1.0
+func (c *graphCall) deleteAuthenticator(id, mid string) {
+	var found bool
+	if !c.user(id, func(u *user) { found = u.deleteMethod(mid) }) {
+		return
+	}
+	if !found {
+		c.methodNotFound(mid)
+		return
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+}
+
+// tapRequest is the body of a Temporary Access Pass creation; every field is
+// optional.
+type tapRequest struct {
+	StartDateTime     *time.Time `json:"startDateTime"`
+	LifetimeInMinutes *int       `json:"lifetimeInMinutes"`
+	IsUsableOnce      *bool      `json:"isUsableOnce"`
+}
+
+// createTAP: POST /users/{id}/authentication/temporaryAccessPassMethods → 201.
+// A new pass replaces the user's previous one.
+//
+// Graph API docs: https://learn.microsoft.com/graph/api/authentication-post-temporaryaccesspassmethods?view=graph-rest-1.0
+func (c *graphCall) createTAP(id string) {
+	var req tapRequest
+	body, err := io.ReadAll(io.LimitReader(c.r.Body, 64<<10))
+	if err != nil {
+		c.error(http.StatusBadRequest, "BadRequest", "The request body could not be read.")
+		return
+	}
+	if len(strings.TrimSpace(string(body))) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			c.error(http.StatusBadRequest, "BadRequest", "Invalid request body: "+jsonProblem(err))
+			return
+		}
+	}
+	lifetime := 60
+	if req.LifetimeInMinutes != nil {
+		lifetime = *req.LifetimeInMinutes
+		if lifetime < 10 || lifetime > 43200 {
+			c.error(http.StatusBadRequest, "BadRequest", "lifetimeInMinutes must be between 10 and 43200.")
+			return
+		}
+	}
+	now := c.s.now().UTC()
+	t := &tapMethod{
+		id:              newGUID(),
+		pass:            newPass(8),
+		created:         now,
+		start:           now,
+		lifetimeMinutes: lifetime,
+	}
+	if req.StartDateTime != nil {
+		t.start = req.StartDateTime.UTC()
+	}
+	if req.IsUsableOnce != nil {
+		t.usableOnce = *req.IsUsableOnce
+	}
+	if !c.user(id, func(u *user) { u.tap = t }) {
+		return
+	}
+	out := c.tapOf(t)
+	out.ODataContext = c.metadata + "users('" + odataQuote(id) + "')/authentication/temporaryAccessPassMethods/$entity"
+	c.json(http.StatusCreated, out)
+}
+
+func (c *graphCall) tapOf(t *tapMethod) tapJSON {
+	now := c.s.now()
+	usable, reason := true, "EnabledByPolicy"
+	switch {
+	case now.Before(t.start):
+		usable, reason = false, "NotYetValid"
+	case now.After(t.start.Add(time.Duration(t.lifetimeMinutes) * time.Minute)):
+		usable, reason = false, "Expired"
+	}
+	pass := t.pass
+	return tapJSON{
+		ODataType:             tapType,
+		ID:                    t.id,
+		TemporaryAccessPass:   &pass,
+		CreatedDateTime:       t.created.Format(time.RFC3339Nano),
+		StartDateTime:         t.start.Format(time.RFC3339),
+		LifetimeInMinutes:     t.lifetimeMinutes,
+		IsUsableOnce:          t.usableOnce,
+		IsUsable:              usable,
+		MethodUsabilityReason: reason,
+	}
+}
+
+// revokeSignInSessions: POST /users/{id}/revokeSignInSessions → 200.
+//
+// Graph API docs: https://learn.microsoft.com/graph/api/user-revokesigninsessions?view=graph-rest-1.0
+func (c *graphCall) revokeSignInSessions(id string) {
+	if !c.user(id, func(u *user) { u.revocations++ }) {
+		return
+	}
+	c.json(http.StatusOK, map[string]any{
+		"@odata.context": c.metadata + "Edm.Boolean",
+		"value":          true,
+	})
+}
+
+func authenticatorOf(m Method) authenticatorJSON {
+	a := authenticatorJSON{
+		ODataType:       authenticatorType,
+		ID:              m.ID,
+		DisplayName:     m.DisplayName,
+		DeviceTag:       deviceTag,
+		PhoneAppVersion: m.PhoneAppVersion,
+	}
+	if m.Created != nil {
+		s := m.Created.UTC().Format(time.RFC3339)
+		a.CreatedDateTime = &s
+	}
+	return a
+}
+
+// fault answers with the fault's status and a Graph error body.
+func (c *graphCall) fault(f Fault) {
+	status := f.Status
+	if status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	if f.RetryAfter > 0 {
+		c.w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+	}
+	code, msg := "UnknownError", http.StatusText(status)
+	switch status {
+	case http.StatusBadRequest:
+		code = "BadRequest"
+	case http.StatusUnauthorized:
+		code, msg = "InvalidAuthenticationToken", "Access token validation failure. Invalid audience."
+	case http.StatusForbidden:
+		code, msg = "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+	case http.StatusNotFound:
+		code, msg = "Request_ResourceNotFound", "Resource not found."
+	case http.StatusTooManyRequests:
+		code, msg = "TooManyRequests", "Too many requests. Please retry after the delay in the Retry-After header."
+	case http.StatusInternalServerError:
+		code = "InternalServerError"
+	case http.StatusServiceUnavailable:
+		code, msg = "serviceNotAvailable", "Service unavailable. Please retry after the delay in the Retry-After header."
+	case http.StatusGatewayTimeout:
+		code = "GatewayTimeout"
+	}
+	c.error(status, code, msg+" (sandbox fault)")
+}
+
+func (c *graphCall) notFound() {
+	c.error(http.StatusNotFound, "Request_ResourceNotFound",
+		"The sandbox does not serve "+c.r.Method+" "+c.r.URL.Path+"; it knows only the few Graph endpoints the bot uses.")
+}
+
+func (c *graphCall) methodNotFound(mid string) {
+	c.error(http.StatusNotFound, "itemNotFound",
+		"The microsoftAuthenticatorAuthenticationMethod '"+mid+"' was not found for this user.")
+}
+
+func (c *graphCall) error(status int, code, message string) {
+	c.w.Header().Set("Content-Type", "application/json")
+	c.w.WriteHeader(status)
+	_ = json.NewEncoder(c.w).Encode(graphErrorJSON{Error: graphErrorBody{
+		Code:    code,
+		Message: message,
+		InnerError: innerErrorJSON{
+			Date:            c.s.now().UTC().Format("2006-01-02T15:04:05"),
+			RequestID:       c.requestID,
+			ClientRequestID: c.clientRequestID,
+		},
+	}})
+}
+
+func (c *graphCall) json(status int, v any) {
+	c.w.Header().Set("Content-Type", graphContentType)
+	c.w.WriteHeader(status)
+	_ = json.NewEncoder(c.w).Encode(v)
+}
+
+// odataQuote doubles single quotes, as in an OData string literal.
+func odataQuote(s string) string { return strings.ReplaceAll(s, "'", "''") }
+
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return "malformed JSON"
+	case errors.As(err, &te):
+		return "wrong type for " + te.Field
+	default:
+		return "cannot decode it"
+	}
+}
+
+// passAlphabet is the character set of sandbox Temporary Access Passes.
+const passAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789+-=!#"
+
+func newPass(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = passAlphabet[int(b[i])%len(passAlphabet)]
+	}
+	return string(b)
+}
