@@ -64,6 +64,14 @@ type Config struct {
 
 	StepsFile string // replaces the embedded step content
 
+	// Graph: GraphMode is "graph" (credentials; GraphBaseURL), "graph-anonymous"
+	// (a loopback GRAPH_BASE_URL without credentials, for tests and
+	// stand-ins) or "sandbox" (the in-process stand-in, local mode).
+	GraphMode        string
+	GraphBaseURL     string
+	GraphCredential  graphCredential
+	GraphAllowDelete bool
+
 	LogLevel slog.Level
 }
 
@@ -190,6 +198,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 
 	c.StepsFile = get("STEPS_FILE")
+	if err := c.loadGraph(get, getenv); err != nil {
+		return c, err
+	}
 
 	switch v := strings.ToLower(get("LOG_LEVEL")); v {
 	case "", "info":
@@ -272,6 +283,15 @@ func (c Config) summary() []any {
 	if c.StepsFile != "" {
 		attrs = append(attrs, "steps_file", c.StepsFile)
 	}
+	switch c.GraphMode {
+	case graphModeSandbox:
+		attrs = append(attrs, "graph", "sandbox (in-process stand-in at /sandbox; no Azure)")
+	case graphModeAnonymous:
+		attrs = append(attrs, "graph", "anonymous loopback", "graph_base_url", c.GraphBaseURL)
+	default:
+		attrs = append(attrs, "graph", c.GraphBaseURL, "graph_credential", c.GraphCredential.Kind)
+	}
+	attrs = append(attrs, "graph_allow_delete", c.GraphAllowDelete)
 	if !c.LocalMode {
 		attrs = append(attrs,
 			"app_id", c.AppID,

@@ -54,6 +54,7 @@ func TestLoadConfigSingleTenant(t *testing.T) {
 func TestLoadConfigMultiTenantAuthority(t *testing.T) {
 	c, err := loadConfig(env(map[string]string{
 		"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "s3cret", "MicrosoftAppType": "MultiTenant",
+		"GRAPH_TENANT_ID": testTenantID,
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -131,5 +132,57 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		if strings.Contains(sb.String(), s) {
 			t.Errorf("secret %q printed: %s", s, sb.String())
 		}
+	}
+}
+
+func TestLoadConfigGraphModes(t *testing.T) {
+	azure := map[string]string{"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "s3cret", "MicrosoftAppTenantId": testTenantID}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name     string
+		env      map[string]string
+		mode     string
+		credKind string
+		errVar   string
+	}{
+		{"local mode uses the sandbox", nil, graphModeSandbox, "", ""},
+		{"local mode with a loopback graph", map[string]string{"GRAPH_BASE_URL": "http://127.0.0.1:9999/v1.0"}, graphModeAnonymous, "", ""},
+		{"loopback url without credentials in azure mode", with(azure, "GRAPH_CREDENTIAL", "none", "GRAPH_BASE_URL", "http://localhost:1/v1.0"), graphModeAnonymous, "", ""},
+		{"non-loopback url without credentials", map[string]string{"GRAPH_BASE_URL": "https://graph.example.com/v1.0"}, "", "", "GRAPH_BASE_URL"},
+		{"plain http to a remote graph", with(azure, "GRAPH_BASE_URL", "http://graph.example.com/v1.0"), "", "", "GRAPH_BASE_URL"},
+		{"azure defaults to the bot's secret", azure, graphModeCredential, "secret", ""},
+		{"msi defaults to the managed identity", map[string]string{"MicrosoftAppId": testAppID, "MicrosoftAppTenantId": testTenantID, "MicrosoftAppType": "UserAssignedMSI"}, graphModeCredential, "managed-identity", ""},
+		{"certificate needs a path", with(azure, "GRAPH_CREDENTIAL", "certificate"), "", "", "GRAPH_CERTIFICATE_PATH"},
+		{"certificate", with(azure, "GRAPH_CREDENTIAL", "certificate", "GRAPH_CERTIFICATE_PATH", "/etc/bot/graph.pem"), graphModeCredential, "certificate", ""},
+		{"workload identity", with(azure, "GRAPH_CREDENTIAL", "workload-identity"), graphModeCredential, "workload-identity", ""},
+		{"unknown credential", with(azure, "GRAPH_CREDENTIAL", "kerberos"), "", "", "GRAPH_CREDENTIAL"},
+		{"allow delete garbled", with(azure, "GRAPH_ALLOW_DELETE", "maybe"), "", "", "GRAPH_ALLOW_DELETE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(env(tt.env))
+			if tt.errVar != "" {
+				var ce *configError
+				if !errors.As(err, &ce) || ce.Var != tt.errVar {
+					t.Fatalf("err = %v, want one naming %s", err, tt.errVar)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.GraphMode != tt.mode || c.GraphCredential.Kind != tt.credKind {
+				t.Errorf("mode %q cred %q, want %q %q", c.GraphMode, c.GraphCredential.Kind, tt.mode, tt.credKind)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/smartswap/mfabot/cards"
 	"github.com/smartswap/mfabot/dialogs"
 	"github.com/smartswap/mfabot/dialogs/redisstore"
+	"github.com/smartswap/mfabot/graph"
+	"github.com/smartswap/mfabot/graph/sandbox"
 	"github.com/smartswap/mfabot/internal/redistest"
 )
 
@@ -31,6 +34,7 @@ const (
 
 type chat struct {
 	t      *testing.T
+	sb     *sandbox.Sandbox
 	h      http.Handler
 	conn   *httptest.Server
 	mu     sync.Mutex
@@ -59,14 +63,26 @@ func newChat(t *testing.T, prefix string) (*chat, string) {
 		w.Write([]byte(`{"id":"1"}`))
 	}))
 	t.Cleanup(c.conn.Close)
-	c.h = newBotHandler(t, prefix)
+	c.sb = sandbox.New(sandbox.Options{})
+	c.h = newBotHandler(t, prefix, c.sb)
 	return c, prefix
 }
 
-func newBotHandler(t *testing.T, prefix string) http.Handler {
+// newBotHandler is the bot over a Redis prefix, checking through the real
+// Graph client against the sandbox's Graph stand-in.
+func newBotHandler(t *testing.T, prefix string, sb *sandbox.Sandbox) http.Handler {
 	store := redisstore.New(redistest.Client(t), redisstore.WithPrefix(prefix))
+	graphSrv := httptest.NewServer(sb.Handler())
+	t.Cleanup(graphSrv.Close)
+	gc, err := graph.NewClient(graph.WithBaseURL(sb.GraphBaseURL(graphSrv.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return bot.NewServer(bot.ServerOptions{
-		Handler:   turnHandler{d: dialogs.NewHandler(dialogs.Options{Store: store, Content: cards.DefaultContent()})},
+		Handler: turnHandler{d: dialogs.NewHandler(dialogs.Options{
+			Store: store, Content: cards.DefaultContent(), Directory: graphDirectory{gc},
+			PollEvery: 10 * time.Millisecond, PollFor: 200 * time.Millisecond,
+		})},
 		Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
 		Dedupe:    store,
 	})
@@ -191,6 +207,23 @@ func TestConversationWholeProcedure(t *testing.T) {
 		if !strings.Contains(text(card), "ステップ "+itoa(i+1)+" / 10") {
 			t.Errorf("step %s: no progress line", step)
 		}
+		switch step {
+		case "enter_number": // the user registers the new phone on the page
+			c.sb.AddMethod(c.user, "iPhone 15")
+		case "confirm_new":
+			if !strings.Contains(text(card), "iPhone 15") {
+				t.Errorf("the new device is not named: %s", text(card))
+			}
+		case "delete_old": // and deletes the old one
+			if !strings.Contains(text(card), "iPhone SE (3rd generation)") {
+				t.Errorf("the old device is not named: %s", text(card))
+			}
+			for _, m := range c.sb.Methods(c.user) {
+				if m.DisplayName == "iPhone SE (3rd generation)" {
+					c.sb.DeleteMethod(c.user, m.ID)
+				}
+			}
+		}
 		card = c.press(card, cards.VerbNext)
 	}
 	wantCard(t, card, "done")
@@ -260,7 +293,7 @@ func TestConversationResumesAfterRestart(t *testing.T) {
 	card := c.press(c.press(c.say("スマホ交換"), cards.VerbNext), cards.VerbNext)
 	wantCard(t, card, stepCard("open_page"))
 	// A new process: nothing survives but Redis.
-	c.h = newBotHandler(t, prefix)
+	c.h = newBotHandler(t, prefix, c.sb)
 	wantCard(t, c.press(card, cards.VerbNext), stepCard("add_method"))
 	st := c.say("状況")
 	if !strings.Contains(text(st), "ステップ 4 / 10") {
@@ -310,7 +343,7 @@ func TestConversationStaleAndForgedActions(t *testing.T) {
 	}
 
 	// Another user pressing this user's card changes nothing for either.
-	other := &chat{t: t, h: c.h, conn: c.conn, user: "0d6c1f3e-7a2b-4c5d-9e8f-102132435465", locale: "ja-JP", idBase: c.idBase + "o", seq: c.seq}
+	other := &chat{t: t, sb: c.sb, h: c.h, conn: c.conn, user: "0d6c1f3e-7a2b-4c5d-9e8f-102132435465", locale: "ja-JP", idBase: c.idBase + "o", seq: c.seq}
 	got := other.invoke(actionData(t, second, cards.VerbNext))
 	wantCard(t, got, "no-dialog")
 	if st := c.say("状況"); !strings.Contains(text(st), "ステップ 2 / 10") {

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	_ "time/tzdata" // users' time zones, even in a minimal container image
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -22,6 +23,8 @@ import (
 	"github.com/smartswap/mfabot/cards"
 	"github.com/smartswap/mfabot/dialogs"
 	"github.com/smartswap/mfabot/dialogs/redisstore"
+	"github.com/smartswap/mfabot/graph"
+	"github.com/smartswap/mfabot/graph/sandbox"
 )
 
 func main() {
@@ -53,6 +56,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("STEPS_FILE: %w", err)
 		}
 	}
+
+	ln, err := net.Listen("tcp", cfg.listenAddr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.listenAddr(), err)
+	}
+	defer ln.Close()
 
 	rdb, closeRedis, err := openRedis(cfg)
 	if err != nil {
@@ -97,10 +106,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:        logger,
 	})
 
+	dir, mounts, pageURL, err := openGraph(cfg, ln.Addr().String())
+	if err != nil {
+		return err
+	}
+
 	ready := []bot.ReadyCheck{store.Ping}
 	opts := bot.ServerOptions{
-		Logger:         logger,
-		Handler:        turnHandler{d: dialogs.NewHandler(dialogs.Options{Store: store, Content: content})},
+		Logger: logger,
+		Handler: turnHandler{d: dialogs.NewHandler(dialogs.Options{
+			Store: store, Content: content, Directory: dir,
+			AllowDelete: cfg.GraphAllowDelete, SecurityInfoURL: pageURL,
+		})},
+		Mounts:         mounts,
 		Connector:      connector,
 		AllowedTenants: cfg.AllowedTenants,
 		Dedupe:         store,
@@ -126,10 +144,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	opts.Ready = ready
 	srv := bot.NewServer(opts)
 
-	ln, err := net.Listen("tcp", cfg.listenAddr())
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.listenAddr(), err)
-	}
 	httpSrv := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -159,6 +173,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// openGraph builds the directory the dialog checks through: Microsoft Graph
+// with the configured credential, a loopback stand-in, or the in-process
+// sandbox (whose routes are returned to be mounted, and whose page replaces
+// the security-info page).
+func openGraph(cfg Config, listenAddr string) (dialogs.Directory, map[string]http.Handler, func(string) string, error) {
+	opts := []graph.Option{graph.WithBaseURL(cfg.GraphBaseURL)}
+	var mounts map[string]http.Handler
+	var pageURL func(string) string
+	switch cfg.GraphMode {
+	case graphModeSandbox:
+		sb := sandbox.New(sandbox.Options{})
+		origin := "http://" + listenAddr
+		mounts = map[string]http.Handler{sb.BasePath() + "/": sb.Handler()}
+		pageURL = func(user string) string { return sb.PageURL(origin, user) }
+		opts = []graph.Option{graph.WithBaseURL(sb.GraphBaseURL(origin))}
+	case graphModeCredential:
+		gc := cfg.GraphCredential
+		cred, err := graph.NewCredential(graph.CredentialConfig{
+			Kind: gc.Kind, TenantID: gc.TenantID, ClientID: gc.ClientID, ClientSecret: string(gc.ClientSecret),
+			CertificatePath: gc.CertificatePath, CertificatePassword: string(gc.CertificatePassword),
+			ManagedIdentityClientID: gc.ManagedIdentityClientID,
+		})
+		if err != nil {
+			return nil, nil, nil, &configError{"GRAPH_CREDENTIAL", err.Error()}
+		}
+		opts = append(opts, graph.WithCredential(cred))
+	}
+	client, err := graph.NewClient(opts...)
+	if err != nil {
+		return nil, nil, nil, &configError{"GRAPH_BASE_URL", err.Error()}
+	}
+	return graphDirectory{client}, mounts, pageURL, nil
 }
 
 // openRedis connects to REDIS_URL, or starts an embedded Redis when none is

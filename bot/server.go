@@ -53,6 +53,9 @@ type ServerOptions struct {
 	LaterTimeout time.Duration
 	// MaxBodyBytes caps a request body (default 1 MiB); larger gets 413.
 	MaxBodyBytes int64
+	// Mounts adds handlers to the bot's HTTP surface, by ServeMux pattern
+	// (the sandbox in local mode).
+	Mounts map[string]http.Handler
 }
 
 // Server is the bot's HTTP handler.

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Graph modes.
+const (
+	graphModeCredential = "graph"
+	graphModeAnonymous  = "graph-anonymous"
+	graphModeSandbox    = "sandbox"
+)
+
+const defaultGraphBaseURL = "https://graph.microsoft.com/v1.0"
+
+// graphCredential is how the bot authenticates to Microsoft Graph. The
+// secrets are of type secret, so printing it redacts them.
+type graphCredential struct {
+	Kind                    string // secret, certificate, managed-identity, workload-identity
+	TenantID, ClientID      string
+	ClientSecret            secret
+	CertificatePath         string
+	CertificatePassword     secret
+	ManagedIdentityClientID string
+}
+
+var graphCredentialKinds = []string{"secret", "certificate", "managed-identity", "workload-identity"}
+
+// loadGraph reads the Graph settings. By default the bot uses its own app
+// registration (MicrosoftAppId, MicrosoftAppPassword, MicrosoftAppTenantId;
+// the managed identity for UserAssignedMSI); in local mode, with nothing
+// configured, it uses the sandbox.
+func (c *Config) loadGraph(get func(string) string, getenv func(string) string) error {
+	c.GraphBaseURL = get("GRAPH_BASE_URL")
+	baseSet := c.GraphBaseURL != ""
+	if !baseSet {
+		c.GraphBaseURL = defaultGraphBaseURL
+	}
+	u, err := url.Parse(c.GraphBaseURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return &configError{"GRAPH_BASE_URL", fmt.Sprintf("%q is not an absolute http(s) URL", c.GraphBaseURL)}
+	}
+	loopback := isLoopbackHost(u.Hostname())
+	if u.Scheme == "http" && !loopback {
+		return &configError{"GRAPH_BASE_URL", "must use https (plain http is accepted only for loopback hosts)"}
+	}
+
+	if v := get("GRAPH_ALLOW_DELETE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return &configError{"GRAPH_ALLOW_DELETE", fmt.Sprintf("%q is not true or false", v)}
+		}
+		c.GraphAllowDelete = b
+	}
+
+	kind := strings.ToLower(get("GRAPH_CREDENTIAL"))
+	cred := graphCredential{
+		Kind:                    kind,
+		TenantID:                firstNonEmpty(get("GRAPH_TENANT_ID"), c.AppTenantID),
+		ClientID:                firstNonEmpty(get("GRAPH_CLIENT_ID"), c.AppID),
+		ClientSecret:            secret(firstNonEmpty(getenv("GRAPH_CLIENT_SECRET"), string(c.AppPassword))),
+		CertificatePath:         get("GRAPH_CERTIFICATE_PATH"),
+		CertificatePassword:     secret(getenv("GRAPH_CERTIFICATE_PASSWORD")),
+		ManagedIdentityClientID: get("GRAPH_MANAGED_IDENTITY_CLIENT_ID"),
+	}
+	if kind == "" {
+		switch {
+		case c.AppType == appTypeUserMSI && !c.LocalMode:
+			cred.Kind = "managed-identity"
+			if cred.ManagedIdentityClientID == "" {
+				cred.ManagedIdentityClientID = c.AppID
+			}
+		case cred.CertificatePath != "":
+			cred.Kind = "certificate"
+		case cred.ClientSecret != "" && cred.ClientID != "":
+			cred.Kind = "secret"
+		}
+	}
+	if cred.Kind == "" || cred.Kind == "none" {
+		switch {
+		case baseSet && loopback:
+			c.GraphMode = graphModeAnonymous
+		case baseSet:
+			return &configError{"GRAPH_BASE_URL", "is not a loopback URL and no Graph credentials are configured (set GRAPH_CREDENTIAL or the bot's MicrosoftAppPassword)"}
+		case c.LocalMode:
+			c.GraphMode = graphModeSandbox
+		default:
+			return &configError{"GRAPH_CREDENTIAL", "no Graph credentials: set GRAPH_CREDENTIAL (secret, certificate, managed-identity, workload-identity)"}
+		}
+		return nil
+	}
+	known := false
+	for _, k := range graphCredentialKinds {
+		known = known || k == cred.Kind
+	}
+	if !known {
+		return &configError{"GRAPH_CREDENTIAL", fmt.Sprintf("%q is not one of %s", cred.Kind, strings.Join(graphCredentialKinds, ", "))}
+	}
+	switch cred.Kind {
+	case "secret", "certificate":
+		if cred.TenantID == "" {
+			return &configError{"GRAPH_TENANT_ID", "is required for GRAPH_CREDENTIAL=" + cred.Kind + " (defaults to MicrosoftAppTenantId)"}
+		}
+		if cred.ClientID == "" {
+			return &configError{"GRAPH_CLIENT_ID", "is required for GRAPH_CREDENTIAL=" + cred.Kind + " (defaults to MicrosoftAppId)"}
+		}
+		if cred.Kind == "secret" && cred.ClientSecret == "" {
+			return &configError{"GRAPH_CLIENT_SECRET", "is required for GRAPH_CREDENTIAL=secret (defaults to MicrosoftAppPassword)"}
+		}
+		if cred.Kind == "certificate" && cred.CertificatePath == "" {
+			return &configError{"GRAPH_CERTIFICATE_PATH", "is required for GRAPH_CREDENTIAL=certificate"}
+		}
+	}
+	c.GraphMode = graphModeCredential
+	c.GraphCredential = cred
+	return nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
