@@ -72,6 +72,8 @@ type Config struct {
 	GraphCredential  graphCredential
 	GraphAllowDelete bool
 
+	Reminders reminderConfig
+
 	LogLevel slog.Level
 }
 
@@ -201,6 +203,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if err := c.loadGraph(get, getenv); err != nil {
 		return c, err
 	}
+	var err2 error
+	if c.Reminders, err2 = loadReminders(get); err2 != nil {
+		return c, err2
+	}
 
 	switch v := strings.ToLower(get("LOG_LEVEL")); v {
 	case "", "info":
@@ -291,7 +297,7 @@ func (c Config) summary() []any {
 	default:
 		attrs = append(attrs, "graph", c.GraphBaseURL, "graph_credential", c.GraphCredential.Kind)
 	}
-	attrs = append(attrs, "graph_allow_delete", c.GraphAllowDelete)
+	attrs = append(attrs, "graph_allow_delete", c.GraphAllowDelete, "reminders", c.Reminders.String(), "reminder_escalate", c.Reminders.Escalate)
 	if !c.LocalMode {
 		attrs = append(attrs,
 			"app_id", c.AppID,

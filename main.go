@@ -111,13 +111,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
+	policy := dialogs.ReminderPolicy{Schedule: cfg.Reminders.Schedule, Hours: cfg.Reminders.Hours, Escalate: cfg.Reminders.Escalate}
+	conversation := dialogs.NewHandler(dialogs.Options{
+		Store: store, Content: content, Directory: dir,
+		AllowDelete: cfg.GraphAllowDelete, SecurityInfoURL: pageURL,
+		Reminders: store, Policy: policy,
+	})
+	// Proactive sends leave 429s to the reminder worker, which pauses every
+	// replica through Redis instead of waiting inside one request.
+	proactiveConn := bot.NewConnector(bot.ConnectorOptions{
+		Tokens: tokens, AllowedHosts: cfg.AllowedServiceURLHosts, AllowLoopback: cfg.LocalMode,
+		Logger: logger, MaxAttempts: 2, MaxRetryWait: time.Second,
+	})
+	reminders := dialogs.NewReminders(dialogs.ReminderOptions{
+		Dialogs: conversation, Store: store, Sender: proactiveSender{proactiveConn},
+		Policy: policy, Logger: logger.With("worker", "reminders"), Rate: cfg.Reminders.Rate,
+	})
+
 	ready := []bot.ReadyCheck{store.Ping}
 	opts := bot.ServerOptions{
-		Logger: logger,
-		Handler: turnHandler{d: dialogs.NewHandler(dialogs.Options{
-			Store: store, Content: content, Directory: dir,
-			AllowDelete: cfg.GraphAllowDelete, SecurityInfoURL: pageURL,
-		})},
+		Logger:         logger,
+		Handler:        turnHandler{d: conversation},
 		Mounts:         mounts,
 		Connector:      connector,
 		AllowedTenants: cfg.AllowedTenants,
@@ -156,6 +170,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); reminders.Run(workerCtx) }()
+	defer func() { stopWorker(); <-workerDone }()
 
 	select {
 	case err := <-serveErr:

@@ -29,6 +29,8 @@ const (
 	VerbBotDelete = "botdelete"
 	// VerbConfirmDelete confirms the bot's delete.
 	VerbConfirmDelete = "confirmdelete"
+	// VerbSnooze puts a reminder off by a day (あとで).
+	VerbSnooze = "snooze"
 )
 
 // Ref is carried in the data of every button of a dialog card, so that the

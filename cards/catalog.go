@@ -146,8 +146,22 @@ var catalog = map[string]map[Locale]string{
 		Japanese: "次の登録を削除します。新しいスマホの登録は削除しません。よろしいですか?",
 		English:  "The following registration(s) will be deleted. The new phone is not touched. Continue?",
 	},
-	"store.qr":   {Japanese: "%s の QR コード", English: "QR code for %s"},
-	"store.link": {Japanese: "%s を開く", English: "Open %s"},
+	"btn.snooze":     {Japanese: "あとで", English: "Later"},
+	"reminder.title": {Japanese: "スマホ交換の手順が途中です", English: "Your phone replacement is not finished"},
+	"reminder.old": {
+		Japanese: "古いスマホの登録がまだ残っています。古いスマホでサインインを承認できる状態のままです。削除まで進めてください。",
+		English:  "Your old phone is still registered and can still approve sign-ins. Please finish by deleting it.",
+	},
+	"reminder.abandoned": {
+		Japanese: "スマホ交換の手順が途中で止まっています。続きから進めるか、中止してください。",
+		English:  "Your phone replacement stopped halfway. Continue where you left off, or cancel it.",
+	},
+	"reminder.at":        {Japanese: "現在: ステップ %d / %d「%s」", English: "Now at: step %d of %d, \"%s\""},
+	"reminder.snoozed":   {Japanese: "承知しました。明日またお知らせします。", English: "All right, I will remind you tomorrow."},
+	"reminder.nosnooze":  {Japanese: "これ以上あとにはできません。手順を続けてください。", English: "This reminder cannot be put off again. Please continue."},
+	"reminder.confirmed": {Japanese: "完了を確認しました。古いスマホの登録は削除されています。", English: "Confirmed complete: your old phone's registration is gone."},
+	"store.qr":           {Japanese: "%s の QR コード", English: "QR code for %s"},
+	"store.link":         {Japanese: "%s を開く", English: "Open %s"},
 }
 
 // Text returns the catalog string key in loc, formatted with args. A key

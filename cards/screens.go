@@ -166,3 +166,52 @@ func ConfirmBotDelete(loc Locale, ref Ref, devices []Device) Card {
 		execute(Text(loc, "btn.helpdesk"), VerbHelpdesk, &ref, ""),
 	})
 }
+
+// ReminderView is what a reminder says.
+type ReminderView struct {
+	Ref          Ref
+	Index, Total int
+	StepTitle    string
+	// OldDevices lists the registrations still to delete; empty for a
+	// procedure abandoned before the new phone was confirmed.
+	OldDevices []Device
+	// Abandoned: stopped before the new phone was confirmed.
+	Abandoned bool
+	// CanSnooze offers あとで.
+	CanSnooze bool
+}
+
+// Reminder is the proactive message to a user who stopped halfway: what is
+// left, and buttons to resume at the right step, put it off, cancel, or ask
+// the helpdesk.
+func Reminder(loc Locale, v ReminderView) Card {
+	body := []any{title(Text(loc, "reminder.title"))}
+	if v.Abandoned {
+		body = append(body, textBlock(Text(loc, "reminder.abandoned")))
+	} else {
+		body = append(body, textBlock(Text(loc, "reminder.old"), "color", "Attention"))
+	}
+	for _, d := range v.OldDevices {
+		body = append(body, textBlock("- "+deviceLine(loc, d)))
+	}
+	body = append(body, textBlock(Text(loc, "reminder.at", v.Index, v.Total, v.StepTitle), "isSubtle", true))
+	ref := v.Ref
+	actions := []any{execute(Text(loc, "btn.resume"), VerbResume, &ref, "positive")}
+	if v.CanSnooze {
+		actions = append(actions, execute(Text(loc, "btn.snooze"), VerbSnooze, &ref, ""))
+	}
+	actions = append(actions,
+		execute(Text(loc, "btn.cancel"), VerbCancel, &ref, "destructive"),
+		execute(Text(loc, "btn.helpdesk"), VerbHelpdesk, &ref, ""),
+	)
+	return newCard("reminder", body, actions)
+}
+
+// Snoozed confirms あとで, with the button to continue now.
+func Snoozed(loc Locale, ref Ref, text string) Card {
+	return newCard("snoozed", []any{textBlock(text)}, []any{
+		execute(Text(loc, "btn.resume"), VerbResume, &ref, "positive"),
+		execute(Text(loc, "btn.cancel"), VerbCancel, &ref, "destructive"),
+		execute(Text(loc, "btn.helpdesk"), VerbHelpdesk, &ref, ""),
+	})
+}

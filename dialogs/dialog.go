@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
@@ -35,6 +37,10 @@ type Options struct {
 	// PollEvery is the first pause between polls (default 2 s); pauses grow
 	// by half each time, up to 15 s.
 	PollEvery time.Duration
+	// Reminders, when set, keeps conversation references and queues
+	// reminders by Policy after every change of a dialog.
+	Reminders ReminderStore
+	Policy    ReminderPolicy
 }
 
 // Handler is the conversation: it answers messages, card actions and
@@ -87,6 +93,9 @@ type outcome struct {
 	card  cards.Card // what the user sees
 	poll  bool       // start polling Graph for the new registration
 	stale bool       // the input came from an old or forged card
+	// due, when set, is the reminder to queue instead of the policy's
+	// plan (あとで).
+	due time.Time
 }
 
 // maxCASAttempts bounds the load-decide-save loop when turns of the same
@@ -101,15 +110,34 @@ type turnInfo struct {
 	tenant, user string
 	loc          cards.Locale
 	tz           *time.Location
+	tzName       string // as Teams sent it; "" when unknown or invalid
 	log          *slog.Logger
 }
 
 func (h *Handler) info(a schema.Activity, log *slog.Logger) turnInfo {
-	tz, err := time.LoadLocation(a.LocalTimezone)
-	if a.LocalTimezone == "" || err != nil {
-		tz = tokyo
+	ti := turnInfo{tenant: tenantOf(a), user: userOf(a), loc: cards.LocaleFor(a.Locale), tz: tokyo, log: log}
+	if a.LocalTimezone != "" {
+		if tz, err := time.LoadLocation(a.LocalTimezone); err == nil {
+			ti.tz, ti.tzName = tz, a.LocalTimezone
+		}
 	}
-	return turnInfo{tenant: tenantOf(a), user: userOf(a), loc: cards.LocaleFor(a.Locale), tz: tz, log: log}
+	return ti
+}
+
+// remember keeps the conversation reference of a personal chat, the
+// address of reminders.
+func (h *Handler) remember(ctx context.Context, t Turn, ti turnInfo) {
+	a := t.Incoming()
+	if h.o.Reminders == nil || ti.user == "" || (a.Conversation.ConversationType != "" && a.Conversation.ConversationType != "personal") {
+		return
+	}
+	b, err := json.Marshal(t.Reference())
+	if err == nil {
+		err = h.o.Reminders.SaveReference(ctx, ti.tenant, ti.user, b)
+	}
+	if err != nil {
+		ti.log.WarnContext(ctx, "could not store the conversation reference", "err", err)
+	}
 }
 
 // tokyo is the default time zone of the company.
@@ -126,6 +154,7 @@ var tokyo = func() *time.Location {
 func (h *Handler) OnMessage(ctx context.Context, t Turn) error {
 	a := t.Incoming()
 	ti := h.info(a, t.Logger())
+	h.remember(ctx, t, ti)
 	var in input
 	if verb, ref, ok := actionFromValue(a.Value); ok {
 		in = input{verb: verb, ref: ref}
@@ -152,6 +181,7 @@ func (h *Handler) OnMessage(ctx context.Context, t Turn) error {
 func (h *Handler) OnInvoke(ctx context.Context, t Turn) (InvokeResult, error) {
 	a := t.Incoming()
 	ti := h.info(a, t.Logger())
+	h.remember(ctx, t, ti)
 	if a.Name != "adaptiveCard/action" {
 		return InvokeResult{Text: cards.Text(ti.loc, "unknown.text")}, nil
 	}
@@ -180,6 +210,7 @@ func (h *Handler) OnConversationUpdate(ctx context.Context, t Turn) error {
 	}
 	for _, m := range a.MembersAdded {
 		if m.ID == a.Recipient.ID {
+			h.remember(ctx, t, h.info(a, t.Logger()))
 			loc := cards.LocaleFor(a.Locale)
 			_, err := t.Send(ctx, cardActivity(cards.Welcome(loc)))
 			return err
@@ -188,9 +219,21 @@ func (h *Handler) OnConversationUpdate(ctx context.Context, t Turn) error {
 	return nil
 }
 
-// OnInstallationUpdate is acknowledged; the welcome goes with the
-// conversationUpdate that accompanies an installation.
-func (h *Handler) OnInstallationUpdate(ctx context.Context, t Turn) error { return nil }
+// OnInstallationUpdate keeps the conversation reference on install and
+// forgets it on uninstall (no reminders to a chat the user removed). The
+// welcome goes with the conversationUpdate that accompanies an install.
+func (h *Handler) OnInstallationUpdate(ctx context.Context, t Turn) error {
+	a := t.Incoming()
+	ti := h.info(a, t.Logger())
+	if strings.HasPrefix(a.Action, "remove") {
+		if h.o.Reminders != nil && ti.user != "" {
+			return h.o.Reminders.DeleteReference(ctx, ti.tenant, ti.user)
+		}
+		return nil
+	}
+	h.remember(ctx, t, ti)
+	return nil
+}
 
 // handle runs one input through the user's dialog: load, ask Graph what the
 // step needs, decide, save with compare-and-set; retried when another turn
@@ -218,6 +261,13 @@ func (h *Handler) handle(ctx context.Context, ti turnInfo, in input) (outcome, e
 		if out.next == nil {
 			return out, nil
 		}
+		if ti.tzName != "" {
+			out.next.TZ = ti.tzName
+		}
+		due := out.due
+		if h.o.Reminders != nil && due.IsZero() {
+			due = h.o.Policy.plan(out.next, h.o.Now())
+		}
 		newDoc, err := out.next.encode()
 		if err != nil {
 			return outcome{}, err
@@ -227,6 +277,12 @@ func (h *Handler) handle(ctx context.Context, ti turnInfo, in input) (outcome, e
 			return outcome{}, err
 		}
 		if saved {
+			if h.o.Reminders != nil && !due.IsZero() && out.next.Remind != nil {
+				id := reminderID(ti.tenant, ti.user, out.next.ID, out.next.Remind.Seq)
+				if err := h.o.Reminders.ScheduleReminder(ctx, ti.user, id, due); err != nil {
+					ti.log.WarnContext(ctx, "could not queue the reminder", "err", err)
+				}
+			}
 			return out, nil
 		}
 	}
@@ -349,6 +405,17 @@ func (h *Handler) decide(cur *state, in input, obs observation, ti turnInfo) out
 		next.Checking = false
 		next.record(now, "cancelled")
 		return outcome{next: next, card: cards.Cancelled(loc)}
+	case cards.VerbSnooze:
+		if !cur.active() {
+			return outcome{card: cards.NoDialog(loc)}
+		}
+		next := cur.clone()
+		due, ok := h.o.Policy.snooze(next, now)
+		if !ok {
+			return outcome{card: cards.Snoozed(loc, cur.ref(), cards.Text(loc, "reminder.nosnooze"))}
+		}
+		next.record(now, "reminder put off")
+		return outcome{next: next, card: cards.Snoozed(loc, next.ref(), cards.Text(loc, "reminder.snoozed")), due: due}
 	case cards.VerbBotDelete:
 		if !cur.active() || in.ref == nil || cur.Step != "delete_old" || !h.o.AllowDelete || len(cur.Old) == 0 {
 			return h.show(cur, ti)
@@ -608,6 +675,19 @@ func (h *Handler) devices(ds []device, ti turnInfo) []cards.Device {
 		out = append(out, cd)
 	}
 	return out
+}
+
+// reminderCard is the reminder for the dialog's current state.
+func (h *Handler) reminderCard(s *state, ti turnInfo) cards.Card {
+	v := cards.ReminderView{
+		Ref: s.ref(), Index: s.stepIndex(), Total: len(cards.StepIDs),
+		StepTitle: h.stepTitle(s.Step, ti.loc), Abandoned: s.New == nil,
+		CanSnooze: s.Remind != nil && s.Remind.Snoozes < maxSnoozes,
+	}
+	if s.New != nil {
+		v.OldDevices = h.devices(s.Old, ti)
+	}
+	return cards.Reminder(ti.loc, v)
 }
 
 func (h *Handler) resumeCard(s *state, loc cards.Locale) cards.Card {

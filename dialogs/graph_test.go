@@ -94,6 +94,9 @@ type fakeTurn struct {
 }
 
 func (f *fakeTurn) Incoming() schema.Activity { return f.act }
+func (f *fakeTurn) Reference() schema.ConversationReference {
+	return schema.ConversationReference{User: f.act.From, Bot: f.act.Recipient, Conversation: f.act.Conversation, ChannelID: f.act.ChannelID, ServiceURL: f.act.ServiceURL}
+}
 func (f *fakeTurn) Send(ctx context.Context, a schema.Activity) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

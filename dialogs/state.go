@@ -56,6 +56,21 @@ type state struct {
 	ProblemArg string `json:"problemArg,omitempty"`
 	// LastError is the last directory error, kept for the helpdesk.
 	LastError string `json:"lastError,omitempty"`
+
+	// TZ is the user's time zone as Teams last reported it.
+	TZ string `json:"tz,omitempty"`
+	// Remind is the reminder queued for this dialog.
+	Remind *reminder `json:"rem,omitempty"`
+}
+
+// location is the user's time zone (Asia/Tokyo when unknown).
+func (s *state) location() *time.Location {
+	if s.TZ != "" {
+		if l, err := time.LoadLocation(s.TZ); err == nil {
+			return l
+		}
+	}
+	return tokyo
 }
 
 // device is a registration remembered by the dialog.
@@ -117,6 +132,10 @@ func (s *state) clone() *state {
 	if s.New != nil {
 		n := *s.New
 		c.New = &n
+	}
+	if s.Remind != nil {
+		r := *s.Remind
+		c.Remind = &r
 	}
 	return &c
 }

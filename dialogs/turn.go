@@ -13,6 +13,7 @@ import (
 // satisfies it.
 type Turn interface {
 	Incoming() schema.Activity
+	Reference() schema.ConversationReference
 	Send(ctx context.Context, a schema.Activity) (string, error)
 	Update(ctx context.Context, activityID string, a schema.Activity) error
 	Typing(ctx context.Context) error

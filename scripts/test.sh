@@ -2,8 +2,9 @@
 # The whole test suite, runnable on a fresh Debian machine:
 #   1. makes sure a redis-server answers on 127.0.0.1:6379 (installs Debian's
 #      redis-server and starts one when missing);
-#   2. installs the npm packages of the end-to-end tests (e2e/package-lock.json);
-#   3. gofmt, go vet and go test -race over every package.
+#   2. installs Debian's chromium (and a Japanese font) for the browser tests;
+#   3. installs the npm packages of the end-to-end tests (e2e/package-lock.json);
+#   4. gofmt, go vet and go test -race over every package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +32,16 @@ fi
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null
 export TEST_REDIS_ADDR=127.0.0.1:6379
 
-# 2. Node packages for the end-to-end tests
+# 2. Headless Chromium for the browser tests (the sandbox page, card screenshots),
+#    with a Japanese font so that screenshots are readable
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing chromium"
+  apt_install chromium fonts-ipafont-gothic
+elif ! fc-list 2>/dev/null | grep -qi 'ipagothic\|noto sans cjk'; then
+  apt_install fonts-ipafont-gothic || true
+fi
+
+# 3. Node packages for the end-to-end tests
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   log "installing nodejs and npm"
   apt_install nodejs npm
@@ -39,7 +49,7 @@ fi
 log "npm ci (e2e)"
 npm ci --prefix e2e --no-audit --no-fund --loglevel=error
 
-# 3. Go
+# 4. Go
 log "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './e2e/node_modules/*'))
 if [ -n "$unformatted" ]; then
