@@ -1,0 +1,250 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	abs "github.com/microsoft/kiota-abstractions-go"
+	absauth "github.com/microsoft/kiota-abstractions-go/authentication"
+	absser "github.com/microsoft/kiota-abstractions-go/serialization"
+	kiotaazure "github.com/microsoft/kiota-authentication-azure-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	jsonser "github.com/microsoft/kiota-serialization-json-go"
+	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+)
+
+// DefaultBaseURL is the Microsoft Graph v1.0 endpoint of the global cloud.
+const DefaultBaseURL = "https://graph.microsoft.com/v1.0"
+
+const (
+	defaultMaxAttempts = 4
+	defaultMaxWait     = 60 * time.Second
+	defaultTimeout     = 60 * time.Second
+)
+
+// Client calls the few Microsoft Graph APIs the bot needs. It is safe for
+// concurrent use. Create it with NewClient.
+type Client struct {
+	adapter abs.RequestAdapter
+	users   *users.UsersRequestBuilder
+	timeout time.Duration
+}
+
+type options struct {
+	cred        azcore.TokenCredential
+	baseURL     string
+	httpClient  *http.Client
+	maxAttempts int
+	maxWait     time.Duration
+	timeout     time.Duration
+	sleep       func(context.Context, time.Duration) error
+}
+
+// Option configures a Client.
+type Option func(*options)
+
+// WithCredential sets the credential whose tokens authenticate requests (see
+// NewCredential). With nil, which is the default, no Authorization header is
+// sent at all; NewClient allows that only for a loopback base URL (tests).
+func WithCredential(cred azcore.TokenCredential) Option {
+	return func(o *options) { o.cred = cred }
+}
+
+// WithBaseURL sets the Graph endpoint, DefaultBaseURL by default. Use another
+// national cloud's endpoint (e.g. https://graph.microsoft.us/v1.0) or, in
+// tests, a loopback server's URL (http://127.0.0.1:PORT/v1.0). Tokens are
+// requested for the scope "https://<host>/.default" and sent only to that
+// host; for loopback hosts the scope is Graph's.
+func WithBaseURL(u string) Option {
+	return func(o *options) { o.baseURL = u }
+}
+
+// WithHTTPClient sets the HTTP client whose Transport (http.DefaultTransport
+// if nil) carries the requests. The Client works on a copy and wraps the
+// transport; the given client is not modified. Its Timeout, if set, bounds
+// each call including throttling waits.
+func WithHTTPClient(c *http.Client) Option {
+	return func(o *options) { o.httpClient = c }
+}
+
+// WithRetry bounds the retries of throttled requests (429 and 503):
+// maxAttempts counts the first try (1 disables retries; default 4), and
+// maxWait is the longest single wait (default 60 s). A Retry-After longer
+// than maxWait, or one that would outlast the call's deadline, ends the
+// retries at once with a KindThrottled Error carrying RetryAfter.
+func WithRetry(maxAttempts int, maxWait time.Duration) Option {
+	return func(o *options) { o.maxAttempts, o.maxWait = maxAttempts, maxWait }
+}
+
+// WithTimeout bounds each Client call, throttling waits included (default
+// 60 s: the authentication methods APIs themselves time out after 60 s).
+// Zero means no bound beyond the caller's context. A call that runs out of
+// time fails with a KindTimeout Error.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) { o.timeout = d }
+}
+
+// NewClient assembles a Client. It does no network I/O: tokens are fetched
+// on the first call. It fails if an option is invalid, or if the base URL is
+// not a loopback address and no credential was given.
+func NewClient(opts ...Option) (*Client, error) {
+	o := options{
+		baseURL:     DefaultBaseURL,
+		maxAttempts: defaultMaxAttempts,
+		maxWait:     defaultMaxWait,
+		timeout:     defaultTimeout,
+		sleep:       sleepContext,
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+
+	base, loopback, err := parseBaseURL(o.baseURL)
+	if err != nil {
+		return nil, err
+	}
+	if o.cred == nil && !loopback {
+		return nil, fmt.Errorf("graph: no credential for base URL %s (only loopback URLs may go without one)", base)
+	}
+	if o.maxAttempts < 1 {
+		return nil, fmt.Errorf("graph: retry attempts must be at least 1, got %d", o.maxAttempts)
+	}
+	if o.maxWait < 0 || o.timeout < 0 {
+		return nil, errors.New("graph: retry wait and timeout must not be negative")
+	}
+
+	auth, err := authProvider(o.cred, base)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+
+	hc := &http.Client{}
+	if o.httpClient != nil {
+		*hc = *o.httpClient
+	}
+	parent := hc.Transport
+	if parent == nil {
+		parent = http.DefaultTransport
+	}
+	coreOpts := msgraphcore.GraphClientOptions{}
+	// Not kiota's default middleware: no RetryHandler (throttleTransport
+	// replaces it), no CompressionHandler (the bodies are tiny) and no
+	// RedirectHandler (Graph does not redirect these APIs).
+	hc.Transport = &throttleTransport{
+		next: khttp.NewCustomTransportWithParentTransport(parent,
+			msgraphcore.NewGraphTelemetryHandler(&coreOpts),
+			khttp.NewParametersNameDecodingHandler(),
+			khttp.NewUserAgentHandler(),
+		),
+		maxAttempts: o.maxAttempts,
+		maxWait:     o.maxWait,
+		sleep:       o.sleep,
+	}
+
+	// Own registries rather than kiota's process-wide defaults, which
+	// msgraph's GraphServiceClient fills as a side effect.
+	parsers := absser.NewParseNodeFactoryRegistry()
+	parsers.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonParseNodeFactory()
+	writers := absser.NewSerializationWriterFactoryRegistry()
+	writers.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonSerializationWriterFactory()
+
+	adapter, err := msgraphcore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
+		auth, coreOpts, parsers, writers, hc)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+	adapter.SetBaseUrl(base.String())
+
+	return &Client{
+		adapter: adapter,
+		users:   users.NewUsersRequestBuilderInternal(map[string]string{}, adapter),
+		timeout: o.timeout,
+	}, nil
+}
+
+// parseBaseURL validates u and reports whether its host is loopback, in the
+// sense kiota's Azure token provider uses to allow plain http.
+func parseBaseURL(raw string) (*url.URL, bool, error) {
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil {
+		return nil, false, fmt.Errorf("graph: invalid base URL: %w", err)
+	}
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, false, fmt.Errorf("graph: invalid base URL %q: want scheme://host[:port][/path]", u.Redacted())
+	}
+	loopback := isLoopbackHost(u.Hostname())
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && loopback:
+	default:
+		return nil, false, fmt.Errorf("graph: invalid base URL %q: want https (http only for loopback)", u.Redacted())
+	}
+	return u, loopback, nil
+}
+
+func isLoopbackHost(h string) bool {
+	switch strings.ToLower(h) {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}
+
+func authProvider(cred azcore.TokenCredential, base *url.URL) (absauth.AuthenticationProvider, error) {
+	if cred == nil {
+		return &absauth.AnonymousAuthenticationProvider{}, nil
+	}
+	scope := "https://graph.microsoft.com/.default"
+	if !isLoopbackHost(base.Hostname()) {
+		scope = "https://" + base.Hostname() + "/.default"
+	}
+	return kiotaazure.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(
+		markedCredential{cred}, []string{scope}, []string{base.Hostname()})
+}
+
+// markedCredential marks the credential's failures so classify can tell
+// them from transport errors: kiota passes them on as they are.
+type markedCredential struct{ azcore.TokenCredential }
+
+func (m markedCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tok, err := m.TokenCredential.GetToken(ctx, o)
+	if err != nil {
+		return tok, &tokenError{err}
+	}
+	return tok, nil
+}
+
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return "get access token: " + e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
+
+// call runs fn under the per-call timeout and turns its error into an *Error.
+func (c *Client) call(ctx context.Context, op string, fn func(context.Context) error) error {
+	st := &callState{}
+	ctx = context.WithValue(ctx, callStateKey{}, st)
+	callCtx, cancel := ctx, context.CancelFunc(func() {})
+	if c.timeout > 0 {
+		callCtx, cancel = context.WithTimeout(ctx, c.timeout)
+	}
+	defer cancel()
+	err := fn(callCtx)
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return classify(op, ctx, callCtx, c.timeout, st, err)
+}

@@ -1,0 +1,86 @@
+// Package graph is the bot's small Microsoft Graph client: it lists and
+// deletes a user's Microsoft Authenticator registrations, creates Temporary
+// Access Passes, revokes sign-in sessions and reads a user's name.
+//
+// It is built on msgraph-sdk-go's users request builders and models over
+// the msgraph-sdk-go-core request adapter, not on the SDK's root
+// GraphServiceClient, which links every request builder of Graph into the
+// binary. It keeps kiota's serializers in registries of its own rather than
+// the process-wide defaults.
+//
+// What it must not do: log (it returns errors, all of type *Error, and the
+// caller logs them once), read its configuration from the environment
+// (main passes a CredentialConfig and Options), or do network I/O in a
+// constructor.
+// Error text and the String/LogValue forms of TemporaryAccessPass and
+// CredentialConfig never contain an access token, a client secret or a
+// Temporary Access Pass.
+//
+// # Use
+//
+//	cred, err := graph.NewCredential(graph.CredentialConfig{
+//		TenantID: tenantID, ClientID: clientID, ClientSecret: secret,
+//	})
+//	if err != nil { … }
+//	gc, err := graph.NewClient(graph.WithCredential(cred))
+//	if err != nil { … }
+//	methods, err := gc.ListAuthenticatorMethods(ctx, aadObjectID)
+//	if graph.IsForbidden(err) {
+//		var ge *graph.Error
+//		errors.As(err, &ge)
+//		// ge.Permission() names the application permission to grant.
+//	}
+//
+// # Credentials
+//
+// The app authenticates as itself (client credentials), so it needs
+// application permissions with admin consent:
+//
+//   - UserAuthenticationMethod.Read.All to list Authenticator methods;
+//   - UserAuthenticationMethod.ReadWrite.All to delete them and to create a
+//     Temporary Access Pass;
+//   - User.RevokeSessions.All to revoke sessions (User.ReadWrite.All or
+//     Directory.ReadWrite.All also work);
+//   - User.Read.All to read a user.
+//
+// RequiredPermission(op) returns these names, and a KindForbidden Error
+// names the one its operation lacks.
+//
+// NewCredential builds an azidentity credential from a CredentialConfig of
+// one of four kinds:
+//
+//   - "secret" (default): TenantID, ClientID and ClientSecret
+//     (azidentity.NewClientSecretCredential);
+//   - "certificate": TenantID, ClientID, CertificatePath to a PEM or PKCS#12
+//     file holding the certificate and its private key, and
+//     CertificatePassword if the file has one (azidentity.ParseCertificates,
+//     azidentity.NewClientCertificateCredential);
+//   - "managed-identity": ManagedIdentityClientID for a user-assigned
+//     identity, empty for the system-assigned one
+//     (azidentity.NewManagedIdentityCredential);
+//   - "workload-identity" on AKS: TenantID and ClientID, or the webhook's
+//     AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE
+//     (azidentity.NewWorkloadIdentityCredential).
+//
+// azidentity caches tokens and refreshes them before they expire. Tokens are
+// requested for "https://<base URL host>/.default" and sent only to the base
+// URL's host. Without a credential (WithCredential(nil), allowed only for
+// loopback base URLs, i.e. tests) no Authorization header is sent.
+//
+// # Throttling and time-outs
+//
+// Throttled responses (429, 503) are retried honouring Retry-After, within
+// the bounds of WithRetry, and the waits end early when ctx is done. Each
+// call is bounded by WithTimeout (60 s, the time-out of the authentication
+// methods APIs); 504 and deadlines give KindTimeout. kiota's own retry
+// handler is not used, so retries do not double up.
+//
+// Graph API docs:
+//   - https://learn.microsoft.com/graph/api/resources/microsoftauthenticatorauthenticationmethod?view=graph-rest-1.0
+//   - https://learn.microsoft.com/graph/api/resources/temporaryaccesspassauthenticationmethod?view=graph-rest-1.0
+//   - https://learn.microsoft.com/graph/api/user-revokesigninsessions?view=graph-rest-1.0
+//   - https://learn.microsoft.com/graph/api/user-get?view=graph-rest-1.0
+//   - https://learn.microsoft.com/graph/errors
+//   - https://learn.microsoft.com/graph/throttling
+//   - https://learn.microsoft.com/graph/permissions-reference
+package graph
