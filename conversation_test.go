@@ -33,44 +33,99 @@ const (
 )
 
 type chat struct {
-	t      *testing.T
+	t      testing.TB
 	sb     *sandbox.Sandbox
 	h      http.Handler
-	conn   *httptest.Server
-	mu     sync.Mutex
-	sent   []schema.Activity
+	conn   *connStandIn
 	user   string
 	locale string
+	tz     string
 	idBase string
 	seq    *atomic.Int64
 }
 
+// connStandIn answers like the Bot Connector and records what the bot
+// sends, by conversation. fail, when set, picks an error status for a send.
+type connStandIn struct {
+	*httptest.Server
+	mu   sync.Mutex
+	sent []schema.Activity
+	conv []string
+	at   []time.Time
+	fail func(n int) (status int, retryAfter string)
+}
+
+func newConnStandIn(t testing.TB) *connStandIn {
+	c := &connStandIn{}
+	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a schema.Activity
+		json.NewDecoder(r.Body).Decode(&a)
+		// POST /v3/conversations/{id}/activities[/{replyTo}]
+		parts := strings.Split(r.URL.Path, "/")
+		conv := ""
+		if len(parts) > 3 {
+			conv = parts[3]
+		}
+		c.mu.Lock()
+		n := len(c.sent)
+		if c.fail != nil {
+			if status, ra := c.fail(n); status != 0 {
+				c.mu.Unlock()
+				if ra != "" {
+					w.Header().Set("Retry-After", ra)
+				}
+				w.WriteHeader(status)
+				w.Write([]byte(`{"error":{"code":"Throttled","message":"slow down"}}`))
+				return
+			}
+		}
+		c.sent = append(c.sent, a)
+		c.conv = append(c.conv, conv)
+		c.at = append(c.at, time.Now())
+		c.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+		w.Write([]byte(`{"id":"1"}`))
+	}))
+	t.Cleanup(c.Close)
+	return c
+}
+
+// to returns what was sent to conversation conv.
+func (c *connStandIn) to(conv string) []schema.Activity {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []schema.Activity
+	for i, a := range c.sent {
+		if c.conv[i] == conv {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // newChat starts a bot on a Redis key prefix; pass the prefix of an earlier
 // chat to continue its state (a restarted bot).
-func newChat(t *testing.T, prefix string) (*chat, string) {
+func newChat(t testing.TB, prefix string) (*chat, string) {
 	t.Helper()
 	if prefix == "" {
 		prefix = redistest.Prefix(t)
 	}
 	c := &chat{t: t, user: convUser, locale: "ja-JP", idBase: redistest.Prefix(t), seq: new(atomic.Int64)}
-	c.conn = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var a schema.Activity
-		json.NewDecoder(r.Body).Decode(&a)
-		c.mu.Lock()
-		c.sent = append(c.sent, a)
-		c.mu.Unlock()
-		w.WriteHeader(http.StatusCreated)
-		w.Write([]byte(`{"id":"1"}`))
-	}))
-	t.Cleanup(c.conn.Close)
+	c.conn = newConnStandIn(t)
 	c.sb = sandbox.New(sandbox.Options{})
-	c.h = newBotHandler(t, prefix, c.sb)
+	c.h, _, _ = newBotHandler(t, prefix, c.sb, nil)
 	return c, prefix
 }
 
+// other is a second user of the same bot.
+func (c *chat) other(user string) *chat {
+	return &chat{t: c.t, sb: c.sb, h: c.h, conn: c.conn, user: user, locale: c.locale, idBase: c.idBase + user[:4], seq: c.seq}
+}
+
 // newBotHandler is the bot over a Redis prefix, checking through the real
-// Graph client against the sandbox's Graph stand-in.
-func newBotHandler(t *testing.T, prefix string, sb *sandbox.Sandbox) http.Handler {
+// Graph client against the sandbox's Graph stand-in. mod adjusts the
+// dialog's options.
+func newBotHandler(t testing.TB, prefix string, sb *sandbox.Sandbox, mod func(*dialogs.Options)) (http.Handler, *dialogs.Handler, *redisstore.Store) {
 	store := redisstore.New(redistest.Client(t), redisstore.WithPrefix(prefix))
 	graphSrv := httptest.NewServer(sb.Handler())
 	t.Cleanup(graphSrv.Close)
@@ -78,20 +133,25 @@ func newBotHandler(t *testing.T, prefix string, sb *sandbox.Sandbox) http.Handle
 	if err != nil {
 		t.Fatal(err)
 	}
+	o := dialogs.Options{
+		Store: store, Content: cards.DefaultContent(), Directory: graphDirectory{gc},
+		PollEvery: 10 * time.Millisecond, PollFor: 200 * time.Millisecond,
+	}
+	if mod != nil {
+		mod(&o)
+	}
+	d := dialogs.NewHandler(o)
 	return bot.NewServer(bot.ServerOptions{
-		Handler: turnHandler{d: dialogs.NewHandler(dialogs.Options{
-			Store: store, Content: cards.DefaultContent(), Directory: graphDirectory{gc},
-			PollEvery: 10 * time.Millisecond, PollFor: 200 * time.Millisecond,
-		})},
+		Handler:   turnHandler{d: d},
 		Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
 		Dedupe:    store,
-	})
+	}), d, store
 }
 
 func (c *chat) activity(typ schema.ActivityTypes) schema.Activity {
 	return schema.Activity{
 		Type: typ, ID: c.idBase + strconv.FormatInt(c.seq.Add(1), 10),
-		ChannelID: "msteams", ServiceURL: c.conn.URL, Locale: c.locale,
+		ChannelID: "msteams", ServiceURL: c.conn.URL, Locale: c.locale, LocalTimezone: c.tz,
 		From:         schema.ChannelAccount{ID: "29:" + c.user, AadObjectID: c.user},
 		Recipient:    schema.ChannelAccount{ID: "28:bot"},
 		Conversation: schema.ConversationAccount{ID: "a:" + c.user, ConversationType: "personal", TenantID: convTenant},
@@ -112,18 +172,16 @@ func (c *chat) post(a schema.Activity) *httptest.ResponseRecorder {
 // say sends text and returns the card the bot answered with.
 func (c *chat) say(text string) cards.Card {
 	c.t.Helper()
-	c.mu.Lock()
-	before := len(c.sent)
-	c.mu.Unlock()
+	conv := "a:" + c.user
+	before := len(c.conn.to(conv))
 	a := c.activity(schema.Message)
 	a.Text = text
 	c.post(a)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.sent) != before+1 {
-		c.t.Fatalf("say %q: bot sent %d activities, want 1", text, len(c.sent)-before)
+	sent := c.conn.to(conv)
+	if len(sent) != before+1 {
+		c.t.Fatalf("say %q: bot sent %d activities, want 1", text, len(sent)-before)
 	}
-	return cardOf(c.t, c.sent[len(c.sent)-1])
+	return cardOf(c.t, sent[len(sent)-1])
 }
 
 // press presses the button with verb on card and returns the card the
@@ -154,7 +212,7 @@ func (c *chat) invoke(data map[string]any) cards.Card {
 	return resp.Value
 }
 
-func cardOf(t *testing.T, a schema.Activity) cards.Card {
+func cardOf(t testing.TB, a schema.Activity) cards.Card {
 	t.Helper()
 	if len(a.Attachments) != 1 || a.Attachments[0].ContentType != cards.ContentType {
 		t.Fatalf("activity carries no Adaptive Card: %+v", a)
@@ -166,7 +224,7 @@ func cardOf(t *testing.T, a schema.Activity) cards.Card {
 }
 
 // actionData finds the Action.Execute with verb and returns its data.
-func actionData(t *testing.T, card cards.Card, verb string) map[string]any {
+func actionData(t testing.TB, card cards.Card, verb string) map[string]any {
 	t.Helper()
 	b, _ := json.Marshal(card)
 	var c struct {
@@ -190,7 +248,7 @@ func text(card cards.Card) string {
 	return string(b)
 }
 
-func wantCard(t *testing.T, card cards.Card, id string) {
+func wantCard(t testing.TB, card cards.Card, id string) {
 	t.Helper()
 	if got := cards.CardID(card); got != id {
 		t.Fatalf("card %q, want %q", got, id)
@@ -293,7 +351,7 @@ func TestConversationResumesAfterRestart(t *testing.T) {
 	card := c.press(c.press(c.say("スマホ交換"), cards.VerbNext), cards.VerbNext)
 	wantCard(t, card, stepCard("open_page"))
 	// A new process: nothing survives but Redis.
-	c.h = newBotHandler(t, prefix, c.sb)
+	c.h, _, _ = newBotHandler(t, prefix, c.sb, nil)
 	wantCard(t, c.press(card, cards.VerbNext), stepCard("add_method"))
 	st := c.say("状況")
 	if !strings.Contains(text(st), "ステップ 4 / 10") {
@@ -343,7 +401,7 @@ func TestConversationStaleAndForgedActions(t *testing.T) {
 	}
 
 	// Another user pressing this user's card changes nothing for either.
-	other := &chat{t: t, sb: c.sb, h: c.h, conn: c.conn, user: "0d6c1f3e-7a2b-4c5d-9e8f-102132435465", locale: "ja-JP", idBase: c.idBase + "o", seq: c.seq}
+	other := c.other("0d6c1f3e-7a2b-4c5d-9e8f-102132435465")
 	got := other.invoke(actionData(t, second, cards.VerbNext))
 	wantCard(t, got, "no-dialog")
 	if st := c.say("状況"); !strings.Contains(text(st), "ステップ 2 / 10") {
@@ -418,12 +476,11 @@ func TestConversationWelcomeOnInstall(t *testing.T) {
 	a := c.activity(schema.ConversationUpdate)
 	a.MembersAdded = []schema.ChannelAccount{{ID: "28:bot"}, {ID: "29:" + c.user, AadObjectID: c.user}}
 	c.post(a)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.sent) != 1 {
-		t.Fatalf("welcome: %d activities sent", len(c.sent))
+	sent := c.conn.to("a:" + c.user)
+	if len(sent) != 1 {
+		t.Fatalf("welcome: %d activities sent", len(sent))
 	}
-	card := cardOf(t, c.sent[0])
+	card := cardOf(t, sent[0])
 	wantCard(t, card, "welcome")
 	actionData(t, card, cards.VerbStart)
 }

@@ -277,16 +277,33 @@ func (h *Handler) handle(ctx context.Context, ti turnInfo, in input) (outcome, e
 			return outcome{}, err
 		}
 		if saved {
-			if h.o.Reminders != nil && !due.IsZero() && out.next.Remind != nil {
-				id := reminderID(ti.tenant, ti.user, out.next.ID, out.next.Remind.Seq)
-				if err := h.o.Reminders.ScheduleReminder(ctx, ti.user, id, due); err != nil {
-					ti.log.WarnContext(ctx, "could not queue the reminder", "err", err)
-				}
-			}
+			h.queueReminder(ctx, ti, cur, out.next, due)
 			return out, nil
 		}
 	}
 	return outcome{}, fmt.Errorf("dialog kept changing: gave up after %d attempts", maxCASAttempts)
+}
+
+// queueReminder puts the reminder the new state calls for in the queue, in
+// place of the one the old state had; with none due, the old one goes.
+func (h *Handler) queueReminder(ctx context.Context, ti turnInfo, cur, next *state, due time.Time) {
+	if h.o.Reminders == nil {
+		return
+	}
+	prev := ""
+	if cur != nil && cur.Remind != nil {
+		prev = reminderID(ti.tenant, ti.user, cur.ID, cur.Remind.Seq)
+	}
+	var err error
+	switch {
+	case !due.IsZero() && next.Remind != nil && next.active():
+		err = h.o.Reminders.ScheduleReminder(ctx, ti.user, reminderID(ti.tenant, ti.user, next.ID, next.Remind.Seq), prev, due)
+	case prev != "":
+		err = h.o.Reminders.CompleteReminder(ctx, ti.user, prev)
+	}
+	if err != nil {
+		ti.log.WarnContext(ctx, "could not queue the reminder", "err", err)
+	}
 }
 
 // valid reports whether in carries the reference of cur's current card.

@@ -23,7 +23,7 @@ type ReminderStore interface {
 	SaveReference(ctx context.Context, tenant, user string, ref []byte) error
 	LoadReference(ctx context.Context, tenant, user string) ([]byte, error)
 	DeleteReference(ctx context.Context, tenant, user string) error
-	ScheduleReminder(ctx context.Context, user, id string, due time.Time) error
+	ScheduleReminder(ctx context.Context, user, id, replaces string, due time.Time) error
 	ClaimReminders(ctx context.Context, now time.Time, lease time.Duration, max int) ([]string, error)
 	CompleteReminder(ctx context.Context, user, id string) error
 	MarkReminderSent(ctx context.Context, id string) (bool, error)
@@ -487,7 +487,7 @@ const perConversationRate = 7
 
 func (r *Reminders) schedule(ctx context.Context, ti turnInfo, st *state, due time.Time) {
 	id := reminderID(ti.tenant, ti.user, st.ID, st.Remind.Seq)
-	if err := r.o.Store.ScheduleReminder(ctx, ti.user, id, due); err != nil {
+	if err := r.o.Store.ScheduleReminder(ctx, ti.user, id, "", due); err != nil {
 		ti.log.WarnContext(ctx, "could not schedule a reminder", "err", err)
 		return
 	}
@@ -506,7 +506,7 @@ func (r *Reminders) complete(ctx context.Context, user, id string) {
 }
 
 func (r *Reminders) retry(ctx context.Context, user, id string, due time.Time) {
-	if err := r.o.Store.ScheduleReminder(ctx, user, id, due); err != nil {
+	if err := r.o.Store.ScheduleReminder(ctx, user, id, "", due); err != nil {
 		r.o.Logger.WarnContext(ctx, "could not put a reminder back", "reminder", id, "err", err)
 	}
 }

@@ -63,10 +63,22 @@ func (s *Store) DeleteReference(ctx context.Context, tenant, user string) error 
 	return nil
 }
 
-// ScheduleReminder makes reminder id due at due. user chooses the shard.
-// Scheduling an id again moves it.
-func (s *Store) ScheduleReminder(ctx context.Context, user, id string, due time.Time) error {
-	if err := s.rdb.ZAdd(ctx, s.shardKey(shardOf(user)), redis.Z{Score: float64(due.UnixMilli()), Member: id}).Err(); err != nil {
+// ScheduleReminder makes reminder id due at due, in place of the user's
+// reminder replaces (if not empty). user chooses the shard. Scheduling an
+// id again moves it.
+func (s *Store) ScheduleReminder(ctx context.Context, user, id, replaces string, due time.Time) error {
+	key := s.shardKey(shardOf(user))
+	var err error
+	if replaces != "" && replaces != id {
+		_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZRem(ctx, key, replaces)
+			p.ZAdd(ctx, key, redis.Z{Score: float64(due.UnixMilli()), Member: id})
+			return nil
+		})
+	} else {
+		err = s.rdb.ZAdd(ctx, key, redis.Z{Score: float64(due.UnixMilli()), Member: id}).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("schedule reminder: %w", err)
 	}
 	return nil
