@@ -37,6 +37,9 @@ func main() {
 // run is the program: it reads the configuration, wires the pieces and
 // serves until ctx ends or the process receives SIGINT or SIGTERM.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 1 && args[1] == "manifest" {
+		return runManifest(args[2:], getenv, stdout, stderr)
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -229,7 +232,7 @@ func openGraph(cfg Config, listenAddr string) (dialogs.Directory, map[string]htt
 
 // openRedis connects to REDIS_URL, or starts an embedded Redis when none is
 // configured, so that the same go-redis code path runs either way.
-func openRedis(cfg Config) (redis.UniversalClient, func(), error) {
+func openRedis(cfg Config) (redisstore.Client, func(), error) {
 	if cfg.RedisURL == "" {
 		mr := miniredis.NewMiniRedis()
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {

@@ -36,7 +36,7 @@ func (c *Client) ListAuthenticatorMethods(ctx context.Context, userID string) ([
 	}
 	var out []AuthenticatorMethod
 	err := c.call(ctx, op, func(ctx context.Context) error {
-		rb := c.users.ByUserId(userID).Authentication().MicrosoftAuthenticatorMethods()
+		rb := c.user(userID).Authentication().MicrosoftAuthenticatorMethods()
 		for page := 0; ; page++ {
 			req, err := rb.ToGetRequestInformation(ctx, nil)
 			if err != nil {
@@ -78,7 +78,7 @@ func (c *Client) DeleteAuthenticatorMethod(ctx context.Context, userID, methodID
 		return invalidArg(op, "empty user or method ID")
 	}
 	return c.call(ctx, op, func(ctx context.Context) error {
-		return c.users.ByUserId(userID).Authentication().MicrosoftAuthenticatorMethods().
+		return c.user(userID).Authentication().MicrosoftAuthenticatorMethods().
 			ByMicrosoftAuthenticatorAuthenticationMethodId(methodID).Delete(ctx, nil)
 	})
 }
@@ -154,7 +154,7 @@ func (c *Client) CreateTemporaryAccessPass(ctx context.Context, userID string, l
 
 	var tap TemporaryAccessPass
 	err := c.call(ctx, op, func(ctx context.Context) error {
-		resp, err := c.users.ByUserId(userID).Authentication().TemporaryAccessPassMethods().Post(ctx, body, nil)
+		resp, err := c.user(userID).Authentication().TemporaryAccessPassMethods().Post(ctx, body, nil)
 		if err != nil {
 			return err
 		}

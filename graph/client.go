@@ -34,8 +34,15 @@ const (
 // concurrent use. Create it with NewClient.
 type Client struct {
 	adapter abs.RequestAdapter
-	users   *users.UsersRequestBuilder
 	timeout time.Duration
+}
+
+// user returns the request builder of /users/{id}. Builders are made per
+// call rather than kept in Client: a Client stored in an interface would
+// otherwise make the linker keep every method of the builder types and,
+// through them, the whole Graph model (a 58 MB binary instead of 20 MB).
+func (c *Client) user(id string) *users.UserItemRequestBuilder {
+	return users.NewUsersRequestBuilderInternal(map[string]string{}, c.adapter).ByUserId(id)
 }
 
 type options struct {
@@ -167,7 +174,6 @@ func NewClient(opts ...Option) (*Client, error) {
 
 	return &Client{
 		adapter: adapter,
-		users:   users.NewUsersRequestBuilderInternal(map[string]string{}, adapter),
 		timeout: o.timeout,
 	}, nil
 }

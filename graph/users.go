@@ -26,7 +26,7 @@ func (c *Client) GetUser(ctx context.Context, userID string) (User, error) {
 	}
 	var u User
 	err := c.call(ctx, op, func(ctx context.Context) error {
-		req, err := c.users.ByUserId(userID).ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+		req, err := c.user(userID).ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
 			QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{
 				Select: []string{"id", "displayName", "userPrincipalName"},
 			},
@@ -69,7 +69,7 @@ func (c *Client) RevokeSignInSessions(ctx context.Context, userID string) error 
 		// Any 2xx is success: Graph's known issues page says this API
 		// should answer 204, answers 200 with a value that is always
 		// true, and advises treating every 2xx as success.
-		_, err := c.users.ByUserId(userID).RevokeSignInSessions().PostAsRevokeSignInSessionsPostResponse(ctx, nil)
+		_, err := c.user(userID).RevokeSignInSessions().PostAsRevokeSignInSessionsPostResponse(ctx, nil)
 		return err
 	})
 }

@@ -31,20 +31,24 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 `)
 
+// loadScript reads a dialog {rev, doc} and refreshes its TTL, in one round
+// trip.
+var loadScript = redis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'rev', 'doc')
+if v[1] then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return v
+`)
+
 // LoadDialog returns a user's dialog document and its revision; (nil, 0)
 // when the user has none. It refreshes the TTL.
 func (s *Store) LoadDialog(ctx context.Context, tenant, user string) ([]byte, int64, error) {
-	key := s.dialogKey(tenant, user)
-	var get *redis.SliceCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		get = p.HMGet(ctx, key, "rev", "doc")
-		p.PExpire(ctx, key, DialogTTL)
-		return nil
-	})
+	vals, err := loadScript.Run(ctx, s.rdb, []string{s.dialogKey(tenant, user)}, DialogTTL.Milliseconds()).Slice()
 	if err != nil {
 		return nil, 0, fmt.Errorf("load dialog: %w", err)
 	}
-	vals := get.Val()
+	if len(vals) != 2 {
+		return nil, 0, fmt.Errorf("load dialog: unexpected answer %v", vals)
+	}
 	revS, _ := vals[0].(string)
 	doc, _ := vals[1].(string)
 	if revS == "" || doc == "" {

@@ -70,11 +70,7 @@ func (s *Store) ScheduleReminder(ctx context.Context, user, id, replaces string,
 	key := s.shardKey(shardOf(user))
 	var err error
 	if replaces != "" && replaces != id {
-		_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.ZRem(ctx, key, replaces)
-			p.ZAdd(ctx, key, redis.Z{Score: float64(due.UnixMilli()), Member: id})
-			return nil
-		})
+		err = replaceScript.Run(ctx, s.rdb, []string{key}, replaces, due.UnixMilli(), id).Err()
 	} else {
 		err = s.rdb.ZAdd(ctx, key, redis.Z{Score: float64(due.UnixMilli()), Member: id}).Err()
 	}
@@ -83,6 +79,12 @@ func (s *Store) ScheduleReminder(ctx context.Context, user, id, replaces string,
 	}
 	return nil
 }
+
+// replaceScript swaps a user's queued reminder for a new one atomically.
+var replaceScript = redis.NewScript(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+return redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+`)
 
 // claimScript takes up to ARGV[3] reminders due by ARGV[1] from one shard
 // and leases them until ARGV[2]: their score moves to the lease's end, so a

@@ -8,9 +8,28 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// Client is the part of go-redis the store uses; *redis.Client,
+// *redis.ClusterClient and the Sentinel-backed failover client all satisfy
+// it. It is kept narrow on purpose: a value stored in go-redis's
+// UniversalClient interface makes the linker keep every one of its hundreds
+// of command methods (several MB of the binary).
+type Client interface {
+	redis.Scripter
+	Ping(ctx context.Context) *redis.StatusCmd
+	Get(ctx context.Context, key string) *redis.StringCmd
+	Set(ctx context.Context, key string, value any, expiration time.Duration) *redis.StatusCmd
+	SetNX(ctx context.Context, key string, value any, expiration time.Duration) *redis.BoolCmd
+	Del(ctx context.Context, keys ...string) *redis.IntCmd
+	PTTL(ctx context.Context, key string) *redis.DurationCmd
+	ZAdd(ctx context.Context, key string, members ...redis.Z) *redis.IntCmd
+	ZRem(ctx context.Context, key string, members ...any) *redis.IntCmd
+	ZCard(ctx context.Context, key string) *redis.IntCmd
+	Close() error
+}
+
 // Store is the Redis-backed state of the bot.
 type Store struct {
-	rdb    redis.UniversalClient
+	rdb    Client
 	prefix string
 }
 
@@ -22,7 +41,7 @@ type Option func(*Store)
 func WithPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefix } }
 
 // New wraps a Redis client. It does no I/O.
-func New(rdb redis.UniversalClient, opts ...Option) *Store {
+func New(rdb Client, opts ...Option) *Store {
 	s := &Store{rdb: rdb, prefix: "mfabot:"}
 	for _, o := range opts {
 		o(s)
