@@ -73,6 +73,7 @@ type Config struct {
 	GraphAllowDelete bool
 
 	Reminders reminderConfig
+	Helpdesk  helpdeskConfig
 
 	LogLevel slog.Level
 }
@@ -207,6 +208,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if c.Reminders, err2 = loadReminders(get); err2 != nil {
 		return c, err2
 	}
+	if c.Helpdesk, err2 = loadHelpdesk(get, getenv, c.LocalMode); err2 != nil {
+		return c, err2
+	}
 
 	switch v := strings.ToLower(get("LOG_LEVEL")); v {
 	case "", "info":
@@ -298,6 +302,12 @@ func (c Config) summary() []any {
 		attrs = append(attrs, "graph", c.GraphBaseURL, "graph_credential", c.GraphCredential.Kind)
 	}
 	attrs = append(attrs, "graph_allow_delete", c.GraphAllowDelete, "reminders", c.Reminders.String(), "reminder_escalate", c.Reminders.Escalate)
+	hd := "set with ヘルプデスク設定"
+	if c.Helpdesk.ConversationID != "" {
+		hd = "HELPDESK_CONVERSATION_ID"
+	}
+	attrs = append(attrs, "helpdesk_channel", hd, "helpdesk_admins", len(c.Helpdesk.Admins), "tap_enabled", c.Helpdesk.TAPEnabled,
+		"tap_lifetime", c.Helpdesk.TAPLifetime.String(), "helpdesk_webhook", c.Helpdesk.WebhookURL != "")
 	if !c.LocalMode {
 		attrs = append(attrs,
 			"app_id", c.AppID,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/smartswap/mfabot/dialogs"
 	"github.com/smartswap/mfabot/graph"
@@ -28,6 +29,26 @@ func (d graphDirectory) ListAuthenticatorMethods(ctx context.Context, userID str
 
 func (d graphDirectory) DeleteAuthenticatorMethod(ctx context.Context, userID, methodID string) error {
 	return classify(d.c.DeleteAuthenticatorMethod(ctx, userID, methodID))
+}
+
+func (d graphDirectory) GetUser(ctx context.Context, userID string) (dialogs.UserInfo, error) {
+	u, err := d.c.GetUser(ctx, userID)
+	if err != nil {
+		return dialogs.UserInfo{}, classify(err)
+	}
+	return dialogs.UserInfo{DisplayName: u.DisplayName, UPN: u.UserPrincipalName}, nil
+}
+
+func (d graphDirectory) CreateTemporaryAccessPass(ctx context.Context, userID string, lifetime time.Duration) (string, error) {
+	tap, err := d.c.CreateTemporaryAccessPass(ctx, userID, lifetime, true)
+	if err != nil {
+		return "", classify(err)
+	}
+	return tap.Pass, nil
+}
+
+func (d graphDirectory) RevokeSignInSessions(ctx context.Context, userID string) error {
+	return classify(d.c.RevokeSignInSessions(ctx, userID))
 }
 
 // classify wraps Graph errors with the dialog's kinds; the text (with the

@@ -23,6 +23,7 @@ import (
 	"github.com/smartswap/mfabot/cards"
 	"github.com/smartswap/mfabot/dialogs"
 	"github.com/smartswap/mfabot/dialogs/redisstore"
+	"github.com/smartswap/mfabot/dialogs/webhook"
 	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/graph/sandbox"
 )
@@ -115,10 +116,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	policy := dialogs.ReminderPolicy{Schedule: cfg.Reminders.Schedule, Hours: cfg.Reminders.Hours, Escalate: cfg.Reminders.Escalate}
+	helpdesk := &dialogs.HelpdeskOptions{
+		Store: store, Connector: connector, Admins: cfg.Helpdesk.Admins,
+		TAPEnabled: cfg.Helpdesk.TAPEnabled, TAPLifetime: cfg.Helpdesk.TAPLifetime,
+	}
+	if cfg.Helpdesk.WebhookURL != "" {
+		hook, err := webhook.New(webhook.Options{URL: cfg.Helpdesk.WebhookURL, Secret: string(cfg.Helpdesk.WebhookSecret)})
+		if err != nil {
+			return &configError{"HELPDESK_WEBHOOK_URL", err.Error()}
+		}
+		helpdesk.Notify = func(ctx context.Context, e dialogs.TicketEvent) {
+			// Delivered after the turn, retried with back-off; a failure is
+			// logged, never shown to the user.
+			go func() {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+				defer cancel()
+				if err := hook.Send(ctx, e); err != nil {
+					logger.Warn("helpdesk webhook not delivered", "err", err, "ticket", e.Ticket, "event", e.Event)
+				}
+			}()
+		}
+	}
+	if cfg.Helpdesk.ConversationID != "" {
+		helpdesk.Channel = &dialogs.Channel{
+			ServiceURL: cfg.Helpdesk.ServiceURL, ConversationID: cfg.Helpdesk.ConversationID,
+			TeamID: cfg.Helpdesk.TeamID, FromEnv: true,
+		}
+	}
 	conversation := dialogs.NewHandler(dialogs.Options{
 		Store: store, Content: content, Directory: dir,
 		AllowDelete: cfg.GraphAllowDelete, SecurityInfoURL: pageURL,
-		Reminders: store, Policy: policy,
+		Reminders: store, Policy: policy, Helpdesk: helpdesk,
 	})
 	// Proactive sends leave 429s to the reminder worker, which pauses every
 	// replica through Redis instead of waiting inside one request.
@@ -129,6 +157,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reminders := dialogs.NewReminders(dialogs.ReminderOptions{
 		Dialogs: conversation, Store: store, Sender: proactiveSender{proactiveConn},
 		Policy: policy, Logger: logger.With("worker", "reminders"), Rate: cfg.Reminders.Rate,
+		Escalate: conversation.Escalate,
 	})
 
 	ready := []bot.ReadyCheck{store.Ping}

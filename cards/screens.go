@@ -115,14 +115,16 @@ func Done(loc Locale, s Summary) Card {
 	return newCard("done", body, nil)
 }
 
-// Lost explains the path for a lost or broken old phone.
-func Lost(c *Content, loc Locale, ref Ref) Card {
+// Lost explains the path for a lost or broken old phone; ticket is the
+// helpdesk ticket opened for it (0: none could be opened).
+func Lost(c *Content, loc Locale, ref Ref, ticket int64) Card {
+	body := []any{title(Text(loc, "lost.title")), textBlock(Text(loc, "lost.body"))}
+	if ticket > 0 {
+		body = append(body, textBlock(Text(loc, "hd.lost.ticket", ticket), "weight", "Bolder"))
+	}
+	body = append(body, textBlock(c.Helpdesk.In(loc), "weight", "Bolder"))
 	return newCard("lost",
-		[]any{
-			title(Text(loc, "lost.title")),
-			textBlock(Text(loc, "lost.body")),
-			textBlock(c.Helpdesk.In(loc), "weight", "Bolder"),
-		},
+		body,
 		[]any{
 			execute(Text(loc, "btn.back"), VerbBack, &ref, ""),
 			execute(Text(loc, "btn.cancel"), VerbCancel, &ref, "destructive"),

@@ -28,7 +28,12 @@ var commands = map[string]string{
 	"続きから": cards.VerbResume, "resume": cards.VerbResume, "continue": cards.VerbResume,
 
 	"ヘルプデスク": cards.VerbHelpdesk, "helpdesk": cards.VerbHelpdesk,
+
+	"ヘルプデスク設定": verbSetup, "helpdesksetup": verbSetup,
 }
+
+// verbSetup is ヘルプデスク設定, typed in the helpdesk team's channel.
+const verbSetup = "setup"
 
 // parseCommand maps typed text to a verb; "" when it is not a command.
 func parseCommand(text string) string {
@@ -71,4 +76,16 @@ func actionFromValue(v map[string]any) (verb string, ref *cards.Ref, ok bool) {
 		ref = &cards.Ref{Dialog: d, Step: s, Nonce: n}
 	}
 	return verb, ref, true
+}
+
+// actionData returns the data of an action value (with the inputs Teams
+// merges into it), or the value itself for Action.Submit messages.
+func actionData(v map[string]any) map[string]any {
+	if d, ok := v["data"].(map[string]any); ok {
+		return d
+	}
+	if v == nil {
+		return map[string]any{}
+	}
+	return v
 }

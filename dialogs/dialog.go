@@ -41,6 +41,10 @@ type Options struct {
 	// reminders by Policy after every change of a dialog.
 	Reminders ReminderStore
 	Policy    ReminderPolicy
+	// Helpdesk, when set, turns ヘルプデスクに相談 into tickets in a
+	// helpdesk channel; without it the user is told how to reach the
+	// helpdesk.
+	Helpdesk *HelpdeskOptions
 }
 
 // Handler is the conversation: it answers messages, card actions and
@@ -96,6 +100,8 @@ type outcome struct {
 	// due, when set, is the reminder to queue instead of the policy's
 	// plan (あとで).
 	due time.Time
+	// lost: the user just said the old phone is lost; a ticket is opened.
+	lost bool
 }
 
 // maxCASAttempts bounds the load-decide-save loop when turns of the same
@@ -161,11 +167,33 @@ func (h *Handler) OnMessage(ctx context.Context, t Turn) error {
 	} else {
 		in = input{verb: parseCommand(a.Text)}
 	}
+	if in.verb == verbSetup {
+		return h.setupHelpdesk(ctx, t, ti)
+	}
+	if personal := a.Conversation.ConversationType == "" || a.Conversation.ConversationType == "personal"; !personal && !strings.HasPrefix(in.verb, "ticket_") {
+		_, err := t.Send(ctx, schema.Activity{Type: schema.Message, Text: cards.Text(ti.loc, "hd.setup.where")})
+		return err
+	}
+	if strings.HasPrefix(in.verb, "ticket_") || in.verb == cards.VerbHelpdeskSubmit {
+		res, err := h.special(ctx, t, ti, in.verb, actionData(a.Value))
+		if err != nil {
+			return err
+		}
+		if res.Card != nil {
+			_, err = t.Send(ctx, cardActivity(res.Card))
+		} else {
+			_, err = t.Send(ctx, schema.Activity{Type: schema.Message, Text: res.Text})
+		}
+		return err
+	}
 	out, err := h.handle(ctx, ti, in)
 	if err != nil {
 		t.Logger().ErrorContext(ctx, "dialog turn failed", "err", err)
 		_, serr := t.Send(ctx, schema.Activity{Type: schema.Message, Text: cards.Text(ti.loc, "error.retry")})
 		return serr
+	}
+	if out.lost {
+		out.card = h.afterLost(ctx, ti, out)
 	}
 	if _, err := t.Send(ctx, cardActivity(out.card)); err != nil {
 		return err
@@ -174,6 +202,69 @@ func (h *Handler) OnMessage(ctx context.Context, t Turn) error {
 		h.startPoll(t, ti, out.next, "")
 	}
 	return nil
+}
+
+// special handles the helpdesk form's submission and the agents' ticket
+// buttons, which are not moves of the user's own dialog.
+func (h *Handler) special(ctx context.Context, t Turn, ti turnInfo, verb string, data map[string]any) (InvokeResult, error) {
+	if strings.HasPrefix(verb, "ticket_") {
+		return h.onTicketAction(ctx, t, ti, verb, data)
+	}
+	if h.o.Helpdesk == nil {
+		return InvokeResult{Card: cards.HelpdeskInfo(h.o.Content, ti.loc, nil, "")}, nil
+	}
+	card, err := h.submitHelpdesk(ctx, ti, t, data)
+	if err != nil {
+		t.Logger().ErrorContext(ctx, "helpdesk: ticket not opened", "err", err)
+		return InvokeResult{Text: cards.Text(ti.loc, "error.retry")}, nil
+	}
+	return InvokeResult{Card: card}, nil
+}
+
+// afterLost opens the helpdesk ticket of a lost phone and shows its number.
+func (h *Handler) afterLost(ctx context.Context, ti turnInfo, out outcome) cards.Card {
+	if h.o.Helpdesk == nil || out.next == nil {
+		return out.card
+	}
+	n, _, _, err := h.openOrNote(ctx, ti, out.next, "noold", "")
+	if err != nil {
+		ti.log.ErrorContext(ctx, "helpdesk: lost-phone ticket not opened", "err", err)
+		return out.card
+	}
+	for range maxCASAttempts {
+		doc, rev, err := h.o.Store.LoadDialog(ctx, ti.tenant, ti.user)
+		if err != nil || doc == nil {
+			break
+		}
+		st, err := decodeState(doc)
+		if err != nil || st.ID != out.next.ID {
+			break
+		}
+		st.Ticket = n
+		b, _ := st.encode()
+		if _, saved, err := h.o.Store.SaveDialog(ctx, ti.tenant, ti.user, b, rev); err != nil || saved {
+			break
+		}
+	}
+	return cards.Lost(h.o.Content, ti.loc, out.next.ref(), n)
+}
+
+// Escalate opens a helpdesk ticket for a user whose old phone is still
+// registered after the last reminder (REMINDER_ESCALATE).
+func (h *Handler) Escalate(ctx context.Context, tenant, user string) error {
+	if h.o.Helpdesk == nil {
+		return errors.New("helpdesk escalation is not configured")
+	}
+	ti := turnInfo{tenant: tenant, user: user, loc: cards.Japanese, tz: tokyo, log: slog.New(slog.DiscardHandler)}
+	st, err := h.loadState(ctx, ti)
+	if err != nil {
+		return err
+	}
+	if st != nil && st.Locale != "" {
+		ti.loc = cards.Locale(st.Locale)
+	}
+	_, _, _, err = h.openOrNote(ctx, ti, st, "other", "自動エスカレーション: リマインダーをすべて送った後も古いスマホの登録が残っています。")
+	return err
 }
 
 // OnInvoke answers an Action.Execute press with the card that replaces the
@@ -190,10 +281,16 @@ func (h *Handler) OnInvoke(ctx context.Context, t Turn) (InvokeResult, error) {
 	if !ok {
 		verb, _ = action["verb"].(string)
 	}
+	if strings.HasPrefix(verb, "ticket_") || verb == cards.VerbHelpdeskSubmit {
+		return h.special(ctx, t, ti, verb, actionData(action))
+	}
 	out, err := h.handle(ctx, ti, input{verb: verb, ref: ref})
 	if err != nil {
 		t.Logger().ErrorContext(ctx, "dialog turn failed", "err", err)
 		return InvokeResult{Text: cards.Text(ti.loc, "error.retry")}, nil
+	}
+	if out.lost {
+		out.card = h.afterLost(ctx, ti, out)
 	}
 	if out.poll {
 		h.startPoll(t, ti, out.next, a.ReplyToID)
@@ -408,11 +505,7 @@ func (h *Handler) decide(cur *state, in input, obs observation, ti turnInfo) out
 	case cards.VerbHelp:
 		return outcome{card: cards.Help(loc)}
 	case cards.VerbHelpdesk:
-		if !cur.active() {
-			return outcome{card: cards.HelpdeskInfo(h.o.Content, loc, nil, "")}
-		}
-		ref := cur.ref()
-		return outcome{card: cards.HelpdeskInfo(h.o.Content, loc, &ref, h.stepTitle(cur.Step, loc))}
+		return outcome{card: h.helpdeskForm(cur, loc)}
 	case cards.VerbCancel:
 		if !cur.active() {
 			return outcome{card: cards.NoDialog(loc)}
@@ -489,7 +582,7 @@ func (h *Handler) move(cur *state, verb string, obs observation, now time.Time, 
 	case verb == cards.VerbLost && cur.Step == "old_phone":
 		next.Step = stepLost
 		next.record(now, "old phone lost or broken")
-		return outcome{next: next, card: h.stepCard(next, ti, "")}
+		return outcome{next: next, card: h.stepCard(next, ti, ""), lost: true}
 	case verb == cards.VerbBack && cur.Step == stepLost:
 		next.Step = "old_phone"
 	case verb == cards.VerbBack && i > 0:
@@ -653,7 +746,7 @@ func (h *Handler) stepCard(s *state, ti turnInfo, notice string) cards.Card {
 	loc := ti.loc
 	ref := s.ref()
 	if s.Step == stepLost {
-		return cards.Lost(h.o.Content, loc, ref)
+		return cards.Lost(h.o.Content, loc, ref, s.Ticket)
 	}
 	v := cards.StepView{
 		Ref: ref, Index: s.stepIndex(), Total: len(cards.StepIDs),

@@ -21,6 +21,18 @@ type Method struct {
 type Directory interface {
 	ListAuthenticatorMethods(ctx context.Context, userID string) ([]Method, error)
 	DeleteAuthenticatorMethod(ctx context.Context, userID, methodID string) error
+	// GetUser returns the user's display name and user principal name.
+	GetUser(ctx context.Context, userID string) (UserInfo, error)
+	// CreateTemporaryAccessPass issues a one-time pass; the pass is a
+	// secret that only the user's 1:1 chat may see.
+	CreateTemporaryAccessPass(ctx context.Context, userID string, lifetime time.Duration) (string, error)
+	// RevokeSignInSessions signs the user out everywhere.
+	RevokeSignInSessions(ctx context.Context, userID string) error
+}
+
+// UserInfo is who a user is, for the helpdesk.
+type UserInfo struct {
+	DisplayName, UPN string
 }
 
 // Errors a Directory returns (wrapped) so that the dialog can say plainly

@@ -63,6 +63,18 @@ func (f *fakeDirectory) DeleteAuthenticatorMethod(ctx context.Context, user, id 
 	return fmt.Errorf("404: no method %s", id)
 }
 
+func (f *fakeDirectory) GetUser(ctx context.Context, user string) (dialogs.UserInfo, error) {
+	return dialogs.UserInfo{DisplayName: "Test User", UPN: "test.user@example.com"}, nil
+}
+
+func (f *fakeDirectory) CreateTemporaryAccessPass(ctx context.Context, user string, lifetime time.Duration) (string, error) {
+	return "", errors.New("not used in these tests")
+}
+
+func (f *fakeDirectory) RevokeSignInSessions(ctx context.Context, user string) error {
+	return errors.New("not used in these tests")
+}
+
 func (f *fakeDirectory) set(user string, ms ...dialogs.Method) {
 	f.mu.Lock()
 	f.methods[user] = ms

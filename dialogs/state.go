@@ -57,6 +57,9 @@ type state struct {
 	// LastError is the last directory error, kept for the helpdesk.
 	LastError string `json:"lastError,omitempty"`
 
+	// Ticket is the helpdesk ticket opened for a lost phone.
+	Ticket int64 `json:"ticket,omitempty"`
+
 	// TZ is the user's time zone as Teams last reported it.
 	TZ string `json:"tz,omitempty"`
 	// Remind is the reminder queued for this dialog.

@@ -24,6 +24,8 @@ type Client interface {
 	ZAdd(ctx context.Context, key string, members ...redis.Z) *redis.IntCmd
 	ZRem(ctx context.Context, key string, members ...any) *redis.IntCmd
 	ZCard(ctx context.Context, key string) *redis.IntCmd
+	Incr(ctx context.Context, key string) *redis.IntCmd
+	XAdd(ctx context.Context, a *redis.XAddArgs) *redis.StringCmd
 	Close() error
 }
 
