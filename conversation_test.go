@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,11 +50,14 @@ type chat struct {
 // sends, by conversation. fail, when set, picks an error status for a send.
 type connStandIn struct {
 	*httptest.Server
-	mu   sync.Mutex
-	sent []schema.Activity
-	conv []string
-	at   []time.Time
-	fail func(n int) (status int, retryAfter string)
+	mu     sync.Mutex
+	sent   []schema.Activity
+	conv   []string
+	method []string
+	at     []time.Time
+	fail   func(n int) (status int, retryAfter string)
+	// member answers GET …/members/{user}; nil: everyone is a member.
+	member func(conv, user string) bool
 }
 
 func newConnStandIn(t testing.TB) *connStandIn {
@@ -64,7 +69,19 @@ func newConnStandIn(t testing.TB) *connStandIn {
 		parts := strings.Split(r.URL.Path, "/")
 		conv := ""
 		if len(parts) > 3 {
-			conv = parts[3]
+			conv, _ = url.PathUnescape(parts[3])
+		}
+		if r.Method == http.MethodGet && len(parts) > 5 && parts[4] == "members" {
+			c.mu.Lock()
+			member := c.member
+			c.mu.Unlock()
+			if member != nil && !member(conv, parts[5]) {
+				w.WriteHeader(http.StatusNotFound)
+				w.Write([]byte(`{"error":{"code":"MemberNotFoundInConversation","message":"not a member"}}`))
+				return
+			}
+			w.Write([]byte(`{"id":"` + parts[5] + `","name":"Member"}`))
+			return
 		}
 		c.mu.Lock()
 		n := len(c.sent)
@@ -81,6 +98,7 @@ func newConnStandIn(t testing.TB) *connStandIn {
 		}
 		c.sent = append(c.sent, a)
 		c.conv = append(c.conv, conv)
+		c.method = append(c.method, r.Method)
 		c.at = append(c.at, time.Now())
 		c.mu.Unlock()
 		w.WriteHeader(http.StatusCreated)
@@ -125,7 +143,7 @@ func (c *chat) other(user string) *chat {
 // newBotHandler is the bot over a Redis prefix, checking through the real
 // Graph client against the sandbox's Graph stand-in. mod adjusts the
 // dialog's options.
-func newBotHandler(t testing.TB, prefix string, sb *sandbox.Sandbox, mod func(*dialogs.Options)) (http.Handler, *dialogs.Handler, *redisstore.Store) {
+func newBotHandler(t testing.TB, prefix string, sb *sandbox.Sandbox, mod func(*dialogs.Options), logger ...*slog.Logger) (http.Handler, *dialogs.Handler, *redisstore.Store) {
 	store := redisstore.New(redistest.Client(t), redisstore.WithPrefix(prefix))
 	graphSrv := httptest.NewServer(sb.Handler())
 	t.Cleanup(graphSrv.Close)
@@ -141,7 +159,12 @@ func newBotHandler(t testing.TB, prefix string, sb *sandbox.Sandbox, mod func(*d
 		mod(&o)
 	}
 	d := dialogs.NewHandler(o)
+	var log *slog.Logger
+	if len(logger) > 0 {
+		log = logger[0]
+	}
 	return bot.NewServer(bot.ServerOptions{
+		Logger:    log,
 		Handler:   turnHandler{d: d},
 		Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
 		Dedupe:    store,

@@ -160,8 +160,70 @@ var catalog = map[string]map[Locale]string{
 	"reminder.snoozed":   {Japanese: "承知しました。明日またお知らせします。", English: "All right, I will remind you tomorrow."},
 	"reminder.nosnooze":  {Japanese: "これ以上あとにはできません。手順を続けてください。", English: "This reminder cannot be put off again. Please continue."},
 	"reminder.confirmed": {Japanese: "完了を確認しました。古いスマホの登録は削除されています。", English: "Confirmed complete: your old phone's registration is gone."},
-	"store.qr":           {Japanese: "%s の QR コード", English: "QR code for %s"},
-	"store.link":         {Japanese: "%s を開く", English: "Open %s"},
+	"hd.form.title":      {Japanese: "ヘルプデスクに相談", English: "Ask the helpdesk"},
+	"hd.form.body": {
+		Japanese: "困っていることを選んでください(任意)。ヘルプデスクには、今のステップと登録状況が一緒に届きます。",
+		English:  "Tell us what is wrong (optional). The helpdesk also receives the step you are at and your registrations.",
+	},
+	"hd.reason.label":   {Japanese: "困っていること", English: "What is wrong"},
+	"hd.reason.qr":      {Japanese: "QR コードが読み取れない", English: "The QR code cannot be scanned"},
+	"hd.reason.number":  {Japanese: "2桁の番号が表示されない", English: "The 2-digit number does not appear"},
+	"hd.reason.lost":    {Japanese: "旧端末を紛失・故障した", English: "The old phone is lost or broken"},
+	"hd.reason.other":   {Japanese: "その他", English: "Other"},
+	"hd.reason.noold":   {Japanese: "旧端末なし", English: "No old phone"},
+	"hd.note.label":     {Japanese: "詳しく(任意)", English: "Details (optional)"},
+	"btn.send":          {Japanese: "送信", English: "Send"},
+	"hd.received.title": {Japanese: "ヘルプデスクに連絡しました", English: "The helpdesk has been contacted"},
+	"hd.received.body": {
+		Japanese: "チケット番号は **#%d** です。担当者が決まるとこのチャットでお知らせします。",
+		English:  "Your ticket number is **#%d**. You will be told here when someone takes it.",
+	},
+	"hd.added.body": {
+		Japanese: "チケット **#%d** に追記しました。",
+		English:  "Added to your ticket **#%d**.",
+	},
+	"hd.nochannel": {
+		Japanese: "ヘルプデスクの窓口がまだ設定されていないため、チケットは記録のみです。次の方法でも連絡してください。",
+		English:  "The helpdesk channel is not set up yet, so the ticket is only recorded. Please also contact the helpdesk as below.",
+	},
+	"hd.lost.ticket": {
+		Japanese: "ヘルプデスクへのチケット **#%d** を作成しました(理由: 旧端末なし)。担当者からの連絡をお待ちください。",
+		English:  "Helpdesk ticket **#%d** has been opened (reason: no old phone). Someone will contact you.",
+	},
+	"hd.notify.assigned": {Japanese: "チケット #%d: ヘルプデスクの %s さんが担当します。", English: "Ticket #%d: %s from the helpdesk is taking care of it."},
+	"hd.notify.resolved": {Japanese: "チケット #%d は解決済みになりました。", English: "Ticket #%d has been resolved."},
+	"hd.notify.reopened": {Japanese: "チケット #%d が再オープンされました。", English: "Ticket #%d has been reopened."},
+	"hd.notify.revoked": {
+		Japanese: "ヘルプデスクがあなたのすべてのサインイン セッションをサインアウトしました。もう一度サインインしてください。",
+		English:  "The helpdesk has signed out all your sign-in sessions. Please sign in again.",
+	},
+	"hd.denied": {
+		Japanese: "この操作はヘルプデスクのメンバーだけが行えます。",
+		English:  "Only members of the helpdesk can do this.",
+	},
+	"hd.setup.done": {
+		Japanese: "このチャネルをヘルプデスクの窓口に設定しました。チケットはここに届きます。",
+		English:  "This channel is now the helpdesk channel. Tickets will arrive here.",
+	},
+	"hd.setup.env": {
+		Japanese: "ヘルプデスクの窓口は環境変数 HELPDESK_CONVERSATION_ID で設定されているため、変更できません。",
+		English:  "The helpdesk channel is set by HELPDESK_CONVERSATION_ID and cannot be changed here.",
+	},
+	"hd.setup.where": {
+		Japanese: "このボットは 1:1 チャットでご利用ください。チャネルでは、ヘルプデスクにするチームのチャネルでボットにメンションして「ヘルプデスク設定」と送れます。",
+		English:  "Please use this bot in a 1:1 chat. In the helpdesk team's channel, mention the bot with \"ヘルプデスク設定\" (helpdesk setup) to make it the helpdesk channel.",
+	},
+	"tap.title": {Japanese: "一時アクセスパス", English: "Temporary Access Pass"},
+	"tap.body": {
+		Japanese: "ヘルプデスクが一時アクセスパスを発行しました。**1 回だけ**、**%d 分間** 使えます。誰にも教えないでください。",
+		English:  "The helpdesk issued a Temporary Access Pass. It works **once**, for **%d minutes**. Do not share it.",
+	},
+	"tap.next": {
+		Japanese: "「続きから」を押して、セキュリティ情報のページでこのパスを使ってサインインし、新しいスマホを登録してください。",
+		English:  "Press \"Continue\", then sign in to the security info page with this pass and add your new phone.",
+	},
+	"store.qr":   {Japanese: "%s の QR コード", English: "QR code for %s"},
+	"store.link": {Japanese: "%s を開く", English: "Open %s"},
 }
 
 // Text returns the catalog string key in loc, formatted with args. A key

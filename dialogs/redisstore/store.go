@@ -51,6 +51,9 @@ func New(rdb Client, opts ...Option) *Store {
 	return s
 }
 
+// Prefix is the prefix of every key of this store.
+func (s *Store) Prefix() string { return s.prefix }
+
 // Ping reports whether Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {

@@ -1,0 +1,423 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/infracloudio/msbotbuilder-go/schema"
+
+	"github.com/smartswap/mfabot/bot"
+	"github.com/smartswap/mfabot/cards"
+	"github.com/smartswap/mfabot/dialogs"
+	"github.com/smartswap/mfabot/dialogs/redisstore"
+	"github.com/smartswap/mfabot/dialogs/webhook"
+	"github.com/smartswap/mfabot/internal/redistest"
+)
+
+// The helpdesk through the real HTTP handler: the user's chat and the
+// helpdesk channel share one connector stand-in, which records what the bot
+// posts (POST) and updates in place (PUT) in each conversation.
+
+const (
+	helpdeskChannel = "19:helpdesk@thread.tacv2"
+	helpdeskTeam    = "19:team@thread.tacv2"
+	agentAAD        = "7d5c3b1a-0000-4000-8000-00000000a9e1"
+	strangerAAD     = "7d5c3b1a-0000-4000-8000-00000000bad0"
+	webhookSecret   = "a-webhook-secret-of-32-bytes-...."
+)
+
+type helpdeskRig struct {
+	*chat
+	logs  *syncBuffer
+	hooks *hookReceiver
+	dlg   *dialogs.Handler
+	store *redisstore.Store
+}
+
+// hookReceiver is a ticketing system: it verifies each delivery's
+// signature and fails the first delivery of every event once.
+type hookReceiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	bodies   []string
+	attempts map[string]int
+	bad      int
+}
+
+func newHookReceiver(t testing.TB) *hookReceiver {
+	h := &hookReceiver{attempts: map[string]int{}}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		err := webhook.Verify([]byte(webhookSecret), r.Header.Get("X-MFABot-Timestamp"), r.Header.Get("X-MFABot-Signature"), body, time.Now(), 5*time.Minute)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if err != nil {
+			h.bad++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		id := r.Header.Get("X-MFABot-Delivery")
+		h.attempts[id]++
+		if h.attempts[id] == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable) // the first try of each event fails
+			return
+		}
+		h.bodies = append(h.bodies, string(body))
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *hookReceiver) events() []map[string]any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []map[string]any
+	for _, b := range h.bodies {
+		var e map[string]any
+		json.Unmarshal([]byte(b), &e)
+		out = append(out, e)
+	}
+	return out
+}
+
+func newHelpdeskRig(t *testing.T) *helpdeskRig {
+	prefix := redistest.Prefix(t)
+	c, _ := newChat(t, prefix)
+	r := &helpdeskRig{chat: c, logs: &syncBuffer{}, hooks: newHookReceiver(t)}
+	hook, err := webhook.New(webhook.Options{URL: r.hooks.URL, Secret: webhookSecret, Backoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	logger := slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c.h, r.dlg, r.store = newBotHandler(t, prefix, c.sb, func(o *dialogs.Options) {
+		st := o.Store.(*redisstore.Store)
+		o.Reminders = st
+		o.Helpdesk = &dialogs.HelpdeskOptions{
+			Store: st, Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
+			Channel:    &dialogs.Channel{ServiceURL: c.conn.URL, ConversationID: helpdeskChannel, TeamID: helpdeskTeam, FromEnv: true},
+			TAPEnabled: true, TAPLifetime: time.Hour,
+			Notify: func(ctx context.Context, e dialogs.TicketEvent) {
+				wg.Add(1)
+				go func() { defer wg.Done(); hook.Send(context.Background(), e) }()
+			},
+		}
+	}, logger)
+	// Only the agent belongs to the helpdesk team.
+	c.conn.member = func(conv, user string) bool { return conv == helpdeskTeam && user == "29:"+agentAAD }
+	return r
+}
+
+// inChannel is what the helpdesk channel received, by method (POST, PUT).
+func (r *helpdeskRig) inChannel(method string) []schema.Activity {
+	r.conn.mu.Lock()
+	defer r.conn.mu.Unlock()
+	var out []schema.Activity
+	for i, a := range r.conn.sent {
+		if r.conn.conv[i] == helpdeskChannel && r.conn.method[i] == method {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// userTexts are the plain messages the user received.
+func (r *helpdeskRig) userTexts() []string {
+	var out []string
+	for _, a := range r.conn.to("a:" + r.user) {
+		if a.Text != "" && len(a.Attachments) == 0 {
+			out = append(out, a.Text)
+		}
+	}
+	return out
+}
+
+// agentPress presses a button of a ticket card in the channel as from.
+func (r *helpdeskRig) agentPress(from string, card cards.Card, verb string, inputs map[string]any) (string, any) {
+	r.t.Helper()
+	data := actionData(r.t, card, verb)
+	for k, v := range inputs {
+		data[k] = v
+	}
+	a := r.activity(schema.Invoke)
+	a.Name = "adaptiveCard/action"
+	a.From = schema.ChannelAccount{ID: "29:" + from, AadObjectID: from, Name: "Agent " + from[len(from)-4:]}
+	a.Conversation = schema.ConversationAccount{ID: helpdeskChannel + ";messageid=1", ConversationType: "channel", TenantID: convTenant}
+	a.ChannelData = map[string]any{"tenant": map[string]any{"id": convTenant}, "team": map[string]any{"id": helpdeskTeam}, "channel": map[string]any{"id": helpdeskChannel}}
+	a.Value = map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": verb, "data": data}}
+	rec := r.post(a)
+	var resp struct {
+		Type  string
+		Value any
+	}
+	json.Unmarshal(rec.Body.Bytes(), &resp)
+	return resp.Type, resp.Value
+}
+
+func asCard(t testing.TB, v any) cards.Card {
+	b, _ := json.Marshal(v)
+	var c cards.Card
+	if err := json.Unmarshal(b, &c); err != nil || c["type"] != "AdaptiveCard" {
+		t.Fatalf("not a card: %s", b)
+	}
+	return c
+}
+
+// submitHelpdesk presses ヘルプデスクに相談 on card and sends the form.
+func (r *helpdeskRig) submitHelpdesk(card cards.Card, reason, note string) cards.Card {
+	r.t.Helper()
+	form := r.press(card, cards.VerbHelpdesk)
+	wantCard(r.t, form, "helpdesk-form")
+	data := actionData(r.t, form, cards.VerbHelpdeskSubmit)
+	data["reason"], data["note"] = reason, note
+	return r.invoke(data)
+}
+
+func TestTicketLifecycle(t *testing.T) {
+	r := newHelpdeskRig(t)
+	step := r.press(r.press(r.say("スマホ交換"), cards.VerbNext), cards.VerbNext) // step 3
+
+	got := r.submitHelpdesk(step, "qr", "カメラが起動しません")
+	wantCard(t, got, "ticket-received")
+	if !strings.Contains(text(got), "#") {
+		t.Fatalf("no ticket number for the user: %s", text(got))
+	}
+	posted := r.inChannel(http.MethodPost)
+	if len(posted) != 1 {
+		t.Fatalf("%d cards posted to the channel, want 1", len(posted))
+	}
+	ticketCard := cardOf(t, posted[0])
+	wantCard(t, ticketCard, "ticket")
+	for _, want := range []string{"未対応", "サンドボックス", "@sandbox.example", convUser, "MFA デバイス管理画面にサインイン", "QR コードが読み取れない", "カメラが起動しません", "iPhone SE (3rd generation)", "担当する", "解決済みにする", "ユーザーとチャット", "teams.microsoft.com/l/chat/0/0?users="} {
+		if !strings.Contains(text(ticketCard), want) {
+			t.Errorf("ticket card lacks %q: %s", want, text(ticketCard))
+		}
+	}
+
+	// A second press adds a note to the same ticket and updates its card in place.
+	again := r.submitHelpdesk(step, "other", "やはり読めません")
+	if !strings.Contains(text(again), "追記しました") {
+		t.Errorf("second press: %s", text(again))
+	}
+	if n := len(r.inChannel(http.MethodPost)); n != 1 {
+		t.Errorf("a second ticket card was posted (%d)", n)
+	}
+	puts := r.inChannel(http.MethodPut)
+	if len(puts) != 1 || !strings.Contains(text(cardOf(t, puts[0])), "やはり読めません") {
+		t.Fatalf("the channel card was not updated in place with the note: %d updates", len(puts))
+	}
+
+	// 担当する: the card in the channel changes and the user is told.
+	typ, v := r.agentPress(agentAAD, ticketCard, cards.VerbTicketAssign, nil)
+	if typ != bot.InvokeTypeCard {
+		t.Fatalf("assign answered %s %v", typ, v)
+	}
+	assigned := asCard(t, v)
+	if !strings.Contains(text(assigned), "対応中") || !strings.Contains(text(assigned), "Agent a9e1") {
+		t.Errorf("assigned card: %s", text(assigned))
+	}
+	if !strings.Contains(strings.Join(r.userTexts(), "\n"), "Agent a9e1 さんが担当します") {
+		t.Errorf("user not told of the assignment: %v", r.userTexts())
+	}
+
+	typ, v = r.agentPress(agentAAD, assigned, cards.VerbTicketResolve, nil)
+	resolved := asCard(t, v)
+	if !strings.Contains(text(resolved), "解決済み") || !strings.Contains(text(resolved), "再オープン") {
+		t.Errorf("resolved card: %s", text(resolved))
+	}
+	if !strings.Contains(strings.Join(r.userTexts(), "\n"), "解決済みになりました") {
+		t.Errorf("user not told of the resolution: %v", r.userTexts())
+	}
+
+	_, v = r.agentPress(agentAAD, resolved, cards.VerbTicketReopen, nil)
+	if !strings.Contains(text(asCard(t, v)), "対応中") {
+		t.Errorf("reopened card: %s", text(asCard(t, v)))
+	}
+	if !strings.Contains(strings.Join(r.userTexts(), "\n"), "再オープンされました") {
+		t.Errorf("user not told of the reopening: %v", r.userTexts())
+	}
+
+	// After resolution a new press opens a new ticket.
+	r.agentPress(agentAAD, asCard(t, v), cards.VerbTicketResolve, nil)
+	r.submitHelpdesk(step, "number", "")
+	if n := len(r.inChannel(http.MethodPost)); n != 2 {
+		t.Errorf("after resolution: %d tickets posted, want 2", n)
+	}
+}
+
+func TestTicketActionRefusedForNonMembers(t *testing.T) {
+	r := newHelpdeskRig(t)
+	r.submitHelpdesk(r.say("スマホ交換"), "qr", "")
+	ticketCard := cardOf(t, r.inChannel(http.MethodPost)[0])
+	before := len(r.userTexts())
+	for _, verb := range []string{cards.VerbTicketAssign, cards.VerbTicketResolve} {
+		typ, v := r.agentPress(strangerAAD, ticketCard, verb, nil)
+		if typ != bot.InvokeTypeMessage || !strings.Contains(v.(string), "ヘルプデスクのメンバーだけ") {
+			t.Errorf("%s by a non-member: %s %v", verb, typ, v)
+		}
+	}
+	if len(r.userTexts()) != before {
+		t.Error("the user was told of a refused action")
+	}
+	// Nothing changed: the member still sees it unassigned.
+	_, v := r.agentPress(agentAAD, ticketCard, cards.VerbTicketAssign, map[string]any{"verb": cards.VerbTicketView})
+	if !strings.Contains(text(asCard(t, v)), "未対応") {
+		t.Errorf("a refused action changed the ticket: %s", text(asCard(t, v)))
+	}
+	// The user cannot act on their own ticket from their chat either.
+	data := actionData(t, ticketCard, cards.VerbTicketAssign)
+	a := r.activity(schema.Invoke)
+	a.Name = "adaptiveCard/action"
+	a.Value = map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": cards.VerbTicketAssign, "data": data}}
+	if body := r.post(a).Body.String(); !strings.Contains(body, "ヘルプデスクのメンバーだけ") {
+		t.Errorf("the user acted on a ticket: %s", body)
+	}
+}
+
+func TestLostPhoneTAPOnlyInUsersChat(t *testing.T) {
+	r := newHelpdeskRig(t)
+	card := r.press(r.say("スマホ交換"), cards.VerbNext) // old_phone
+	lost := r.press(card, cards.VerbLost)
+	wantCard(t, lost, "lost")
+	if !strings.Contains(text(lost), "旧端末なし") {
+		t.Fatalf("lost card does not name the ticket: %s", text(lost))
+	}
+	posted := r.inChannel(http.MethodPost)
+	if len(posted) != 1 {
+		t.Fatalf("%d tickets posted", len(posted))
+	}
+	ticketCard := cardOf(t, posted[0])
+	for _, want := range []string{"旧端末なし", "一時アクセスパスを発行", "すべてのセッションをサインアウト"} {
+		if !strings.Contains(text(ticketCard), want) {
+			t.Errorf("lost-phone ticket lacks %q", want)
+		}
+	}
+	// A non-member cannot issue a pass.
+	if typ, _ := r.agentPress(strangerAAD, ticketCard, cards.VerbTicketTAP, nil); typ != bot.InvokeTypeMessage {
+		t.Error("a non-member reached the TAP confirmation")
+	}
+	_, v := r.agentPress(agentAAD, ticketCard, cards.VerbTicketTAP, nil)
+	confirm := asCard(t, v)
+	wantCard(t, confirm, "ticket-tap-confirm")
+	// Without the identity check ticked, nothing is issued.
+	_, v = r.agentPress(agentAAD, confirm, cards.VerbTicketTAPGo, map[string]any{"verified": "false"})
+	if !strings.Contains(text(asCard(t, v)), "本人確認") {
+		t.Errorf("issued without the identity check: %s", text(asCard(t, v)))
+	}
+	_, v = r.agentPress(agentAAD, confirm, cards.VerbTicketTAPGo, map[string]any{"verified": "true"})
+	after := asCard(t, v)
+	if !strings.Contains(text(after), "一時アクセスパスを発行(ユーザーの 1:1 チャットにのみ送信)") {
+		t.Fatalf("ticket history lacks the TAP: %s", text(after))
+	}
+
+	// The pass reached the user's chat, and nowhere else.
+	var tapCard cards.Card
+	for _, a := range r.conn.to("a:" + r.user) {
+		if len(a.Attachments) == 1 && cards.CardID(cardOf(t, a)) == "tap" {
+			tapCard = cardOf(t, a)
+		}
+	}
+	if tapCard == nil {
+		t.Fatal("no TAP card in the user's chat")
+	}
+	pass := tapPass(t, tapCard)
+	if len(pass) < 8 {
+		t.Fatalf("pass %q too short", pass)
+	}
+	for i, a := range r.conn.sent {
+		if r.conn.conv[i] != "a:"+r.user {
+			if b, _ := json.Marshal(a); bytes.Contains(b, []byte(pass)) {
+				t.Errorf("the pass appeared in conversation %s", r.conn.conv[i])
+			}
+		}
+	}
+	if strings.Contains(text(after), pass) {
+		t.Error("the pass is in the channel card")
+	}
+	if strings.Contains(r.logs.String(), pass) {
+		t.Error("the pass is in the logs")
+	}
+	// The user's dialog resumes at signing in.
+	wantCard(t, r.press(tapCard, cards.VerbResume), "step-open_page")
+
+	// Sign out everywhere, with a confirmation.
+	_, v = r.agentPress(agentAAD, after, cards.VerbTicketRevoke, nil)
+	wantCard(t, asCard(t, v), "ticket-revoke-confirm")
+	_, v = r.agentPress(agentAAD, asCard(t, v), cards.VerbTicketRevokeGo, nil)
+	if !strings.Contains(text(asCard(t, v)), "すべてのセッションをサインアウト") {
+		t.Errorf("revocation not in the history: %s", text(asCard(t, v)))
+	}
+	if !strings.Contains(strings.Join(r.userTexts(), "\n"), "サインアウトしました") {
+		t.Errorf("user not told of the sign-out: %v", r.userTexts())
+	}
+
+	// Audit: who, when, for whom — in the log and the Redis stream.
+	for _, ev := range []string{`"event":"tap_issued"`, `"event":"sessions_revoked"`} {
+		if !strings.Contains(r.logs.String(), ev) {
+			t.Errorf("no audit log line %s", ev)
+		}
+	}
+	entries := redistest.Client(t).XRange(context.Background(), r.prefixKey("{t:"+convTenant+":u:"+convUser+"}:audit"), "-", "+").Val()
+	var events []string
+	for _, e := range entries {
+		if e.Values["by"] != agentAAD || e.Values["user"] != convUser || e.Values["at"] == "" {
+			t.Errorf("audit entry lacks who/for whom/when: %v", e.Values)
+		}
+		events = append(events, e.Values["event"].(string))
+	}
+	if !strings.Contains(strings.Join(events, ","), "tap_issued") || !strings.Contains(strings.Join(events, ","), "sessions_revoked") {
+		t.Errorf("audit stream: %v", events)
+	}
+
+	// The webhook got the events, signed, after one failed try each, and never the pass.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && len(r.hooks.events()) < 3 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	var kinds []string
+	for _, e := range r.hooks.events() {
+		kinds = append(kinds, e["event"].(string))
+		if b, _ := json.Marshal(e); bytes.Contains(b, []byte(pass)) {
+			t.Error("the pass reached the webhook")
+		}
+	}
+	if got := strings.Join(kinds, ","); !strings.Contains(got, "created") || !strings.Contains(got, "tap_issued") {
+		t.Errorf("webhook events %s", got)
+	}
+	r.hooks.mu.Lock()
+	for id, n := range r.hooks.attempts {
+		if n < 2 {
+			t.Errorf("delivery %s was not retried after its failure", id)
+		}
+	}
+	if r.hooks.bad != 0 {
+		t.Errorf("%d deliveries had a bad signature", r.hooks.bad)
+	}
+	r.hooks.mu.Unlock()
+}
+
+// tapPass reads the pass from the TAP card (the ExtraLarge text block).
+func tapPass(t testing.TB, c cards.Card) string {
+	for _, b := range c["body"].([]any) {
+		m := b.(map[string]any)
+		if m["size"] == "ExtraLarge" {
+			return m["text"].(string)
+		}
+	}
+	t.Fatalf("no pass on the TAP card: %s", text(c))
+	return ""
+}
+
+func (r *helpdeskRig) prefixKey(k string) string {
+	return r.store.Prefix() + k
+}
