@@ -113,7 +113,31 @@ func cardCasesFrom(t testing.TB, content *Content) []cardCase {
 		}
 		add("done", "done", Done(loc, Summary{StepTitles: titles, Took: 17*time.Minute + 40*time.Second}), nil)
 		lost := testRef("old_phone")
-		add("lost", "lost", Lost(content, loc, lost), &lost)
+		add("lost", "lost", Lost(content, loc, lost, 0), &lost)
+		add("lost-ticket", "lost", Lost(content, loc, lost, 42), &lost)
+		add("helpdesk-form", "helpdesk-form", HelpdeskForm(loc, &ref), &ref)
+		add("helpdesk-form-no-dialog", "helpdesk-form", HelpdeskForm(loc, nil), nil)
+		add("ticket-received", "ticket-received", TicketReceived(content, loc, 42, false, false, &ref), &ref)
+		add("ticket-received-added-nochannel", "ticket-received", TicketReceived(content, loc, 42, true, true, nil), nil)
+		rem := testRef("delete_old")
+		add("reminder", "reminder", Reminder(loc, ReminderView{Ref: rem, Index: 9, Total: 10, StepTitle: title("delete_old"),
+			OldDevices: []Device{{Name: "iPhone SE (3rd generation)"}}, CanSnooze: true}), &rem)
+		add("reminder-abandoned", "reminder", Reminder(loc, ReminderView{Ref: ref, Index: 6, Total: 10, StepTitle: title("show_qr"), Abandoned: true}), &ref)
+		add("snoozed", "snoozed", Snoozed(loc, rem, Text(loc, "reminder.snoozed")), &rem)
+		signIn := testRef("open_page")
+		add("tap", "tap", TAPForUser(loc, "Ab3$-example-pass", 60, signIn), &signIn)
+		tv := TicketView{Tenant: "tenant-1", User: "user-1", Number: 42, Status: "open", UserName: "山田 太郎", UPN: "taro@example.com",
+			Step: title("show_qr"), Reason: ReasonText(Japanese, "qr"), Notes: []string{"11/24 10:00 QR コードが読み取れない: カメラが起動しない"},
+			Timeline: []string{"11/24 09:50 cautions: started"}, Devices: []string{"iPhone SE (3rd generation)"}, Locale: "ja"}
+		add("ticket", "ticket", Ticket(tv), nil)
+		lostTV := tv
+		lostTV.Status, lostTV.Assignee, lostTV.AssignedAt, lostTV.Reason, lostTV.OfferTAP, lostTV.OfferRevoke = "assigned", "佐藤 花子", "2026-11-24 10:05", ReasonText(Japanese, "noold"), true, true
+		add("ticket-lost-assigned", "ticket", Ticket(lostTV), nil)
+		resolvedTV := tv
+		resolvedTV.Status = "resolved"
+		add("ticket-resolved", "ticket", Ticket(resolvedTV), nil)
+		add("ticket-tap-confirm", "ticket-tap-confirm", ConfirmTAP(lostTV, 60), nil)
+		add("ticket-revoke-confirm", "ticket-revoke-confirm", ConfirmRevoke(lostTV), nil)
 		add("helpdesk", "helpdesk", HelpdeskInfo(content, loc, &ref, title("show_qr")), &ref)
 		add("helpdesk-not-started", "helpdesk", HelpdeskInfo(content, loc, nil, ""), nil)
 		del := testRef("delete_old")
@@ -378,6 +402,18 @@ func checkExecute(t *testing.T, a map[string]any, ref *Ref) {
 	}
 	if data["verb"] != verb {
 		t.Errorf("Action.Execute %q: data.verb = %v, want %q", a["title"], data["verb"], verb)
+	}
+	if strings.HasPrefix(verb, "ticket_") {
+		// Ticket buttons name the ticket, not a dialog.
+		for _, k := range []string{"tenant", "user", "ticket"} {
+			if v, _ := data[k].(string); v == "" {
+				t.Errorf("Action.Execute %q: no %s in %v", a["title"], k, data)
+			}
+		}
+		if len(data) != 4 {
+			t.Errorf("Action.Execute %q: unexpected data %v", a["title"], data)
+		}
+		return
 	}
 	want := map[string]any{"verb": verb}
 	if ref != nil {

@@ -211,7 +211,7 @@ var catalog = map[string]map[Locale]string{
 	},
 	"hd.setup.where": {
 		Japanese: "このボットは 1:1 チャットでご利用ください。チャネルでは、ヘルプデスクにするチームのチャネルでボットにメンションして「ヘルプデスク設定」と送れます。",
-		English:  "Please use this bot in a 1:1 chat. In the helpdesk team's channel, mention the bot with \"ヘルプデスク設定\" (helpdesk setup) to make it the helpdesk channel.",
+		English:  "Please use this bot in a 1:1 chat. In the helpdesk team's channel, mention the bot with \"helpdesk setup\" to make it the helpdesk channel.",
 	},
 	"tap.title": {Japanese: "一時アクセスパス", English: "Temporary Access Pass"},
 	"tap.body": {

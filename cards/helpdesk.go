@@ -24,8 +24,16 @@ var Reasons = []string{"qr", "number", "lost", "other"}
 // ReasonText is the label of a reason key ("noold" for the lost-phone path).
 func ReasonText(loc Locale, key string) string {
 	switch key {
-	case "qr", "number", "lost", "other", "noold":
-		return Text(loc, "hd.reason."+key)
+	case "qr":
+		return Text(loc, "hd.reason.qr")
+	case "number":
+		return Text(loc, "hd.reason.number")
+	case "lost":
+		return Text(loc, "hd.reason.lost")
+	case "other":
+		return Text(loc, "hd.reason.other")
+	case "noold":
+		return Text(loc, "hd.reason.noold")
 	}
 	return ""
 }

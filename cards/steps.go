@@ -139,7 +139,8 @@ func storeColumns(c *Content, loc Locale) map[string]any {
 				textBlock("**"+name+"**", "horizontalAlignment", "Center"),
 				map[string]any{
 					"type": "Image", "url": c.qr[s.ID], "altText": Text(loc, "store.qr", name),
-					"size": "Medium", "horizontalAlignment": "Center",
+					// 160 px: Teams draws "Medium" at 52 px, too small to scan.
+					"width": "160px", "horizontalAlignment": "Center",
 					"selectAction": map[string]any{"type": "Action.OpenUrl", "url": s.URL, "title": Text(loc, "store.link", name)},
 				},
 				textBlock("["+Text(loc, "store.link", name)+"]("+s.URL+")", "horizontalAlignment", "Center", "size", "Small"),
