@@ -178,8 +178,16 @@ func loadConfig(getenv func(string) string) (Config, error) {
 
 	if v := getenv("REDIS_URL"); strings.TrimSpace(v) != "" {
 		u, perr := url.Parse(strings.TrimSpace(v))
-		if perr != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			return c, &configError{"REDIS_URL", "must be a redis://, rediss:// or unix:// URL"}
+		ok := perr == nil
+		if ok {
+			switch u.Scheme {
+			case "redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel":
+			default:
+				ok = false
+			}
+		}
+		if !ok {
+			return c, &configError{"REDIS_URL", "must be a redis://, rediss://, redis+cluster://, redis+sentinel:// or unix:// URL"}
 		}
 		c.RedisURL = secret(strings.TrimSpace(v))
 	}

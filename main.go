@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // users' time zones, even in a minimal container image
@@ -261,6 +262,9 @@ func openGraph(cfg Config, listenAddr string) (dialogs.Directory, map[string]htt
 
 // openRedis connects to REDIS_URL, or starts an embedded Redis when none is
 // configured, so that the same go-redis code path runs either way.
+// REDIS_URL forms: redis://[:password@]host:port/db (rediss:// for TLS) for a
+// single server; redis+cluster://host:port?addr=host2:port2… for a Redis
+// Cluster; redis+sentinel://host:26379?master_name=name&addr=… for Sentinel.
 func openRedis(cfg Config) (redisstore.Client, func(), error) {
 	if cfg.RedisURL == "" {
 		mr := miniredis.NewMiniRedis()
@@ -270,11 +274,34 @@ func openRedis(cfg Config) (redisstore.Client, func(), error) {
 		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		return rdb, func() { rdb.Close(); mr.Close() }, nil
 	}
-	opt, err := redis.ParseURL(string(cfg.RedisURL))
-	if err != nil {
-		// The URL may hold a password: name the variable, not the value.
-		return nil, nil, &configError{"REDIS_URL", "cannot be parsed as a Redis URL"}
+	raw := string(cfg.RedisURL)
+	scheme, rest, _ := strings.Cut(raw, "://")
+	base, kind, _ := strings.Cut(scheme, "+")
+	plain := base + "://" + rest
+	// Errors name the variable, not the value: the URL may hold a password.
+	bad := &configError{"REDIS_URL", "cannot be parsed as a Redis URL (redis://, rediss://, redis+cluster://, redis+sentinel://)"}
+	switch kind {
+	case "":
+		opt, err := redis.ParseURL(plain)
+		if err != nil {
+			return nil, nil, bad
+		}
+		rdb := redis.NewClient(opt)
+		return rdb, func() { rdb.Close() }, nil
+	case "cluster":
+		opt, err := redis.ParseClusterURL(plain)
+		if err != nil {
+			return nil, nil, bad
+		}
+		rdb := redis.NewClusterClient(opt)
+		return rdb, func() { rdb.Close() }, nil
+	case "sentinel":
+		opt, err := redis.ParseFailoverURL(plain)
+		if err != nil || opt.MasterName == "" {
+			return nil, nil, bad
+		}
+		rdb := redis.NewFailoverClient(opt)
+		return rdb, func() { rdb.Close() }, nil
 	}
-	rdb := redis.NewClient(opt)
-	return rdb, func() { rdb.Close() }, nil
+	return nil, nil, bad
 }
