@@ -36,9 +36,9 @@ export TEST_REDIS_ADDR=127.0.0.1:6379
 #    with a Japanese font so that screenshots are readable
 if [ ! -x /usr/bin/chromium ]; then
   log "installing chromium"
-  apt_install chromium fonts-ipafont-gothic
-elif ! fc-list 2>/dev/null | grep -qi 'ipagothic\|noto sans cjk'; then
-  apt_install fonts-ipafont-gothic || true
+  apt_install chromium fonts-ipafont-gothic fonts-noto-color-emoji
+elif ! dpkg -s fonts-ipafont-gothic fonts-noto-color-emoji >/dev/null 2>&1; then
+  apt_install fonts-ipafont-gothic fonts-noto-color-emoji
 fi
 
 # 3. Node packages for the end-to-end tests
