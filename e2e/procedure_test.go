@@ -1,0 +1,687 @@
+//go:build unix
+
+package e2e
+
+// The whole smartphone-swap procedure through the Playground, pressing the
+// buttons the cards carry, with the user's Authenticator registrations
+// changed in the bot's Graph sandbox between the steps. The helpers here
+// (swapFlow, sandboxPageAPI, card readers) are shared with
+// sandbox_flow_test.go and reminders_e2e_test.go.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// swapSteps are the procedure's step ids in order (README, "The
+// conversation"); step n's card has the id "card:step-<swapSteps[n-1]>".
+var swapSteps = []string{
+	"cautions", "old_phone", "open_page", "add_method", "install_app",
+	"show_qr", "enter_number", "confirm_new", "delete_old", "remove_account",
+}
+
+// Texts of the Japanese cards the tests look for.
+const (
+	swapOldDevice     = "iPhone SE (3rd generation)" // every sandbox user's first Authenticator
+	swapStaleNotice   = "このカードは古くなっています"
+	swapCheckingText  = "確認しています" // step 8 while the bot polls Graph
+	swapDeletedOK     = "古いスマホの登録が削除されたことを確認しました"
+	swapDoneTitle     = "交換が完了しました"
+	swapOpenPageTitle = "MFA デバイス管理画面にサインイン"
+	swapNumberTitle   = "2 桁の番号を入力して承認"
+	swapOpenURLButton = "セキュリティ情報を開く"
+)
+
+// TestWholeProcedureInPlayground walks スマホ交換 from the first step to
+// 「交換が完了しました」 by pressing the cards' own Action.Execute buttons,
+// with every card checked (buttons, Microsoft's Adaptive Cards library) and
+// the bot's Graph checks fed through the sandbox's page API: a new
+// 「iPhone 15」 registered before 次へ on step 7, the old
+// 「iPhone SE (3rd generation)」 deleted before 次へ on step 9. On the way it
+// goes back once (戻る) and presses an old card once.
+func TestWholeProcedureInPlayground(t *testing.T) {
+	t.Parallel()
+	f := startSwap(t, nil)
+	sb := f.sandboxAPI()
+	logMark := f.env.Bot.OutputMark()
+	start := time.Now()
+
+	f.begin()
+	f.next(2)
+	f.next(3)
+	f.checkOpenURL()
+
+	// 戻る once: step 3 → step 2 → step 3 again.
+	f.press("戻る")
+	f.expectStep(2)
+	f.next(3)
+
+	// A stale card: step 4's card pressed again after it moved on to step 5
+	// changes nothing and shows the current step with the notice.
+	f.next(4)
+	step4 := f.card
+	f.next(5)
+	stale := f.pressOn(f.msgID, step4, "次へ", "stale step-4 card")
+	f.card = stale // the answer replaces the card, as in Teams
+	f.expectStep(5)
+	if !strings.Contains(cardText(stale), swapStaleNotice) {
+		t.Errorf("pressing 次へ on the old step-4 card: the answer does not say %q:\n%s", swapStaleNotice, stale)
+	}
+
+	f.next(6)
+	f.next(7)
+	if !strings.Contains(cardText(f.card), swapNumberTitle) {
+		t.Fatalf("step 7 is not %q:\n%s", swapNumberTitle, f.card)
+	}
+
+	// The user registers the new phone (the 2-digit number approved), then
+	// presses 次へ: the bot must find and name it through Graph.
+	added := sb.add("iPhone 15")
+	t.Logf("registered %q (id %s) through the sandbox page API", added.DisplayName, added.ID)
+	f.press("次へ")
+	f.settleConfirmNew()
+	f.expectStep(8)
+	if want := "新しいスマホ「iPhone 15」の登録を確認しました"; !strings.Contains(cardText(f.card), want) {
+		t.Fatalf("step 8 does not name the new phone (%q):\n%s", want, f.card)
+	}
+
+	f.next(9)
+	if !strings.Contains(cardText(f.card), swapOldDevice) {
+		t.Fatalf("step 9 does not list the old phone %q:\n%s", swapOldDevice, f.card)
+	}
+	if strings.Contains(cardText(f.card), "iPhone 15") {
+		t.Errorf("step 9 lists the new phone among the devices to delete:\n%s", f.card)
+	}
+
+	// The user deletes the old phone on the page, then presses 次へ.
+	var oldID string
+	for _, m := range sb.list() {
+		if m.DisplayName == swapOldDevice {
+			oldID = m.ID
+		}
+	}
+	if oldID == "" {
+		t.Fatalf("the sandbox does not list %q for the user: %+v", swapOldDevice, sb.list())
+	}
+	sb.remove(oldID)
+	t.Logf("deleted %q (id %s) through the sandbox page API", swapOldDevice, oldID)
+	f.next(10)
+	if !strings.Contains(cardText(f.card), swapDeletedOK) {
+		t.Fatalf("step 10 does not confirm the deletion (%q):\n%s", swapDeletedOK, f.card)
+	}
+
+	f.finish("iPhone 15")
+
+	// What the bot's Graph client sees now: only the new phone.
+	if got := sb.graphAuthenticators(); len(got) != 1 || got[0] != "iPhone 15" {
+		t.Errorf("Graph (sandbox) lists the user's Authenticators %q, want only iPhone 15", got)
+	}
+	t.Logf("whole procedure: %d cards in %v", f.cards, time.Since(start).Round(time.Millisecond))
+	assertNoBotErrorLogs(t, f.env, logMark)
+}
+
+// ---------------------------------------------------------------------------
+// swapFlow: the procedure as the user sees it in the personal chat
+
+// swapFlow is the personal chat with the procedure's card in it.
+type swapFlow struct {
+	t      *testing.T
+	env    *Env
+	chat   *Chat
+	node   string            // node executable
+	cardIn string            // directory the received cards are written to
+	titles map[string]string // step id -> Japanese title (cards/content/steps.json)
+	cards  int               // cards received so far
+	msgID  string            // the message the procedure's card is in
+	card   json.RawMessage   // the card it shows now
+}
+
+// startSwap starts the bot (with botEnv) and a Japanese Playground, checks
+// the tools that validate cards, installs the app in the personal chat and
+// waits for the welcome card.
+func startSwap(t *testing.T, botEnv map[string]string) *swapFlow {
+	t.Helper()
+	lay, err := findLayout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &swapFlow{t: t, node: requireNode(t, lay, "adaptivecards/dist/adaptivecards.js"), cardIn: t.TempDir()}
+	f.titles = loadStepTitles(t, lay)
+	f.env = Start(t, Options{BotEnv: botEnv, PlaygroundEnv: japanesePlaygroundEnv(t)})
+	f.chat = f.env.PersonalChat()
+
+	f.chat.InstallApp()
+	welcome := f.chat.WaitFor(func(m Message) bool { return cardIdentity(m.Card()) == "welcome" }, 0)
+	f.observe(welcome.Card(), "welcome")
+	if a := actionTitles(welcome.Card()); !slices.Contains(a, "交換を始める") {
+		t.Fatalf("the welcome card is not Japanese: buttons %q\n%s", a, welcome.Card())
+	}
+	f.chat.Quiet(500 * time.Millisecond) // both install turns are over
+	return f
+}
+
+// jaLocaleShim is preloaded into the Playground (NODE_OPTIONS --require) so
+// that its activities reach the bot with locale ja-JP, as a Japanese Teams
+// client sends them. Playground 0.2.28 hard-codes "locale":"en-US" in every
+// activity it generates (12 places in dist/index.js; LANG only changes its
+// CLI's own messages), so LANG=ja_JP.UTF-8 alone leaves the bot answering in
+// English. The shim swaps `"locale":"en-US"` for `"locale":"ja-JP"` (same
+// length: Content-Length stays right) in request bodies to /api/messages,
+// the activity's own locale and its clientInfo entity's. It changes nothing
+// when the Playground sends another locale. The Playground's log stream
+// shows the bodies as it built them, before the swap.
+const jaLocaleShim = `'use strict';
+// Written by the mfabot e2e tests (e2e/procedure_test.go): activities to the
+// bot say ja-JP instead of the en-US that Playground 0.2.28 hard-codes.
+const http = require('http');
+const FROM = '"locale":"en-US"';
+const TO = '"locale":"ja-JP"';
+function swap(chunk) {
+  if (typeof chunk === 'string') return chunk.split(FROM).join(TO);
+  if (chunk instanceof Uint8Array) {
+    const b = Buffer.from(chunk); // a copy: the caller's buffer stays as it was
+    const from = Buffer.from(FROM);
+    const to = Buffer.from(TO);
+    for (let i = b.indexOf(from); i >= 0; i = b.indexOf(from, i + to.length)) to.copy(b, i);
+    return b;
+  }
+  return chunk;
+}
+for (const name of ['write', 'end']) {
+  const orig = http.ClientRequest.prototype[name];
+  http.ClientRequest.prototype[name] = function (chunk, ...rest) {
+    if (chunk && typeof chunk !== 'function' && typeof this.path === 'string' && this.path.endsWith('/api/messages')) {
+      chunk = swap(chunk);
+    }
+    return orig.call(this, chunk, ...rest);
+  };
+}
+`
+
+// japanesePlaygroundEnv is the Playground's environment for a Japanese user:
+// LANG=ja_JP.UTF-8 and the jaLocaleShim preloaded.
+func japanesePlaygroundEnv(t *testing.T) map[string]string {
+	t.Helper()
+	shim := filepath.Join(t.TempDir(), "ja-locale-shim.cjs")
+	if err := os.WriteFile(shim, []byte(jaLocaleShim), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"LANG": "ja_JP.UTF-8", "NODE_OPTIONS": `--require "` + shim + `"`}
+}
+
+// requireNode returns the node executable, failing the test (never skipping)
+// when it or one of the e2e/node_modules files is missing.
+func requireNode(t *testing.T, lay layout, modules ...string) string {
+	t.Helper()
+	node := os.Getenv("MFABOT_E2E_NODE")
+	if node == "" {
+		node = "node"
+	}
+	p, err := exec.LookPath(node)
+	if err != nil {
+		t.Fatalf("Node.js is needed by these tests (card validation, the sandbox page in Chromium): %v (install Node.js 20+, then %s)", err, installHint)
+	}
+	for _, m := range modules {
+		if _, err := os.Stat(filepath.Join(lay.E2E, "node_modules", m)); err != nil {
+			t.Fatalf("e2e/node_modules/%s is missing (%v): %s", m, err, installHint)
+		}
+	}
+	return p
+}
+
+// loadStepTitles reads the Japanese step titles from the content file the
+// bot embeds (cards/content/steps.json).
+func loadStepTitles(t *testing.T, lay layout) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(lay.Root, "cards", "content", "steps.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Steps []struct {
+			ID    string `json:"id"`
+			Title struct {
+				Ja string `json:"ja"`
+			} `json:"title"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatalf("cards/content/steps.json: %v", err)
+	}
+	out := map[string]string{}
+	for _, s := range c.Steps {
+		out[s.ID] = s.Title.Ja
+	}
+	for _, id := range swapSteps {
+		if out[id] == "" {
+			t.Fatalf("cards/content/steps.json has no Japanese title for step %q", id)
+		}
+	}
+	return out
+}
+
+// begin types スマホ交換 and takes the step-1 card it brings.
+func (f *swapFlow) begin() {
+	f.t.Helper()
+	start := time.Now()
+	f.chat.SendText("スマホ交換")
+	m := f.chat.WaitFor(func(m Message) bool { return m.Card() != nil }, 0)
+	f.t.Logf("スマホ交換 answered after %v", time.Since(start).Round(time.Millisecond))
+	f.msgID, f.card = m.ID, m.Card()
+	f.observe(f.card, "step-"+swapSteps[0])
+	if titles := actionTitles(f.card); slices.Contains(titles, "Next") {
+		f.t.Fatalf("the bot answered スマホ交換 in English (buttons %q): the activity reached it with an en-* locale; the Playground's ja-JP shim (jaLocaleShim) did not apply", titles)
+	}
+	f.expectStep(1)
+}
+
+// next presses 次へ and expects step n.
+func (f *swapFlow) next(n int) {
+	f.t.Helper()
+	f.press("次へ")
+	f.expectStep(n)
+}
+
+// press presses the button titled title on the current card; the answer
+// replaces the card.
+func (f *swapFlow) press(title string) json.RawMessage {
+	f.t.Helper()
+	f.card = f.pressOn(f.msgID, f.card, title, "")
+	return f.card
+}
+
+// pressOn presses the Action.Execute button titled title of card (shown in
+// message msgID) and returns the card the bot answered with, checked and
+// validated. label names the press in failure messages and file names.
+func (f *swapFlow) pressOn(msgID string, card json.RawMessage, title, label string) json.RawMessage {
+	f.t.Helper()
+	a := findAction(f.t, card, title)
+	if a.Type != "Action.Execute" {
+		f.t.Fatalf("button %q is a %s, not an Action.Execute:\n%s", title, a.Type, card)
+	}
+	if label == "" {
+		label = cardIdentity(card) + " " + title
+	}
+	start := time.Now()
+	res := f.chat.Press(msgID, a, nil)
+	took := time.Since(start).Round(time.Millisecond)
+	switch {
+	case res == nil:
+		f.t.Fatalf("%s: Press returned no invoke result", label)
+	case res.Status != http.StatusOK:
+		f.t.Fatalf("%s: the invoke failed: %s", label, res)
+	case res.BotStatus != 0 && (res.BotStatus < 200 || res.BotStatus > 299):
+		f.t.Fatalf("%s: the bot answered the invoke with HTTP %d: %s", label, res.BotStatus, res)
+	case res.Type != ContentTypeAdaptiveCard:
+		f.t.Fatalf("%s: the answer is %q, not a card that replaces the pressed one: %s", label, res.Type, res)
+	}
+	var bot struct {
+		StatusCode int `json:"statusCode"`
+	}
+	if res.BotBody != nil && (json.Unmarshal(res.BotBody, &bot) != nil || bot.StatusCode != http.StatusOK) {
+		f.t.Errorf("%s: the bot's invoke response should carry statusCode 200: %s", label, truncate(string(res.BotBody), 600))
+	}
+	f.t.Logf("%s -> %s (%v)", label, cardIdentity(res.Value), took)
+	f.observe(res.Value, strings.ReplaceAll(label, " ", "_")+"-to-"+cardIdentity(res.Value))
+	return res.Value
+}
+
+// expectStep checks that the current card is step n of the procedure: its
+// id, progress line, title and buttons (次へ, 戻る from step 2, 中止,
+// ヘルプデスクに相談), each carrying the dialog, the step and a nonce.
+func (f *swapFlow) expectStep(n int) {
+	f.t.Helper()
+	step := swapSteps[n-1]
+	card := f.card
+	if id := cardIdentity(card); id != "step-"+step {
+		f.t.Fatalf("want step %d (card:step-%s), got card %q:\n%s", n, step, id, card)
+	}
+	bad := false
+	fail := func(format string, args ...any) {
+		f.t.Helper()
+		f.t.Errorf(format, args...)
+		bad = true
+	}
+	text := cardText(card)
+	for _, want := range []string{fmt.Sprintf("ステップ %d / %d", n, len(swapSteps)), f.titles[step]} {
+		if !strings.Contains(text, want) {
+			fail("step %d card does not show %q:\n%s", n, want, card)
+		}
+	}
+	actions, err := CardActions(card)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	want := []string{"次へ", "戻る", "中止", "ヘルプデスクに相談"}
+	if n == 1 {
+		want = []string{"次へ", "中止", "ヘルプデスクに相談"}
+	}
+	have := map[string]CardAction{}
+	for _, a := range actions {
+		have[a.Title] = a
+	}
+	for _, title := range want {
+		a, ok := have[title]
+		if !ok {
+			fail("step %d card has no %q button; buttons %q", n, title, actionTitles(card))
+			continue
+		}
+		var d struct{ Dialog, Nonce, Step string }
+		if a.Type != "Action.Execute" || a.Verb == "" || json.Unmarshal(a.Data, &d) != nil || d.Dialog == "" || d.Nonce == "" || d.Step != step {
+			fail("step %d button %q should be an Action.Execute with a verb and data {dialog, nonce, step %q}: %+v", n, title, step, a)
+		}
+	}
+	if _, ok := have["戻る"]; n == 1 && ok {
+		fail("step 1 has a 戻る button; buttons %q", actionTitles(card))
+	}
+	if bad {
+		f.t.FailNow()
+	}
+}
+
+// checkOpenURL checks step 3's 「セキュリティ情報を開く」: in local mode it
+// opens the sandbox's page for this user, and returns that URL.
+func (f *swapFlow) checkOpenURL() string {
+	f.t.Helper()
+	a := findAction(f.t, f.card, swapOpenURLButton)
+	want := f.env.Bot.URL + "/sandbox/security-info?user=" + url.QueryEscape(f.env.Config.CurrentUser.AADObjectID)
+	if a.Type != "Action.OpenUrl" || a.URL != want {
+		f.t.Fatalf("step 3's %q should be an Action.OpenUrl to %s, got %s %q", swapOpenURLButton, want, a.Type, a.URL)
+	}
+	if !strings.Contains(cardText(f.card), swapOpenPageTitle) {
+		f.t.Fatalf("step 3 is not %q:\n%s", swapOpenPageTitle, f.card)
+	}
+	return a.URL
+}
+
+// settleConfirmNew takes step 8's result: the invoke's answer when Graph
+// showed the new phone at once, or else (a 「確認しています」 card) the card
+// the bot's poll puts in its place (updateMessage) or sends anew.
+func (f *swapFlow) settleConfirmNew() {
+	f.t.Helper()
+	if cardIdentity(f.card) != "step-confirm_new" || !strings.Contains(cardText(f.card), swapCheckingText) {
+		return
+	}
+	f.t.Logf("step 8 says the bot is still checking; waiting for the card it updates")
+	m := f.chat.WaitFor(func(m Message) bool {
+		c := m.Card()
+		return cardIdentity(c) == "step-confirm_new" && !strings.Contains(cardText(c), swapCheckingText)
+	}, 45*time.Second)
+	f.t.Logf("the bot's poll answered with %s of message %s", m.Action, m.ID)
+	if m.ID != f.msgID {
+		f.t.Logf("note: the result came as a new message %s, not an update of %s", m.ID, f.msgID)
+	}
+	f.msgID, f.card = m.ID, m.Card()
+	f.observe(f.card, "step-confirm_new-after-poll")
+}
+
+// finish presses 次へ on step 10 and checks the done card names the new
+// phone and the deleted old one.
+func (f *swapFlow) finish(newDevice string) {
+	f.t.Helper()
+	f.press("次へ")
+	if id := cardIdentity(f.card); id != "done" {
+		f.t.Fatalf("after step 10, want the done card, got %q:\n%s", id, f.card)
+	}
+	text := cardText(f.card)
+	for _, want := range []string{swapDoneTitle, newDevice, swapOldDevice} {
+		if !strings.Contains(text, want) {
+			f.t.Errorf("the done card does not show %q:\n%s", want, f.card)
+		}
+	}
+}
+
+// observe validates a received card with Microsoft's Adaptive Cards library
+// (node e2e/validate-cards.js on a copy in a temporary directory); any event
+// fails the test.
+func (f *swapFlow) observe(card json.RawMessage, label string) {
+	f.t.Helper()
+	f.cards++
+	if card == nil {
+		f.t.Fatalf("%s: no card", label)
+	}
+	assertTeamsCard(f.t, card)
+	name := fmt.Sprintf("%02d-%s.json", f.cards, strings.Map(func(r rune) rune {
+		if r < 0x80 && (r == '-' || r == '_' || r == '.' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')) {
+			return r
+		}
+		return '_'
+	}, label))
+	file := filepath.Join(f.cardIn, name)
+	if err := os.WriteFile(file, card, 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, f.node, filepath.Join(f.env.Layout.E2E, "validate-cards.js"), file)
+	cmd.Dir = f.env.Layout.Root
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var line struct {
+		OK     bool              `json:"ok"`
+		Events []json.RawMessage `json:"events"`
+	}
+	perr := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &line)
+	if err != nil || perr != nil || !line.OK || len(line.Events) > 0 {
+		f.t.Errorf("validate-cards.js on %s (%s): %v\nstdout: %s\nstderr: %s\ncard: %s", label, name, err, stdout.Bytes(), stderr.Bytes(), card)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Reading cards
+
+// cardIdentity is the id a card of the bot was built with: the id of its
+// first body element without the "card:" prefix ("" when there is none).
+func cardIdentity(card json.RawMessage) string {
+	var c struct {
+		Body []struct {
+			ID string `json:"id"`
+		} `json:"body"`
+	}
+	if card == nil || json.Unmarshal(card, &c) != nil || len(c.Body) == 0 {
+		return ""
+	}
+	id, ok := strings.CutPrefix(c.Body[0].ID, "card:")
+	if !ok {
+		return ""
+	}
+	return id
+}
+
+// cardText is every text a person reads on the card (text, title and value
+// strings, buttons included), one per line.
+func cardText(card json.RawMessage) string {
+	var root any
+	if json.Unmarshal(card, &root) != nil {
+		return ""
+	}
+	var b strings.Builder
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		case map[string]any:
+			for _, k := range []string{"text", "title", "value"} {
+				if s, ok := v[k].(string); ok {
+					b.WriteString(s)
+					b.WriteByte('\n')
+				}
+			}
+			for k, x := range v {
+				if k != "data" {
+					walk(x)
+				}
+			}
+		}
+	}
+	walk(root)
+	return b.String()
+}
+
+// actionTitles lists the titles of the card's buttons in order.
+func actionTitles(card json.RawMessage) []string {
+	actions, _ := CardActions(card)
+	var out []string
+	for _, a := range actions {
+		out = append(out, a.Title)
+	}
+	return out
+}
+
+// findAction returns the button titled title, failing the test without one.
+func findAction(t *testing.T, card json.RawMessage, title string) CardAction {
+	t.Helper()
+	actions, err := CardActions(card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range actions {
+		if a.Title == title {
+			return a
+		}
+	}
+	t.Fatalf("the card %q has no button %q; its buttons: %q\n%s", cardIdentity(card), title, actionTitles(card), card)
+	return CardAction{}
+}
+
+// ---------------------------------------------------------------------------
+// The sandbox's security-info page API (graph/sandbox), called as the page
+// does: same origin, JSON.
+
+type sandboxPageAPI struct {
+	t      *testing.T
+	origin string // the bot's origin, which serves the sandbox
+	user   string // the user's aadObjectId
+	client *http.Client
+}
+
+type sandboxMethod struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+}
+
+func (f *swapFlow) sandboxAPI() *sandboxPageAPI {
+	// Loopback only: no proxy from the environment, whatever it says.
+	tr := &http.Transport{Proxy: nil}
+	f.t.Cleanup(tr.CloseIdleConnections)
+	return &sandboxPageAPI{
+		t: f.t, origin: f.env.Bot.URL, user: f.env.Config.CurrentUser.AADObjectID,
+		client: &http.Client{Timeout: 10 * time.Second, Transport: tr},
+	}
+}
+
+// do sends one request to the page API and returns the status and body.
+func (s *sandboxPageAPI) do(method, path string, body any) (int, []byte) {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := s.origin + "/sandbox/security-info/api/methods" + path + "?user=" + url.QueryEscape(s.user)
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Origin", s.origin) // the page API refuses other origins
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatalf("%s %s: reading the answer: %v", method, u, err)
+	}
+	return resp.StatusCode, out
+}
+
+// add registers a new Authenticator as the page's 「次へ」 after the number does.
+func (s *sandboxPageAPI) add(name string) sandboxMethod {
+	s.t.Helper()
+	status, body := s.do(http.MethodPost, "", map[string]string{"displayName": name})
+	var m sandboxMethod
+	if status != http.StatusCreated || json.Unmarshal(body, &m) != nil || m.ID == "" || m.DisplayName != name {
+		s.t.Fatalf("POST the new device %q to the sandbox page API: %d %s", name, status, body)
+	}
+	return m
+}
+
+// list returns the user's Authenticators as the page lists them.
+func (s *sandboxPageAPI) list() []sandboxMethod {
+	s.t.Helper()
+	status, body := s.do(http.MethodGet, "", nil)
+	var r struct {
+		Methods []sandboxMethod `json:"methods"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &r) != nil {
+		s.t.Fatalf("GET the sandbox page API's list: %d %s", status, body)
+	}
+	return r.Methods
+}
+
+// remove deletes an Authenticator as 「削除」 → 「OK」 does.
+func (s *sandboxPageAPI) remove(id string) {
+	s.t.Helper()
+	if status, body := s.do(http.MethodDelete, "/"+url.PathEscape(id), nil); status != http.StatusNoContent {
+		s.t.Fatalf("DELETE %s through the sandbox page API: %d %s", id, status, body)
+	}
+}
+
+// graphAuthenticators is what the sandbox's Graph endpoint (the one the bot
+// calls) lists: the device names of the user's Authenticators.
+func (s *sandboxPageAPI) graphAuthenticators() []string {
+	s.t.Helper()
+	u := s.origin + "/sandbox/graph/v1.0/users/" + url.PathEscape(s.user) + "/authentication/microsoftAuthenticatorMethods"
+	resp, err := s.client.Get(u)
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Value []struct {
+			DisplayName string `json:"displayName"`
+		} `json:"value"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &r) != nil {
+		s.t.Fatalf("GET %s: %d %s", u, resp.StatusCode, body)
+	}
+	var out []string
+	for _, m := range r.Value {
+		out = append(out, m.DisplayName)
+	}
+	return out
+}
+
+// errorText is err with an exit error's stderr, for failure messages.
+func errorText(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+		return fmt.Sprintf("%v\n%s", err, ee.Stderr)
+	}
+	return fmt.Sprint(err)
+}
