@@ -1,5 +1,3 @@
-// Command mfabot is the smartphone-swap Teams bot: it serves the Bot
-// Framework endpoint and walks employees through replacing their MFA phone.
 package main
 
 import (
