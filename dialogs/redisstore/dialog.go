@@ -42,12 +42,22 @@ return v
 // LoadDialog returns a user's dialog document and its revision; (nil, 0)
 // when the user has none. It refreshes the TTL.
 func (s *Store) LoadDialog(ctx context.Context, tenant, user string) ([]byte, int64, error) {
-	vals, err := loadScript.Run(ctx, s.rdb, []string{s.dialogKey(tenant, user)}, DialogTTL.Milliseconds()).Slice()
+	doc, rev, err := s.loadVersioned(ctx, s.dialogKey(tenant, user), DialogTTL)
 	if err != nil {
 		return nil, 0, fmt.Errorf("load dialog: %w", err)
 	}
+	return doc, rev, nil
+}
+
+// loadVersioned reads a {rev, doc} hash and refreshes its TTL; (nil, 0)
+// when the key does not exist.
+func (s *Store) loadVersioned(ctx context.Context, key string, ttl time.Duration) ([]byte, int64, error) {
+	vals, err := loadScript.Run(ctx, s.rdb, []string{key}, ttl.Milliseconds()).Slice()
+	if err != nil {
+		return nil, 0, err
+	}
 	if len(vals) != 2 {
-		return nil, 0, fmt.Errorf("load dialog: unexpected answer %v", vals)
+		return nil, 0, fmt.Errorf("unexpected answer %v", vals)
 	}
 	revS, _ := vals[0].(string)
 	doc, _ := vals[1].(string)
@@ -56,7 +66,7 @@ func (s *Store) LoadDialog(ctx context.Context, tenant, user string) ([]byte, in
 	}
 	rev, err := strconv.ParseInt(revS, 10, 64)
 	if err != nil {
-		return nil, 0, fmt.Errorf("load dialog: bad revision %q", revS)
+		return nil, 0, fmt.Errorf("bad revision %q", revS)
 	}
 	return []byte(doc), rev, nil
 }

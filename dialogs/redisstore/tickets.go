@@ -67,20 +67,11 @@ func (s *Store) SaveTicket(ctx context.Context, tenant, user string, number int6
 
 // LoadTicket returns a ticket and its revision; nil when it does not exist.
 func (s *Store) LoadTicket(ctx context.Context, tenant, user string, number int64) ([]byte, int64, error) {
-	vals, err := loadScript.Run(ctx, s.rdb, []string{s.ticketKey(tenant, user, number)}, TicketTTL.Milliseconds()).Slice()
+	doc, rev, err := s.loadVersioned(ctx, s.ticketKey(tenant, user, number), TicketTTL)
 	if err != nil {
 		return nil, 0, fmt.Errorf("load ticket: %w", err)
 	}
-	revS, _ := vals[0].(string)
-	doc, _ := vals[1].(string)
-	if revS == "" || doc == "" {
-		return nil, 0, nil
-	}
-	rev, err := strconv.ParseInt(revS, 10, 64)
-	if err != nil {
-		return nil, 0, fmt.Errorf("load ticket: bad revision %q", revS)
-	}
-	return []byte(doc), rev, nil
+	return doc, rev, nil
 }
 
 // OpenTicket returns the number of the user's open ticket, or 0.
