@@ -571,7 +571,7 @@ func startPlayground(t testing.TB, lay layout, work, botURL string, extraEnv map
 		"APPLICATION_INSIGHTS_NO_STATSBEAT":  "true", // else it calls Azure even with --dt
 		"M365_AGENTS_PLAYGROUND_CONFIG_PATH": lay.Config,
 		"M365_AGENTS_PLAYGROUND_LOGFILE":     logPath,
-		"LANG":                               "C.UTF-8", // activity locale en-US
+		"LANG":                               "C.UTF-8", // the CLI's own language; activities are en-US whatever LANG says
 		"TZ":                                 "UTC",     // activity localTimezone UTC
 		"NO_PROXY":                           "*",
 	}
@@ -923,8 +923,8 @@ type Options struct {
 	// configuration variables, see botEnvRemoved).
 	BotEnv map[string]string
 	// PlaygroundEnv adds or overrides variables of the Playground's
-	// environment, e.g. LANG=ja_JP.UTF-8 for activities with locale ja-JP
-	// (default LANG=C.UTF-8: en-US) or TZ (default UTC).
+	// environment, e.g. TZ (default UTC). Activities are en-US whatever LANG
+	// says; see procedure_test.go for the ja-JP shim.
 	PlaygroundEnv map[string]string
 	// AllowErrors stops the harness from failing the test at the end when
 	// the connector refused a call of the bot (status >= 400) or the bot
