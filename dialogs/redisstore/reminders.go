@@ -28,10 +28,16 @@ func (s *Store) shardKey(n int) string { return s.prefix + "{rem:" + strconv.Ito
 
 func (s *Store) sentKey(id string) string { return s.prefix + "remsent:" + id }
 
+// shardOf spreads users over the shards. FNV-1a's low bits depend only on
+// the low bits of each byte, so the high bits are folded in: ids that differ
+// in a counter would otherwise share a few shards.
 func shardOf(user string) int {
 	h := fnv.New32a()
 	h.Write([]byte(user))
-	return int(h.Sum32() % ReminderShards)
+	sum := h.Sum32()
+	sum ^= sum >> 16
+	sum ^= sum >> 8
+	return int(sum % ReminderShards)
 }
 
 // SaveReference stores a user's conversation reference (the address of
