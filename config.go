@@ -75,6 +75,10 @@ type Config struct {
 	Reminders reminderConfig
 	Helpdesk  helpdeskConfig
 
+	// MetricsAddr, when set, serves GET /metrics on its own listener
+	// (host:port) instead of the bot's.
+	MetricsAddr string
+
 	LogLevel slog.Level
 }
 
@@ -209,6 +213,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 
 	c.StepsFile = get("STEPS_FILE")
+	if c.MetricsAddr, err = metricsAddr(get("METRICS_ADDR"), c.Port, c.LocalMode); err != nil {
+		return c, err
+	}
 	if err := c.loadGraph(get, getenv); err != nil {
 		return c, err
 	}
@@ -249,6 +256,27 @@ func urlVar(get func(string) string, name, def string) (string, error) {
 		return "", &configError{name, "must use https (plain http is accepted only for loopback hosts)"}
 	}
 	return v, nil
+}
+
+// metricsAddr validates METRICS_ADDR: host:port or :port, a port other
+// than the bot's. In local mode an address without a host binds loopback
+// only, like the bot.
+func metricsAddr(v string, botPort int, local bool) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	host, port, err := net.SplitHostPort(v)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || p < 0 || p > 65535 || (host != "" && net.ParseIP(host) == nil && !hostnamePattern.MatchString(host)) {
+		return "", &configError{"METRICS_ADDR", fmt.Sprintf("%q is not host:port or :port (e.g. :9090)", v)}
+	}
+	if p != 0 && p == botPort {
+		return "", &configError{"METRICS_ADDR", fmt.Sprintf("port %d is the bot's PORT; leave METRICS_ADDR empty to serve /metrics on the bot's port", p)}
+	}
+	if host == "" && local {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 func isLoopbackHost(h string) bool {
@@ -316,6 +344,11 @@ func (c Config) summary() []any {
 	}
 	attrs = append(attrs, "helpdesk_channel", hd, "helpdesk_admins", len(c.Helpdesk.Admins), "tap_enabled", c.Helpdesk.TAPEnabled,
 		"tap_lifetime", c.Helpdesk.TAPLifetime.String(), "helpdesk_webhook", c.Helpdesk.WebhookURL != "")
+	if c.MetricsAddr != "" {
+		attrs = append(attrs, "metrics", "GET /metrics on METRICS_ADDR "+c.MetricsAddr)
+	} else {
+		attrs = append(attrs, "metrics", "GET /metrics on the bot's listener")
+	}
 	if !c.LocalMode {
 		attrs = append(attrs,
 			"app_id", c.AppID,

@@ -144,10 +144,25 @@ func (c *chat) other(user string) *chat {
 // Graph client against the sandbox's Graph stand-in. mod adjusts the
 // dialog's options.
 func newBotHandler(t testing.TB, prefix string, sb *sandbox.Sandbox, mod func(*dialogs.Options), logger ...*slog.Logger) (http.Handler, *dialogs.Handler, *redisstore.Store) {
+	return newBotHandlerWith(t, prefix, sb, botWiring{dialogs: mod}, logger...)
+}
+
+// botWiring adjusts what newBotHandlerWith builds; nil fields leave the
+// defaults.
+type botWiring struct {
+	dialogs   func(*dialogs.Options)
+	server    func(*bot.ServerOptions)
+	connector func(*bot.ConnectorOptions)
+	graph     []graph.Option
+}
+
+// newBotHandlerWith is newBotHandler with more of the wiring adjustable
+// (the observers of the metrics, say).
+func newBotHandlerWith(t testing.TB, prefix string, sb *sandbox.Sandbox, w botWiring, logger ...*slog.Logger) (http.Handler, *dialogs.Handler, *redisstore.Store) {
 	store := redisstore.New(redistest.Client(t), redisstore.WithPrefix(prefix))
 	graphSrv := httptest.NewServer(sb.Handler())
 	t.Cleanup(graphSrv.Close)
-	gc, err := graph.NewClient(graph.WithBaseURL(sb.GraphBaseURL(graphSrv.URL)))
+	gc, err := graph.NewClient(append([]graph.Option{graph.WithBaseURL(sb.GraphBaseURL(graphSrv.URL))}, w.graph...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,20 +170,28 @@ func newBotHandler(t testing.TB, prefix string, sb *sandbox.Sandbox, mod func(*d
 		Store: store, Content: cards.DefaultContent(), Directory: graphDirectory{gc},
 		PollEvery: 10 * time.Millisecond, PollFor: 200 * time.Millisecond,
 	}
-	if mod != nil {
-		mod(&o)
+	if w.dialogs != nil {
+		w.dialogs(&o)
 	}
 	d := dialogs.NewHandler(o)
 	var log *slog.Logger
 	if len(logger) > 0 {
 		log = logger[0]
 	}
-	return bot.NewServer(bot.ServerOptions{
+	co := bot.ConnectorOptions{AllowLoopback: true}
+	if w.connector != nil {
+		w.connector(&co)
+	}
+	so := bot.ServerOptions{
 		Logger:    log,
 		Handler:   turnHandler{d: d},
-		Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
+		Connector: bot.NewConnector(co),
 		Dedupe:    store,
-	}), d, store
+	}
+	if w.server != nil {
+		w.server(&so)
+	}
+	return bot.NewServer(so), d, store
 }
 
 func (c *chat) activity(typ schema.ActivityTypes) schema.Activity {

@@ -25,6 +25,7 @@ import (
 	"github.com/smartswap/mfabot/dialogs/webhook"
 	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/graph/sandbox"
+	"github.com/smartswap/mfabot/internal/metrics"
 )
 
 func main() {
@@ -66,12 +67,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer ln.Close()
 
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		defer metricsLn.Close()
+	}
+
 	rdb, closeRedis, err := openRedis(cfg)
 	if err != nil {
 		return err
 	}
 	defer closeRedis()
 	store := redisstore.New(rdb)
+	m := metrics.New()
+	m.InitSteps(cards.StepIDs)
 
 	httpClient := &http.Client{Timeout: 15 * time.Second}
 	var validator *bot.Validator
@@ -107,9 +118,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AllowedHosts:  cfg.AllowedServiceURLHosts,
 		AllowLoopback: cfg.LocalMode,
 		Logger:        logger,
+		Observer:      m,
 	})
 
-	dir, mounts, pageURL, err := openGraph(cfg, ln.Addr().String())
+	dir, mounts, pageURL, err := openGraph(cfg, ln.Addr().String(), m)
 	if err != nil {
 		return err
 	}
@@ -146,18 +158,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Store: store, Content: content, Directory: dir,
 		AllowDelete: cfg.GraphAllowDelete, SecurityInfoURL: pageURL,
 		Reminders: store, Policy: policy, Helpdesk: helpdesk,
+		Observer: m, Stats: store,
 	})
 	// Proactive sends leave 429s to the reminder worker, which pauses every
 	// replica through Redis instead of waiting inside one request.
 	proactiveConn := bot.NewConnector(bot.ConnectorOptions{
 		Tokens: tokens, AllowedHosts: cfg.AllowedServiceURLHosts, AllowLoopback: cfg.LocalMode,
-		Logger: logger, MaxAttempts: 2, MaxRetryWait: time.Second,
+		Logger: logger, MaxAttempts: 2, MaxRetryWait: time.Second, Observer: m,
 	})
 	reminders := dialogs.NewReminders(dialogs.ReminderOptions{
 		Dialogs: conversation, Store: store, Sender: proactiveSender{proactiveConn},
 		Policy: policy, Logger: logger.With("worker", "reminders"), Rate: cfg.Reminders.Rate,
 		Escalate: conversation.Escalate,
 	})
+	m.CollectReminders(reminderCounts(reminders))
+	if cfg.MetricsAddr == "" {
+		if mounts == nil {
+			mounts = map[string]http.Handler{}
+		}
+		mounts["GET /metrics"] = m.Handler()
+	}
 
 	ready := []bot.ReadyCheck{store.Ping}
 	opts := bot.ServerOptions{
@@ -167,6 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Connector:      connector,
 		AllowedTenants: cfg.AllowedTenants,
 		Dedupe:         store,
+		Observer:       m,
 	}
 	if validator != nil {
 		opts.Validator = validator
@@ -197,10 +218,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("mfabot started", append([]any{"addr", ln.Addr().String()}, cfg.summary()...)...)
+	started := []any{"addr", ln.Addr().String()}
+	if metricsLn != nil {
+		started = append(started, "metrics_addr", metricsLn.Addr().String())
+	}
+	logger.Info("mfabot started", append(started, cfg.summary()...)...)
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
+	if metricsLn != nil {
+		metricsSrv := newMetricsServer(m.Handler(), logger)
+		go func() {
+			if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+		defer metricsSrv.Close()
+	}
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); reminders.Run(workerCtx) }()
@@ -228,7 +262,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // with the configured credential, a loopback stand-in, or the in-process
 // sandbox (whose routes are returned to be mounted, and whose page replaces
 // the security-info page).
-func openGraph(cfg Config, listenAddr string) (dialogs.Directory, map[string]http.Handler, func(string) string, error) {
+func openGraph(cfg Config, listenAddr string, obs graph.Observer) (dialogs.Directory, map[string]http.Handler, func(string) string, error) {
 	opts := []graph.Option{graph.WithBaseURL(cfg.GraphBaseURL)}
 	var mounts map[string]http.Handler
 	var pageURL func(string) string
@@ -251,7 +285,7 @@ func openGraph(cfg Config, listenAddr string) (dialogs.Directory, map[string]htt
 		}
 		opts = append(opts, graph.WithCredential(cred))
 	}
-	client, err := graph.NewClient(opts...)
+	client, err := graph.NewClient(append(opts, graph.WithObserver(obs))...)
 	if err != nil {
 		return nil, nil, nil, &configError{"GRAPH_BASE_URL", err.Error()}
 	}

@@ -68,6 +68,24 @@ type ConnectorOptions struct {
 	// Sleep waits between attempts; the default returns early with
 	// ctx.Err() when ctx is done. Tests may record the waits instead.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Observer is told of every call, for metrics; nil tells no one.
+	Observer ConnectorObserver
+}
+
+// ConnectorObserver is told of every Bot Connector call, for metrics. Its
+// methods must be quick and safe for concurrent use.
+type ConnectorObserver interface {
+	// ObserveConnectorCall reports one call that reached the network: the
+	// operation (send, reply, update, delete, typing, create_conversation,
+	// get_member, or adapter_post, adapter_put, adapter_delete for
+	// msbotbuilder-go's client.Client methods), the HTTP status of the last
+	// answer ("201", "429") or, when none arrived, "timeout", "canceled" or
+	// "error", and how long the call took, retries and their waits included.
+	// Calls refused before any request (a service URL off the allow-list)
+	// are not reported.
+	ObserveConnectorCall(operation, status string, took time.Duration)
+	// ObserveConnectorThrottled reports one 429 answer, retried or not.
+	ObserveConnectorThrottled(operation string)
 }
 
 // Connector is a client of the Bot Connector REST API
@@ -84,6 +102,7 @@ type Connector struct {
 	maxRetryWait  time.Duration
 	logger        *slog.Logger
 	sleep         func(ctx context.Context, d time.Duration) error
+	observer      ConnectorObserver
 }
 
 var (
@@ -102,6 +121,7 @@ func NewConnector(o ConnectorOptions) *Connector {
 		maxRetryWait:  o.MaxRetryWait,
 		logger:        o.Logger,
 		sleep:         o.Sleep,
+		observer:      o.Observer,
 	}
 	for _, h := range defaultAllowedHosts {
 		c.hosts[h] = true
@@ -194,7 +214,7 @@ func (e *ConnectorError) Error() string {
 //
 // API docs: https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#send-to-conversation
 func (c *Connector) SendToConversation(ctx context.Context, serviceURL, conversationID string, a schema.Activity) (string, error) {
-	return c.sendActivity(ctx, "send to conversation", http.MethodPost, serviceURL, a, conversationID)
+	return c.sendActivity(ctx, "send to conversation", "send", http.MethodPost, serviceURL, a, conversationID)
 }
 
 // ReplyToActivity posts a as a reply to the activity replyToID and returns
@@ -202,7 +222,7 @@ func (c *Connector) SendToConversation(ctx context.Context, serviceURL, conversa
 //
 // API docs: https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#reply-to-activity
 func (c *Connector) ReplyToActivity(ctx context.Context, serviceURL, conversationID, replyToID string, a schema.Activity) (string, error) {
-	return c.sendActivity(ctx, "reply to activity", http.MethodPost, serviceURL, a, conversationID, replyToID)
+	return c.sendActivity(ctx, "reply to activity", "reply", http.MethodPost, serviceURL, a, conversationID, replyToID)
 }
 
 // UpdateActivity replaces the activity activityID with a and returns the id
@@ -210,7 +230,7 @@ func (c *Connector) ReplyToActivity(ctx context.Context, serviceURL, conversatio
 //
 // API docs: https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#update-activity
 func (c *Connector) UpdateActivity(ctx context.Context, serviceURL, conversationID, activityID string, a schema.Activity) (string, error) {
-	return c.sendActivity(ctx, "update activity", http.MethodPut, serviceURL, a, conversationID, activityID)
+	return c.sendActivity(ctx, "update activity", "update", http.MethodPut, serviceURL, a, conversationID, activityID)
 }
 
 // DeleteActivity deletes the activity activityID.
@@ -221,7 +241,7 @@ func (c *Connector) DeleteActivity(ctx context.Context, serviceURL, conversation
 	if err != nil {
 		return fmt.Errorf("delete activity: %w", err)
 	}
-	if err := c.do(ctx, http.MethodDelete, target, nil, nil); err != nil {
+	if err := c.do(ctx, "delete", http.MethodDelete, target, nil, nil); err != nil {
 		return fmt.Errorf("delete activity: %w", err)
 	}
 	return nil
@@ -236,7 +256,7 @@ func (c *Connector) SendTyping(ctx context.Context, serviceURL, conversationID s
 	if err != nil {
 		return fmt.Errorf("send typing: %w", err)
 	}
-	if err := c.do(ctx, http.MethodPost, target, typingBody, nil); err != nil {
+	if err := c.do(ctx, "typing", http.MethodPost, target, typingBody, nil); err != nil {
 		return fmt.Errorf("send typing: %w", err)
 	}
 	return nil
@@ -256,7 +276,7 @@ func (c *Connector) CreateConversation(ctx context.Context, serviceURL string, p
 		return "", fmt.Errorf("create conversation: %w", err)
 	}
 	var rr schema.ConversationResourceResponse
-	if err := c.do(ctx, http.MethodPost, base+"/v3/conversations", body, &rr); err != nil {
+	if err := c.do(ctx, "create_conversation", http.MethodPost, base+"/v3/conversations", body, &rr); err != nil {
 		return "", fmt.Errorf("create conversation: %w", err)
 	}
 	return rr.ID, nil
@@ -275,7 +295,7 @@ func (c *Connector) GetMember(ctx context.Context, serviceURL, conversationID, u
 	}
 	target := base + "/v3/conversations/" + url.PathEscape(conversationID) + "/members/" + url.PathEscape(userID)
 	var m schema.ChannelAccount
-	if err := c.do(ctx, http.MethodGet, target, nil, &m); err != nil {
+	if err := c.do(ctx, "get_member", http.MethodGet, target, nil, &m); err != nil {
 		return schema.ChannelAccount{}, fmt.Errorf("get member: %w", err)
 	}
 	return m, nil
@@ -318,15 +338,15 @@ func (c *Connector) adapterCall(method string, target url.URL, a schema.Activity
 			return fmt.Errorf("%s activity: %w", strings.ToLower(method), err)
 		}
 	}
-	if err := c.do(ctx, method, target.String(), body, nil); err != nil {
+	if err := c.do(ctx, "adapter_"+strings.ToLower(method), method, target.String(), body, nil); err != nil {
 		return fmt.Errorf("%s activity: %w", strings.ToLower(method), err)
 	}
 	return nil
 }
 
 // sendActivity encodes a and sends it to …/activities[/{id}], returning the
-// ResourceResponse id.
-func (c *Connector) sendActivity(ctx context.Context, op, method, serviceURL string, a schema.Activity, conversationID string, activityID ...string) (string, error) {
+// ResourceResponse id. op names the call in errors, metric for the observer.
+func (c *Connector) sendActivity(ctx context.Context, op, metric, method, serviceURL string, a schema.Activity, conversationID string, activityID ...string) (string, error) {
 	target, err := c.activitiesURL(ctx, serviceURL, conversationID, activityID...)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", op, err)
@@ -336,7 +356,7 @@ func (c *Connector) sendActivity(ctx context.Context, op, method, serviceURL str
 		return "", fmt.Errorf("%s: %w", op, err)
 	}
 	var rr schema.ResourceResponse
-	if err := c.do(ctx, method, target, body, &rr); err != nil {
+	if err := c.do(ctx, metric, method, target, body, &rr); err != nil {
 		return "", fmt.Errorf("%s: %w", op, err)
 	}
 	return rr.ID, nil
@@ -468,10 +488,18 @@ func isLoopbackHost(host string) bool {
 // do sends body to target, retrying throttling and transient answers, and
 // decodes a 2xx answer's body into out when both are present. Transport
 // errors are not retried: a POST may have been delivered, and a resend would
-// duplicate the message.
-func (c *Connector) do(ctx context.Context, method, target string, body []byte, out any) error {
+// duplicate the message. op names the call for the observer.
+func (c *Connector) do(ctx context.Context, op, method, target string, body []byte, out any) (err error) {
+	status := 0 // of the last answer
+	if c.observer != nil {
+		start := time.Now()
+		defer func() { c.observer.ObserveConnectorCall(op, callStatus(status, err), time.Since(start)) }()
+	}
 	for attempt := 1; ; attempt++ {
-		err := c.attempt(ctx, method, target, body, out)
+		status, err = c.attempt(ctx, method, target, body, out)
+		if status == http.StatusTooManyRequests && c.observer != nil {
+			c.observer.ObserveConnectorThrottled(op)
+		}
 		var ce *ConnectorError
 		if err == nil || !errors.As(err, &ce) || !retryableStatus(ce.Status) || attempt >= c.maxAttempts {
 			return err
@@ -490,10 +518,28 @@ func (c *Connector) do(ctx context.Context, method, target string, body []byte, 
 	}
 }
 
-// attempt makes one request.
-func (c *Connector) attempt(ctx context.Context, method, target string, body []byte, out any) error {
+// callStatus is the status label of a finished call: the HTTP status of the
+// answer that ended it, or what kept an answer from arriving.
+func callStatus(status int, err error) string {
+	var ce *ConnectorError
+	switch {
+	case errors.As(err, &ce):
+		return strconv.Itoa(ce.Status)
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case err != nil || status == 0:
+		return "error" // no answer, or one that could not be read
+	}
+	return strconv.Itoa(status)
+}
+
+// attempt makes one request and returns the status of the answer (0 when
+// none arrived).
+func (c *Connector) attempt(ctx context.Context, method, target string, body []byte, out any) (int, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	var rd io.Reader
 	if body != nil {
@@ -501,7 +547,7 @@ func (c *Connector) attempt(ctx context.Context, method, target string, body []b
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
@@ -510,16 +556,16 @@ func (c *Connector) attempt(ctx context.Context, method, target string, body []b
 	if c.tokens != nil {
 		tok, err := c.tokens.Token(ctx)
 		if err != nil {
-			return fmt.Errorf("connector token: %w", err)
+			return 0, fmt.Errorf("connector token: %w", err)
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
+			return 0, ctxErr
 		}
-		return err
+		return 0, err
 	}
 	defer func() {
 		// Drain a little so the connection can be reused.
@@ -529,20 +575,20 @@ func (c *Connector) attempt(ctx context.Context, method, target string, body []b
 	respBody, err := io.ReadAll(io.LimitReader(resp.Body, connectorMaxBody))
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
+			return resp.StatusCode, ctxErr
 		}
-		return fmt.Errorf("read answer: %w", err)
+		return resp.StatusCode, fmt.Errorf("read answer: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newConnectorError(resp, respBody)
+		return resp.StatusCode, newConnectorError(resp, respBody)
 	}
 	if out == nil || len(bytes.TrimSpace(respBody)) == 0 {
-		return nil
+		return resp.StatusCode, nil
 	}
 	if err := json.Unmarshal(respBody, out); err != nil {
-		return fmt.Errorf("status %d but the answer is not valid JSON: %w", resp.StatusCode, err)
+		return resp.StatusCode, fmt.Errorf("status %d but the answer is not valid JSON: %w", resp.StatusCode, err)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 func hostOf(target string) string {

@@ -7,7 +7,10 @@
 // serviceUrl allow-list; it also satisfies msbotbuilder-go's client.Client),
 // turn routing and invoke responses. The conversation itself is a Handler
 // supplied by the caller; state it needs (duplicate detection, readiness) is
-// reached through the small interfaces declared here.
+// reached through the small interfaces declared here, and so are metrics:
+// ServerOptions.Observer (TurnObserver) and ConnectorOptions.Observer
+// (ConnectorObserver) are told of each request and each connector call; the
+// package imports no metrics library.
 //
 // Leaf packages (dialogs, cards, graph) never import bot; main wires them.
 package bot

@@ -56,6 +56,44 @@ type ServerOptions struct {
 	// Mounts adds handlers to the bot's HTTP surface, by ServeMux pattern
 	// (the sandbox in local mode).
 	Mounts map[string]http.Handler
+	// Observer is told of every request to /api/messages, for metrics;
+	// nil tells no one.
+	Observer TurnObserver
+}
+
+// TurnObserver is told how each request to /api/messages ended, for
+// metrics. Its methods must be quick and safe for concurrent use.
+type TurnObserver interface {
+	// ObserveTurn reports one request: the activity type (message, invoke,
+	// conversationUpdate, installationUpdate, other, or unknown when the
+	// body could not be read), its outcome (one of the Outcome constants)
+	// and how long the synchronous part took.
+	ObserveTurn(activityType, outcome string, took time.Duration)
+}
+
+// Outcomes of a request to /api/messages, as told to a TurnObserver.
+const (
+	OutcomeOK              = "ok"
+	OutcomeDuplicate       = "duplicate"        // a redelivery, acknowledged and ignored
+	OutcomeUnauthorized    = "unauthorized"     // 401
+	OutcomeForbiddenTenant = "forbidden_tenant" // 403: tenant not allowed
+	OutcomeBadRequest      = "bad_request"      // 400: not an activity
+	OutcomeTooLarge        = "too_large"        // 413
+	OutcomeError           = "error"            // 500: the handler failed
+	OutcomePanic           = "panic"            // 500: the handler panicked
+	OutcomeUnavailable     = "unavailable"      // 503: the duplicate check failed
+)
+
+// activityTypeLabel maps an activity type to a bounded set of values: an
+// unauthenticated sender chooses the type freely.
+func activityTypeLabel(t schema.ActivityTypes) string {
+	switch t {
+	case schema.Message, schema.Invoke, schema.ConversationUpdate, "installationUpdate":
+		return string(t)
+	case "":
+		return "unknown"
+	}
+	return "other"
 }
 
 // Server is the bot's HTTP handler.
@@ -133,8 +171,15 @@ func (s *Server) handleReadyz() http.Handler {
 func (s *Server) handleMessages() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log := s.log
+		start, typ, outcome := time.Now(), schema.ActivityTypes(""), OutcomeOK
+		if s.opts.Observer != nil {
+			// Deferred first so that it runs last, after the recovery below
+			// has set the outcome of a panic.
+			defer func() { s.opts.Observer.ObserveTurn(activityTypeLabel(typ), outcome, time.Since(start)) }()
+		}
 		defer func() {
 			if p := recover(); p != nil {
+				outcome = OutcomePanic
 				log.ErrorContext(r.Context(), "panic in turn", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				w.WriteHeader(http.StatusInternalServerError)
 			}
@@ -144,9 +189,11 @@ func (s *Server) handleMessages() http.Handler {
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
+				outcome = OutcomeTooLarge
 				w.WriteHeader(http.StatusRequestEntityTooLarge)
 				return
 			}
+			outcome = OutcomeBadRequest
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
@@ -154,16 +201,20 @@ func (s *Server) handleMessages() http.Handler {
 		if err := json.Unmarshal(body, &act); err != nil || act.Type == "" {
 			// Nothing unauthenticated is told why it was refused.
 			if s.opts.Validator != nil {
+				outcome = OutcomeUnauthorized
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
+			outcome = OutcomeBadRequest
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
+		typ = act.Type
 
 		if s.opts.Validator != nil {
 			if _, err := s.opts.Validator.AuthenticateRequest(r.Context(), act, r.Header.Get("Authorization"), nil, ""); err != nil {
 				log.WarnContext(r.Context(), "request not authenticated", "err", err, "remote", r.RemoteAddr)
+				outcome = OutcomeUnauthorized
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
@@ -173,6 +224,7 @@ func (s *Server) handleMessages() http.Handler {
 		log = log.With("activity_id", act.ID, "conversation_id", act.Conversation.ID, "tenant", tenant, "type", act.Type)
 		if len(s.opts.AllowedTenants) > 0 && !slices.Contains(s.opts.AllowedTenants, tenant) {
 			log.WarnContext(r.Context(), "tenant not allowed")
+			outcome = OutcomeForbiddenTenant
 			w.WriteHeader(http.StatusForbidden)
 			return
 		}
@@ -188,11 +240,13 @@ func (s *Server) handleMessages() http.Handler {
 			first, err := s.opts.Dedupe.FirstSeen(ctx, dedupeKey, dedupeTTL)
 			if err != nil {
 				log.ErrorContext(ctx, "duplicate check failed", "err", err)
+				outcome = OutcomeUnavailable
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
 			}
 			if !first {
 				log.InfoContext(ctx, "duplicate delivery ignored")
+				outcome = OutcomeDuplicate
 				w.WriteHeader(http.StatusOK)
 				return
 			}
@@ -202,6 +256,7 @@ func (s *Server) handleMessages() http.Handler {
 		resp, err := s.route(ctx, turn)
 		if err != nil {
 			log.ErrorContext(ctx, "turn failed", "err", err)
+			outcome = OutcomeError
 			if dedupeKey != "" {
 				if ferr := s.opts.Dedupe.Forget(ctx, dedupeKey); ferr != nil {
 					log.WarnContext(ctx, "could not forget failed activity", "err", ferr)

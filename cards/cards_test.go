@@ -143,6 +143,14 @@ func cardCasesFrom(t testing.TB, content *Content) []cardCase {
 		del := testRef("delete_old")
 		add("confirm-delete", "confirm-delete", ConfirmBotDelete(loc, del, []Device{{Name: "iPhone SE (3rd generation)"}}), &del)
 		add("done-devices", "done", Done(loc, Summary{StepTitles: titles, Took: 9 * time.Minute, NewDevice: "iPhone 15", OldDevices: []string{"iPhone SE (3rd generation)"}}), nil)
+		// The stats card is for the helpdesk channel, in Japanese whatever
+		// the locale.
+		sv := StatsView{AsOf: "2026-11-24 10:05", OpenTickets: 3, StepTitles: titles, Windows: []StatsWindow{
+			{Days: 7, Started: 12, Completed: 5, Cancelled: 2, Lost: 1, Entered: []int64{12, 11, 10, 9, 9, 8, 7, 6, 5, 5}, Median: 17*time.Minute + 40*time.Second},
+			{Days: 30, Started: 40, Completed: 29, Cancelled: 4, Lost: 2, Entered: []int64{40, 38, 35, 33, 33, 32, 31, 30, 28, 29}, Median: 26 * time.Hour},
+		}}
+		add("stats", "stats", Stats(sv), nil)
+		add("stats-empty", "stats", Stats(StatsView{AsOf: "2026-11-24 10:05", StepTitles: titles, Windows: []StatsWindow{{Days: 7}, {Days: 30}}}), nil)
 	}
 	return cases
 }

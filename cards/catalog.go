@@ -213,6 +213,10 @@ var catalog = map[string]map[Locale]string{
 		Japanese: "このボットは 1:1 チャットでご利用ください。チャネルでは、ヘルプデスクにするチームのチャネルでボットにメンションして「ヘルプデスク設定」と送れます。",
 		English:  "Please use this bot in a 1:1 chat. In the helpdesk team's channel, mention the bot with \"helpdesk setup\" to make it the helpdesk channel.",
 	},
+	"hd.stats.where": {
+		Japanese: "統計は、ヘルプデスクのチャネルでボットにメンションして「統計」と送ると表示されます(ヘルプデスクのメンバーのみ)。",
+		English:  "To see the statistics, mention the bot with \"stats\" in the helpdesk channel (helpdesk members only).",
+	},
 	"tap.title": {Japanese: "一時アクセスパス", English: "Temporary Access Pass"},
 	"tap.body": {
 		Japanese: "ヘルプデスクが一時アクセスパスを発行しました。**1 回だけ**、**%d 分間** 使えます。誰にも教えないでください。",

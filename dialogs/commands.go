@@ -30,6 +30,8 @@ var commands = map[string]string{
 	"ヘルプデスク": cards.VerbHelpdesk, "helpdesk": cards.VerbHelpdesk,
 
 	"ヘルプデスク設定": verbSetup, "helpdesksetup": verbSetup,
+
+	"統計": cards.VerbStats, "stats": cards.VerbStats,
 }
 
 // verbSetup is ヘルプデスク設定, typed in the helpdesk team's channel.

@@ -45,6 +45,12 @@ type Options struct {
 	// helpdesk channel; without it the user is told how to reach the
 	// helpdesk.
 	Helpdesk *HelpdeskOptions
+	// Observer is told of the funnel and of ticket events, for metrics
+	// (default: no one).
+	Observer Observer
+	// Stats, when set, keeps the daily counters behind the helpdesk's
+	// 統計 (stats) command.
+	Stats StatsStore
 }
 
 // Handler is the conversation: it answers messages, card actions and
@@ -66,6 +72,9 @@ func NewHandler(o Options) *Handler {
 	}
 	if o.PollEvery <= 0 {
 		o.PollEvery = 2 * time.Second
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
 	}
 	return &Handler{o: o}
 }
@@ -169,6 +178,9 @@ func (h *Handler) OnMessage(ctx context.Context, t Turn) error {
 	}
 	if in.verb == verbSetup {
 		return h.setupHelpdesk(ctx, t, ti)
+	}
+	if in.verb == cards.VerbStats && h.o.Helpdesk != nil && h.o.Stats != nil {
+		return h.sendStats(ctx, t, ti)
 	}
 	if personal := a.Conversation.ConversationType == "" || a.Conversation.ConversationType == "personal"; !personal && !strings.HasPrefix(in.verb, "ticket_") {
 		_, err := t.Send(ctx, schema.Activity{Type: schema.Message, Text: cards.Text(ti.loc, "hd.setup.where")})
@@ -284,6 +296,9 @@ func (h *Handler) OnInvoke(ctx context.Context, t Turn) (InvokeResult, error) {
 	if strings.HasPrefix(verb, "ticket_") || verb == cards.VerbHelpdeskSubmit {
 		return h.special(ctx, t, ti, verb, actionData(action))
 	}
+	if verb == cards.VerbStats {
+		return h.stats(ctx, t, ti)
+	}
 	out, err := h.handle(ctx, ti, input{verb: verb, ref: ref})
 	if err != nil {
 		t.Logger().ErrorContext(ctx, "dialog turn failed", "err", err)
@@ -361,6 +376,7 @@ func (h *Handler) handle(ctx context.Context, ti turnInfo, in input) (outcome, e
 		if ti.tzName != "" {
 			out.next.TZ = ti.tzName
 		}
+		change := funnel(cur, out.next, h.o.Now())
 		due := out.due
 		if h.o.Reminders != nil && due.IsZero() {
 			due = h.o.Policy.plan(out.next, h.o.Now())
@@ -375,6 +391,7 @@ func (h *Handler) handle(ctx context.Context, ti turnInfo, in input) (outcome, e
 		}
 		if saved {
 			h.queueReminder(ctx, ti, cur, out.next, due)
+			h.count(ctx, ti, change)
 			return out, nil
 		}
 	}

@@ -218,6 +218,7 @@ func (h *Handler) openOrNote(ctx context.Context, ti turnInfo, st *state, reason
 			return true
 		})
 		if err == nil && tk != nil {
+			h.trackTicket(ctx, ti, tk)
 			h.refreshCard(ctx, ti, tk)
 			h.notify(ctx, "note_added", tk, "")
 			return tk.Number, true, ch == nil, nil
@@ -273,6 +274,7 @@ func (h *Handler) openOrNote(ctx context.Context, ti turnInfo, st *state, reason
 	if _, _, err := store.SaveTicket(ctx, ti.tenant, ti.user, tk.Number, doc, 0, true); err != nil {
 		return 0, false, false, err
 	}
+	h.trackTicket(ctx, ti, tk)
 	ti.log.InfoContext(ctx, "helpdesk ticket opened", "ticket", tk.Number, "reason", tk.Reason)
 	h.notify(ctx, "created", tk, "")
 	return tk.Number, false, ch == nil, nil
@@ -345,6 +347,7 @@ func (h *Handler) refreshCard(ctx context.Context, ti turnInfo, tk *ticket) {
 }
 
 func (h *Handler) notify(ctx context.Context, event string, tk *ticket, actor string) {
+	h.o.Observer.TicketEvent(ticketMetric(event))
 	if h.o.Helpdesk.Notify == nil {
 		return
 	}
@@ -511,6 +514,7 @@ func (h *Handler) onTicketAction(ctx context.Context, t Turn, ti turnInfo, verb 
 	if err != nil || tk == nil {
 		return InvokeResult{}, fmt.Errorf("update ticket %d: %w", number, err)
 	}
+	h.trackTicket(ctx, ti, tk)
 	if event != "tap_issued" {
 		h.audit(ctx, userTI, event, a, tk.Number)
 	}
@@ -578,12 +582,14 @@ func (h *Handler) resumeAtSignIn(ctx context.Context, ti turnInfo) *state {
 		}
 		next.Step, next.Nonce, next.Problem, next.ProblemArg = "open_page", newID(), "", ""
 		next.record(now, "temporary access pass issued by the helpdesk")
+		change := funnel(cur, next, now)
 		b, _ := next.encode()
 		_, saved, err := h.o.Store.SaveDialog(ctx, ti.tenant, ti.user, b, rev)
 		if err != nil {
 			return nil
 		}
 		if saved {
+			h.count(ctx, ti, change)
 			return next
 		}
 	}

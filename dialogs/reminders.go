@@ -423,11 +423,13 @@ func (r *Reminders) completeQuietly(ctx context.Context, ti turnInfo, st *state,
 	next := st.clone()
 	next.Status = statusDone
 	next.record(h.o.Now(), "completed: Graph shows the old registration gone")
+	change := funnel(st, next, h.o.Now())
 	b, _ := next.encode()
 	_, saved, err := h.o.Store.SaveDialog(ctx, ti.tenant, ti.user, b, rev)
 	if err != nil || !saved {
 		return // the lease ends and the reminder is looked at again
 	}
+	h.count(ctx, ti, change)
 	r.skip(ctx, "already_done", ti.user, id)
 	if r.waitForRate(ctx, ref.Conversation.ID) {
 		msg := schema.Activity{Type: schema.Message, Text: cards.Text(ti.loc, "reminder.confirmed")}

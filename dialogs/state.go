@@ -60,6 +60,10 @@ type state struct {
 	// Ticket is the helpdesk ticket opened for a lost phone.
 	Ticket int64 `json:"ticket,omitempty"`
 
+	// Reached is the 1-based position of the furthest step reached, so
+	// that the funnel counts each step once per dialog.
+	Reached int `json:"reached,omitempty"`
+
 	// TZ is the user's time zone as Teams last reported it.
 	TZ string `json:"tz,omitempty"`
 	// Remind is the reminder queued for this dialog.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,8 +34,22 @@ const (
 // Client calls the few Microsoft Graph APIs the bot needs. It is safe for
 // concurrent use. Create it with NewClient.
 type Client struct {
-	adapter abs.RequestAdapter
-	timeout time.Duration
+	adapter  abs.RequestAdapter
+	timeout  time.Duration
+	observer Observer
+}
+
+// Observer is told of every call a Client sends (not of calls refused for
+// an invalid argument), for metrics: the package itself neither logs nor
+// exports metrics. Its method must be quick and
+// safe for concurrent use.
+type Observer interface {
+	// ObserveGraphCall reports one finished call: op is one of the Op
+	// constants; status is the HTTP status of the last answer ("200",
+	// "404", "429") or, when no answer came, "timeout", "canceled",
+	// "unauthorized" (no access token) or "error"; took includes the
+	// throttling retries and their waits.
+	ObserveGraphCall(op, status string, took time.Duration)
 }
 
 // user returns the request builder of /users/{id}. Builders are made per
@@ -53,6 +68,7 @@ type options struct {
 	maxWait     time.Duration
 	timeout     time.Duration
 	sleep       func(context.Context, time.Duration) error
+	observer    Observer
 }
 
 // Option configures a Client.
@@ -97,6 +113,12 @@ func WithRetry(maxAttempts int, maxWait time.Duration) Option {
 // time fails with a KindTimeout Error.
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) { o.timeout = d }
+}
+
+// WithObserver sets who is told of every call (op, status, duration), for
+// metrics. Nil, the default, tells no one.
+func WithObserver(o Observer) Option {
+	return func(opts *options) { opts.observer = o }
 }
 
 // NewClient assembles a Client. It does no network I/O: tokens are fetched
@@ -173,8 +195,9 @@ func NewClient(opts ...Option) (*Client, error) {
 	adapter.SetBaseUrl(base.String())
 
 	return &Client{
-		adapter: adapter,
-		timeout: o.timeout,
+		adapter:  adapter,
+		timeout:  o.timeout,
+		observer: o.observer,
 	}, nil
 }
 
@@ -236,15 +259,19 @@ func (e *tokenError) Error() string { return "get access token: " + e.err.Error(
 func (e *tokenError) Unwrap() error { return e.err }
 
 // call runs fn under the per-call timeout and turns its error into an *Error.
-func (c *Client) call(ctx context.Context, op string, fn func(context.Context) error) error {
+func (c *Client) call(ctx context.Context, op string, fn func(context.Context) error) (err error) {
 	st := &callState{}
+	if c.observer != nil {
+		start := time.Now()
+		defer func() { c.observer.ObserveGraphCall(op, observedStatus(st, err), time.Since(start)) }()
+	}
 	ctx = context.WithValue(ctx, callStateKey{}, st)
 	callCtx, cancel := ctx, context.CancelFunc(func() {})
 	if c.timeout > 0 {
 		callCtx, cancel = context.WithTimeout(ctx, c.timeout)
 	}
 	defer cancel()
-	err := fn(callCtx)
+	err = fn(callCtx)
 	if err == nil {
 		return nil
 	}
@@ -253,4 +280,26 @@ func (c *Client) call(ctx context.Context, op string, fn func(context.Context) e
 		return e
 	}
 	return classify(op, ctx, callCtx, c.timeout, st, err)
+}
+
+// observedStatus is the status an Observer is told of a finished call.
+func observedStatus(st *callState, err error) string {
+	var e *Error
+	switch {
+	case err == nil && st.status != 0:
+		return strconv.Itoa(st.status)
+	case err == nil:
+		return "ok" // no answer seen, yet no error: not expected
+	case !errors.As(err, &e):
+		return "error"
+	case e.Status != 0:
+		return strconv.Itoa(e.Status)
+	case e.Kind == KindTimeout:
+		return "timeout"
+	case e.Kind == KindUnauthorized:
+		return "unauthorized"
+	case errors.Is(e, context.Canceled):
+		return "canceled"
+	}
+	return "error"
 }

@@ -75,6 +75,13 @@
 // methods APIs); 504 and deadlines give KindTimeout. kiota's own retry
 // handler is not used, so retries do not double up.
 //
+// # Metrics
+//
+// WithObserver(o) tells o of every call sent: its operation (an Op
+// constant), the HTTP status of the last answer (or timeout, canceled,
+// unauthorized, error) and its duration. The package imports no metrics
+// library; main wires the Observer to one.
+//
 // Graph API docs:
 //   - https://learn.microsoft.com/graph/api/resources/microsoftauthenticatorauthenticationmethod?view=graph-rest-1.0
 //   - https://learn.microsoft.com/graph/api/resources/temporaryaccesspassauthenticationmethod?view=graph-rest-1.0

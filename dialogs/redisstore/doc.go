@@ -4,5 +4,7 @@
 //
 // Keys that belong to one user carry the hash tag {t:<tenant>:u:<aadObjectId>}
 // so that every multi-key operation of one user stays on one Cluster slot.
+// The daily counters of the helpdesk's stats (stats.go) are per day under
+// stats:{day:YYYY-MM-DD}, for StatsTTL.
 // The package does no logging; callers decide what an error means.
 package redisstore

@@ -1,0 +1,167 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/infracloudio/msbotbuilder-go/schema"
+)
+
+// recordingObserver records what the server and the connector report.
+type recordingObserver struct {
+	mu        sync.Mutex
+	turns     []string // "type outcome"
+	calls     []string // "operation status"
+	throttled []string
+}
+
+var (
+	_ TurnObserver      = (*recordingObserver)(nil)
+	_ ConnectorObserver = (*recordingObserver)(nil)
+)
+
+func (o *recordingObserver) ObserveTurn(typ, outcome string, took time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if took <= 0 {
+		outcome += " (no duration)"
+	}
+	o.turns = append(o.turns, typ+" "+outcome)
+}
+
+func (o *recordingObserver) ObserveConnectorCall(op, status string, took time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if took <= 0 {
+		status += " (no duration)"
+	}
+	o.calls = append(o.calls, op+" "+status)
+}
+
+func (o *recordingObserver) ObserveConnectorThrottled(op string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.throttled = append(o.throttled, op)
+}
+
+func (o *recordingObserver) lastTurn() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.turns) == 0 {
+		return ""
+	}
+	return o.turns[len(o.turns)-1]
+}
+
+// failingDeduper cannot tell whether an activity was seen.
+type failingDeduper struct{}
+
+func (failingDeduper) FirstSeen(context.Context, string, time.Duration) (bool, error) {
+	return false, errors.New("redis down")
+}
+func (failingDeduper) Forget(context.Context, string) error { return nil }
+
+func TestTurnOutcomesObserved(t *testing.T) {
+	obs := &recordingObserver{}
+	tb := newTestBot(t, func(o *ServerOptions) { o.Observer = obs })
+	step := func(name, want string, do func()) {
+		t.Helper()
+		do()
+		if got := obs.lastTurn(); got != want {
+			t.Errorf("%s: observed %q, want %q", name, got, want)
+		}
+	}
+	msg := tb.activity(schema.Message, uniqueID(t), "hello")
+	step("message", "message ok", func() { tb.post(t, msg, "") })
+	step("redelivery", "message duplicate", func() { tb.post(t, msg, "") })
+	step("invoke", "invoke ok", func() { tb.post(t, tb.activity(schema.Invoke, uniqueID(t), ""), "") })
+	step("conversationUpdate", "conversationUpdate ok", func() { tb.post(t, tb.activity(schema.ConversationUpdate, uniqueID(t), ""), "") })
+	step("installationUpdate", "installationUpdate ok", func() { tb.post(t, tb.activity("installationUpdate", uniqueID(t), ""), "") })
+	step("a type chosen by the sender", "other ok", func() { tb.post(t, tb.activity(schema.ActivityTypes("x-"+uniqueID(t)), uniqueID(t), ""), "") })
+	step("garbled", "unknown bad_request", func() { tb.postRaw([]byte("{"), "") })
+	step("too large", "unknown too_large", func() {
+		tb.post(t, tb.activity(schema.Message, uniqueID(t), strings.Repeat("あ", 400_000)), "")
+	})
+	tb.handler.onMessage = func(context.Context, *Turn) error { return errors.New("failed") }
+	step("handler error", "message error", func() { tb.post(t, tb.activity(schema.Message, uniqueID(t), "x"), "") })
+	tb.handler.onMessage = func(context.Context, *Turn) error { panic("boom") }
+	step("panic", "message panic", func() { tb.post(t, tb.activity(schema.Message, uniqueID(t), "x"), "") })
+	tb.handler.onMessage = nil
+	tb.srv.opts.AllowedTenants = []string{"00000000-0000-0000-0000-000000000001"}
+	step("tenant", "message forbidden_tenant", func() { tb.post(t, tb.activity(schema.Message, uniqueID(t), "x"), "") })
+	tb.srv.opts.AllowedTenants = nil
+	tb.srv.opts.Dedupe = failingDeduper{}
+	step("dedupe down", "message unavailable", func() { tb.post(t, tb.activity(schema.Message, uniqueID(t), "x"), "") })
+
+	authed := newAuthedTestBot(t)
+	authed.srv.opts.Observer = obs
+	step("no token", "message unauthorized", func() { authed.post(t, authed.activity(schema.Message, uniqueID(t), "x"), "") })
+	step("garbled, no token", "unknown unauthorized", func() { authed.postRaw([]byte("{"), "") })
+}
+
+func TestConnectorCallsObserved(t *testing.T) {
+	var posts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.Contains(r.URL.Path, "/members/"):
+			w.WriteHeader(http.StatusNotFound)
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/activities") && posts.Add(1) == 1:
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case r.Method == http.MethodPut:
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte(`{"id":"a1"}`))
+		default:
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{"id":"a1"}`))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	obs := &recordingObserver{}
+	c := NewConnector(ConnectorOptions{
+		AllowLoopback: true, Observer: obs,
+		Sleep: func(context.Context, time.Duration) error { return nil },
+	})
+	ctx := context.Background()
+	if _, err := c.SendToConversation(ctx, srv.URL, "a:1", schema.Activity{Type: schema.Message, Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	c.ReplyToActivity(ctx, srv.URL, "a:1", "x", schema.Activity{Type: schema.Message})
+	c.UpdateActivity(ctx, srv.URL, "a:1", "x", schema.Activity{Type: schema.Message})
+	c.SendTyping(ctx, srv.URL, "a:1")
+	c.DeleteActivity(ctx, srv.URL, "a:1", "x")
+	c.CreateConversation(ctx, srv.URL, schema.ConversationParameters{})
+	if _, err := c.GetMember(ctx, srv.URL, "19:team", "29:someone"); err == nil {
+		t.Fatal("GetMember of a stranger succeeded")
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	c.SendTyping(canceled, srv.URL, "a:1")
+	// Refused before any request: not a call.
+	c.SendTyping(ctx, "https://evil.example.com", "a:1")
+
+	want := []string{
+		"send 201", // after one 429
+		"reply 201",
+		"update 200",
+		"typing 201",
+		"delete 201",
+		"create_conversation 201",
+		"get_member 404",
+		"typing canceled",
+	}
+	if !slices.Equal(obs.calls, want) {
+		t.Errorf("calls observed %q, want %q", obs.calls, want)
+	}
+	if !slices.Equal(obs.throttled, []string{"send"}) {
+		t.Errorf("429s observed %q", obs.throttled)
+	}
+}

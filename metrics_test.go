@@ -1,0 +1,318 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/infracloudio/msbotbuilder-go/schema"
+
+	"github.com/smartswap/mfabot/bot"
+	"github.com/smartswap/mfabot/cards"
+	"github.com/smartswap/mfabot/dialogs"
+	"github.com/smartswap/mfabot/graph"
+	"github.com/smartswap/mfabot/internal/metrics"
+)
+
+// /metrics through the real handler: turns, the funnel, connector and
+// Graph calls, as main wires them.
+
+// withMetrics wires m into every producer of a test bot, as run does, and
+// serves it at GET /metrics on the bot's mux.
+func withMetrics(m *metrics.Metrics, mod func(*dialogs.Options)) botWiring {
+	return botWiring{
+		dialogs: func(o *dialogs.Options) {
+			o.Observer = m
+			if mod != nil {
+				mod(o)
+			}
+		},
+		server: func(o *bot.ServerOptions) {
+			o.Observer = m
+			o.Mounts = map[string]http.Handler{"GET /metrics": m.Handler()}
+		},
+		connector: func(o *bot.ConnectorOptions) {
+			o.Observer = m
+			o.Sleep = func(context.Context, time.Duration) error { return nil } // no real waits for 429s
+		},
+		graph: []graph.Option{graph.WithObserver(m)},
+	}
+}
+
+// scrape reads /metrics from h: each series ("name{label="v",…}", labels
+// sorted as Prometheus writes them) and its value.
+func scrape(t testing.TB, h http.Handler) map[string]float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", rec.Code, rec.Body.String())
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("GET /metrics: Content-Type %q", ct)
+	}
+	return parseExposition(t, rec.Body)
+}
+
+func parseExposition(t testing.TB, r io.Reader) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("exposition line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// wantSeries checks that each series is there with the value wanted.
+func wantSeries(t testing.TB, got map[string]float64, want map[string]float64) {
+	t.Helper()
+	for series, v := range want {
+		g, ok := got[series]
+		switch {
+		case !ok:
+			t.Errorf("no series %s", series)
+		case g != v:
+			t.Errorf("%s = %v, want %v", series, g, v)
+		}
+	}
+}
+
+// completeProcedure takes c's user through the whole procedure (the user
+// adds the new phone and deletes the old one on the sandbox's page) and
+// returns the done card.
+func completeProcedure(t testing.TB, c *chat) cards.Card {
+	t.Helper()
+	card := c.say("スマホ交換")
+	for _, step := range cards.StepIDs {
+		wantCard(t, card, stepCard(step))
+		switch step {
+		case "enter_number":
+			c.sb.AddMethod(c.user, "iPhone 15")
+		case "delete_old":
+			for _, m := range c.sb.Methods(c.user) {
+				if m.DisplayName == "iPhone SE (3rd generation)" {
+					c.sb.DeleteMethod(c.user, m.ID)
+				}
+			}
+		}
+		card = c.press(card, cards.VerbNext)
+	}
+	wantCard(t, card, "done")
+	return card
+}
+
+func TestMetricsThroughTheHandler(t *testing.T) {
+	c, prefix := newChat(t, "")
+	m := metrics.New()
+	m.InitSteps(cards.StepIDs)
+	c.h, _, _ = newBotHandlerWith(t, prefix, c.sb, withMetrics(m, nil))
+
+	// The first send of the bot is throttled once, then retried.
+	var throttled atomic.Bool
+	c.conn.fail = func(int) (int, string) {
+		if throttled.CompareAndSwap(false, true) {
+			return http.StatusTooManyRequests, "1"
+		}
+		return 0, ""
+	}
+
+	// One user goes three steps and cancels.
+	// Messages answer with a send; buttons with the invoke's response.
+	card := c.say("スマホ交換") // Graph: the snapshot
+	card = c.press(c.press(card, cards.VerbNext), cards.VerbNext)
+	wantCard(t, card, stepCard("open_page"))
+	wantCard(t, c.say("キャンセル"), "cancelled")
+
+	// A redelivered activity and a body that is not an activity.
+	a := c.activity(schema.Message)
+	a.Text = "ヘルプ"
+	c.post(a)
+	c.post(a)
+	rec := httptest.NewRecorder()
+	c.h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/messages", strings.NewReader("{not json")))
+	if rec.Code != http.StatusBadRequest {
+		t.Fatalf("bad body: %d", rec.Code)
+	}
+
+	// Another user completes the procedure.
+	completeProcedure(t, c.other("0d6c1f3e-7a2b-4c5d-9e8f-102132435465"))
+
+	got := scrape(t, c.h)
+	wantSeries(t, got, map[string]float64{
+		`mfabot_turns_total{outcome="ok",type="message"}`:          4, // スマホ交換, キャンセル, ヘルプ, and the second user's スマホ交換
+		`mfabot_turns_total{outcome="duplicate",type="message"}`:   1,
+		`mfabot_turns_total{outcome="bad_request",type="unknown"}`: 1,
+		`mfabot_turns_total{outcome="ok",type="invoke"}`:           2 + 10,
+		`mfabot_turn_duration_seconds_count{type="message"}`:       5,
+		`mfabot_turn_duration_seconds_count{type="invoke"}`:        12,
+
+		`mfabot_dialogs_started_total`:                             2,
+		`mfabot_dialog_steps_entered_total{step="cautions"}`:       2,
+		`mfabot_dialog_steps_entered_total{step="old_phone"}`:      2,
+		`mfabot_dialog_steps_entered_total{step="open_page"}`:      2,
+		`mfabot_dialog_steps_entered_total{step="add_method"}`:     1,
+		`mfabot_dialog_steps_entered_total{step="remove_account"}`: 1,
+		`mfabot_dialogs_cancelled_total{step="open_page"}`:         1,
+		`mfabot_dialogs_completed_total`:                           1,
+		`mfabot_dialog_completion_seconds_count`:                   1,
+
+		// The bot sent four messages into chats (the answers to the typed
+		// texts; buttons are answered in the invoke's response), the first
+		// after a 429.
+		`mfabot_connector_requests_total{operation="send",status="201"}`:    4,
+		`mfabot_connector_throttled_total{operation="send"}`:                1,
+		`mfabot_connector_request_duration_seconds_count{operation="send"}`: 4,
+	})
+	if n := got[`mfabot_graph_requests_total{operation="ListAuthenticatorMethods",status="200"}`]; n < 4 {
+		t.Errorf("Graph list calls counted: %v, want at least 4 (two snapshots, the new phone, the deletion)", n)
+	}
+	if n := got[`mfabot_graph_request_duration_seconds_count{operation="ListAuthenticatorMethods"}`]; n < 4 {
+		t.Errorf("Graph list durations: %v", n)
+	}
+	// Own registry: the Go runtime collectors, nothing from anyone else's.
+	if _, ok := got["go_goroutines"]; !ok {
+		t.Error("no Go runtime metrics")
+	}
+	for series := range got {
+		if strings.Contains(series, convUser) || strings.Contains(series, convTenant) {
+			t.Errorf("a series names a user or tenant: %s", series)
+		}
+	}
+}
+
+// Each Metrics has its own registry: two bots in one process (as in these
+// tests) count apart, and neither touches Prometheus's global registry.
+func TestMetricsTwoBotsDoNotCollide(t *testing.T) {
+	c1, p1 := newChat(t, "")
+	m1 := metrics.New()
+	c1.h, _, _ = newBotHandlerWith(t, p1, c1.sb, withMetrics(m1, nil))
+	c2, p2 := newChat(t, "")
+	m2 := metrics.New()
+	c2.h, _, _ = newBotHandlerWith(t, p2, c2.sb, withMetrics(m2, nil))
+
+	c1.say("スマホ交換")
+	c1.say("ヘルプ")
+	c2.say("ヘルプ")
+
+	ok := `mfabot_turns_total{outcome="ok",type="message"}`
+	if got := scrape(t, c1.h)[ok]; got != 2 {
+		t.Errorf("first bot: %v turns, want 2", got)
+	}
+	if got := scrape(t, c2.h)[ok]; got != 1 {
+		t.Errorf("second bot: %v turns, want 1", got)
+	}
+	if got := scrape(t, c2.h)["mfabot_dialogs_started_total"]; got != 0 {
+		t.Errorf("second bot counted the first bot's start: %v", got)
+	}
+}
+
+func TestMetricsAddrConfig(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		want    string
+		problem string
+	}{
+		{map[string]string{}, "", ""},
+		{map[string]string{"METRICS_ADDR": ":9090"}, "127.0.0.1:9090", ""}, // local mode: loopback only
+		{map[string]string{"METRICS_ADDR": "0.0.0.0:9090"}, "0.0.0.0:9090", ""},
+		{map[string]string{"METRICS_ADDR": "localhost:9100"}, "localhost:9100", ""},
+		{map[string]string{"METRICS_ADDR": "9090"}, "", "METRICS_ADDR"},
+		{map[string]string{"METRICS_ADDR": ":http"}, "", "METRICS_ADDR"},
+		{map[string]string{"METRICS_ADDR": ":70000"}, "", "METRICS_ADDR"},
+		{map[string]string{"METRICS_ADDR": "bad host:9090"}, "", "METRICS_ADDR"},
+		{map[string]string{"METRICS_ADDR": ":3978"}, "", "METRICS_ADDR"}, // the bot's own port
+	} {
+		cfg, err := loadConfig(env(tc.env))
+		if tc.problem != "" {
+			if ce, ok := err.(*configError); !ok || ce.Var != tc.problem {
+				t.Errorf("%v: err = %v, want a problem with %s", tc.env, err, tc.problem)
+			}
+			continue
+		}
+		if err != nil || cfg.MetricsAddr != tc.want {
+			t.Errorf("%v: MetricsAddr = %q, %v; want %q", tc.env, cfg.MetricsAddr, err, tc.want)
+		}
+	}
+}
+
+// run serves /metrics on the bot's port, or only on METRICS_ADDR when set,
+// and names it in the start-up line.
+func TestRunServesMetrics(t *testing.T) {
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	start := func(vars map[string]string) (string, *syncBuffer, func()) {
+		port := freePort(t)
+		vars["PORT"] = strconv.Itoa(port)
+		logs := &syncBuffer{}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, []string{"mfabot"}, env(vars), logs, logs) }()
+		base := "http://127.0.0.1:" + strconv.Itoa(port)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if code, _ := get(base + "/readyz"); code == http.StatusOK {
+				break
+			}
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("bot never became ready; logs:\n%s", logs.String())
+			}
+		}
+		return base, logs, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		}
+	}
+
+	base, logs, stop := start(map[string]string{})
+	code, body := get(base + "/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "mfabot_dialog_steps_entered_total{step=\"cautions\"} 0") ||
+		!strings.Contains(body, "mfabot_reminders_sent_total 0") {
+		t.Errorf("GET /metrics on the bot's port: %d\n%s", code, body)
+	}
+	if !strings.Contains(logs.String(), `"metrics":"GET /metrics on the bot's listener"`) {
+		t.Errorf("start-up line does not say where /metrics is:\n%s", logs.String())
+	}
+	stop()
+
+	mport := freePort(t)
+	base, logs, stop = start(map[string]string{"METRICS_ADDR": ":" + strconv.Itoa(mport)})
+	defer stop()
+	if code, _ := get(base + "/metrics"); code != http.StatusNotFound {
+		t.Errorf("GET /metrics on the bot's port with METRICS_ADDR set: %d, want 404", code)
+	}
+	code, body = get("http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics")
+	if code != http.StatusOK || !bytes.Contains([]byte(body), []byte("mfabot_dialogs_started_total 0")) {
+		t.Errorf("GET /metrics on METRICS_ADDR: %d\n%s", code, body)
+	}
+	if !strings.Contains(logs.String(), `"metrics_addr":"127.0.0.1:`+strconv.Itoa(mport)+`"`) {
+		t.Errorf("start-up line lacks metrics_addr:\n%s", logs.String())
+	}
+}
