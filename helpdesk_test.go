@@ -229,6 +229,10 @@ func TestTicketLifecycle(t *testing.T) {
 	if !strings.Contains(strings.Join(r.userTexts(), "\n"), "Agent a9e1 さんが担当します") {
 		t.Errorf("user not told of the assignment: %v", r.userTexts())
 	}
+	// Every member of the channel sees it: the card is updated in place too.
+	if puts := r.inChannel(http.MethodPut); len(puts) != 2 || !strings.Contains(text(cardOf(t, puts[1])), "対応中") {
+		t.Errorf("the channel card was not updated in place after 担当する (%d updates)", len(puts))
+	}
 
 	typ, v = r.agentPress(agentAAD, assigned, cards.VerbTicketResolve, nil)
 	resolved := asCard(t, v)

@@ -524,6 +524,9 @@ func (h *Handler) onTicketAction(ctx context.Context, t Turn, ti turnInfo, verb 
 		}
 	}
 	h.notify(ctx, event, tk, actor)
+	// The answer replaces the card for the agent who pressed; the update
+	// makes sure every member of the channel sees who took it.
+	h.refreshCard(ctx, ti, tk)
 	return InvokeResult{Card: cards.Ticket(tk.view(h))}, nil
 }
 
