@@ -4,7 +4,8 @@
 #      redis-server and starts one when missing);
 #   2. installs Debian's chromium (and a Japanese font) for the browser tests;
 #   3. installs the npm packages of the end-to-end tests (e2e/package-lock.json);
-#   4. gofmt, go vet and go test -race over every package.
+#   4. gofmt, go vet and go test -race over every package;
+#   5. each fuzz target for a fixed short time (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,3 +60,5 @@ log "go vet"
 go vet ./...
 log "go test -race"
 go test -race -count=1 -timeout 30m ./...
+log "fuzz (each target for a fixed short time)"
+FUZZTIME="${FUZZTIME:-10s}" bash scripts/fuzz.sh
