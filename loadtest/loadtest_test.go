@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testWriter sends the tool's progress lines to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestSmoke runs the tool's core against the real bot binary (built from
+// this module, or LOADTEST_BOT_BIN) with its own redis-server: a few users,
+// a couple of hundred turns. It checks correctness only: no errors, and
+// every user went through the whole procedure at least once. Speed is the
+// tool's report's business, never a test's.
+func TestSmoke(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const users, turns = 4, 200
+	rep, err := Run(ctx, Config{
+		Users:    []int{users},
+		Turns:    turns,
+		BotBin:   os.Getenv("LOADTEST_BOT_BIN"),
+		Timeout:  4 * time.Minute,
+		Progress: testWriter{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Levels) != 1 {
+		t.Fatalf("%d levels in the report, want 1", len(rep.Levels))
+	}
+	lv := rep.Levels[0]
+	for _, s := range lv.ErrorSamples {
+		t.Log(s)
+	}
+	for _, l := range lv.BotLogLines {
+		t.Log("bot:", l)
+	}
+	if lv.Errors != 0 {
+		t.Errorf("%d errors (%v)", lv.Errors, lv.ErrorKinds)
+	}
+	if lv.AllTurns != turns {
+		t.Errorf("%d turns run, want %d", lv.AllTurns, turns)
+	}
+	if lv.UsersCompleted != users {
+		t.Errorf("%d of %d users completed the procedure at least once (%d procedures in all)", lv.UsersCompleted, users, lv.Procedures)
+	}
+	if lv.BotLogError != 0 {
+		t.Errorf("the bot logged %d errors", lv.BotLogError)
+	}
+	if lv.TokenRequests < 1 {
+		t.Errorf("the bot never fetched its outbound token from the stand-in")
+	}
+	if !strings.Contains(lv.BotExit, "stopped cleanly") {
+		t.Errorf("bot exit: %s", lv.BotExit)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	var ds []time.Duration
+	for i := 1; i <= 100; i++ {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	l := summarize(ds)
+	if l.N != 100 || l.P50 != 50 || l.P95 != 95 || l.P99 != 99 || l.Max != 100 || l.Mean != 50.5 {
+		t.Errorf("summarize 1..100 ms = %+v", l)
+	}
+	if got := summarize(nil); got != (Latency{}) {
+		t.Errorf("summarize(nil) = %+v", got)
+	}
+}
+
+func TestParseCard(t *testing.T) {
+	raw := []byte(`{"type":"AdaptiveCard","body":[{"type":"TextBlock","id":"card:step-cautions","text":"x"}],
+		"actions":[{"type":"Action.Execute","verb":"next","data":{"verb":"next","dialog":"d","step":"cautions","nonce":"n"}},
+		{"type":"Action.OpenUrl","url":"https://example.com"}]}`)
+	c, err := parseCard(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.id != "step-cautions" {
+		t.Errorf("id %q", c.id)
+	}
+	if d := string(c.actions["next"]); !strings.Contains(d, `"nonce":"n"`) {
+		t.Errorf("next data %s", d)
+	}
+	if len(c.actions) != 1 {
+		t.Errorf("actions %v", c.actions)
+	}
+}
