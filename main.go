@@ -292,6 +292,11 @@ func openGraph(cfg Config, listenAddr string, obs graph.Observer) (dialogs.Direc
 	return graphDirectory{client}, mounts, pageURL, nil
 }
 
+// redisPoolSize is the default connection pool per Redis server (go-redis
+// defaults to 10 per CPU, 20 here, and turns queued for connections under
+// load); pool_size= in REDIS_URL overrides it.
+const redisPoolSize = 64
+
 // openRedis connects to REDIS_URL, or starts an embedded Redis when none is
 // configured, so that the same go-redis code path runs either way.
 // REDIS_URL forms: redis://[:password@]host:port/db (rediss:// for TLS) for a
@@ -318,6 +323,9 @@ func openRedis(cfg Config) (redisstore.Client, func(), error) {
 		if err != nil {
 			return nil, nil, bad
 		}
+		if !strings.Contains(rest, "pool_size=") {
+			opt.PoolSize = redisPoolSize
+		}
 		rdb := redis.NewClient(opt)
 		return rdb, func() { rdb.Close() }, nil
 	case "cluster":
@@ -325,12 +333,18 @@ func openRedis(cfg Config) (redisstore.Client, func(), error) {
 		if err != nil {
 			return nil, nil, bad
 		}
+		if !strings.Contains(rest, "pool_size=") {
+			opt.PoolSize = redisPoolSize
+		}
 		rdb := redis.NewClusterClient(opt)
 		return rdb, func() { rdb.Close() }, nil
 	case "sentinel":
 		opt, err := redis.ParseFailoverURL(plain)
 		if err != nil || opt.MasterName == "" {
 			return nil, nil, bad
+		}
+		if !strings.Contains(rest, "pool_size=") {
+			opt.PoolSize = redisPoolSize
 		}
 		rdb := redis.NewFailoverClient(opt)
 		return rdb, func() { rdb.Close() }, nil

@@ -131,19 +131,22 @@ type turnInfo struct {
 
 func (h *Handler) info(a schema.Activity, log *slog.Logger) turnInfo {
 	ti := turnInfo{tenant: tenantOf(a), user: userOf(a), loc: cards.LocaleFor(a.Locale), tz: tokyo, log: log}
-	if a.LocalTimezone != "" {
-		if tz, err := time.LoadLocation(a.LocalTimezone); err == nil {
-			ti.tz, ti.tzName = tz, a.LocalTimezone
-		}
+	if tz := loadLocation(a.LocalTimezone); tz != nil {
+		ti.tz, ti.tzName = tz, a.LocalTimezone
 	}
 	return ti
 }
 
 // remember keeps the conversation reference of a personal chat, the
-// address of reminders.
+// address of reminders. It is written on installs and typed messages; card
+// presses come from the same chat, so rewriting it on each of them would
+// only cost a Redis write per turn.
 func (h *Handler) remember(ctx context.Context, t Turn, ti turnInfo) {
 	a := t.Incoming()
 	if h.o.Reminders == nil || ti.user == "" || (a.Conversation.ConversationType != "" && a.Conversation.ConversationType != "personal") {
+		return
+	}
+	if a.Type == schema.Invoke {
 		return
 	}
 	b, err := json.Marshal(t.Reference())
@@ -404,14 +407,19 @@ func (h *Handler) queueReminder(ctx context.Context, ti turnInfo, cur, next *sta
 	if h.o.Reminders == nil {
 		return
 	}
-	prev := ""
+	prev, want := "", ""
 	if cur != nil && cur.Remind != nil {
 		prev = reminderID(ti.tenant, ti.user, cur.ID, cur.Remind.Seq)
 	}
+	if next.active() && next.Remind != nil {
+		want = reminderID(ti.tenant, ti.user, next.ID, next.Remind.Seq)
+	}
 	var err error
 	switch {
-	case !due.IsZero() && next.Remind != nil && next.active():
-		err = h.o.Reminders.ScheduleReminder(ctx, ti.user, reminderID(ti.tenant, ti.user, next.ID, next.Remind.Seq), prev, due)
+	case want == prev:
+		// The queued reminder still stands (its time barely moved).
+	case !due.IsZero() && want != "":
+		err = h.o.Reminders.ScheduleReminder(ctx, ti.user, want, prev, due)
 	case prev != "":
 		err = h.o.Reminders.CompleteReminder(ctx, ti.user, prev)
 	}

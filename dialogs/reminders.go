@@ -110,13 +110,31 @@ func (p ReminderPolicy) plan(s *state, now time.Time) time.Time {
 	}
 	seq := 1
 	snoozes := 0
-	if s.Remind != nil {
-		seq = s.Remind.Seq + 1
-		snoozes = s.Remind.Snoozes
-	}
 	due := p.Hours.Next(now.Add(p.Schedule[0]), s.location())
+	if r := s.Remind; r != nil {
+		// A user clicking through the steps would requeue the reminder on
+		// every turn; while it is the first and moves by less than
+		// keepWithin, the queued one stands.
+		if r.Sent == 0 && r.Snoozes == 0 && absDuration(due.Sub(r.Due)) < keepWithin {
+			return time.Time{}
+		}
+		seq = r.Seq + 1
+		snoozes = r.Snoozes
+	}
 	s.Remind = &reminder{Seq: seq, Base: now, Due: due, Snoozes: snoozes}
 	return due
+}
+
+// keepWithin is how far a reminder's due time may drift before it is
+// queued again: a reminder 24 h after the last activity may come up to
+// this much earlier than that.
+const keepWithin = 10 * time.Minute
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }
 
 // after plans the reminder that follows one just sent; zero when the

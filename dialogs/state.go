@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smartswap/mfabot/cards"
@@ -72,10 +74,8 @@ type state struct {
 
 // location is the user's time zone (Asia/Tokyo when unknown).
 func (s *state) location() *time.Location {
-	if s.TZ != "" {
-		if l, err := time.LoadLocation(s.TZ); err == nil {
-			return l
-		}
+	if l := loadLocation(s.TZ); l != nil {
+		return l
 	}
 	return tokyo
 }
@@ -162,3 +162,31 @@ func (s *state) skippedDelete() bool { return s.New != nil && len(s.Old) == 0 }
 
 // indexOf is the 0-based position of a step, -1 for a pseudo-step.
 func indexOf(step string) int { return slices.Index(cards.StepIDs, step) }
+
+// zones caches time zones by name: time.LoadLocation reads and parses the
+// zone database on every call (6% of a turn's CPU under load).
+var zones sync.Map // name → *time.Location, or nil for an unknown name
+
+// loadLocation returns the named zone, nil for "" or an unknown name.
+func loadLocation(name string) *time.Location {
+	if name == "" {
+		return nil
+	}
+	if l, ok := zones.Load(name); ok {
+		loc, _ := l.(*time.Location)
+		return loc
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		loc = nil
+	}
+	if n := zonesCached.Add(1); n <= maxCachedZones {
+		zones.Store(name, loc)
+	}
+	return loc
+}
+
+// maxCachedZones bounds the cache: names come from activities.
+const maxCachedZones = 1000
+
+var zonesCached atomic.Int64
