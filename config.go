@@ -78,6 +78,11 @@ type Config struct {
 	// MetricsAddr, when set, serves GET /metrics on its own listener
 	// (host:port) instead of the bot's.
 	MetricsAddr string
+	// PprofAddr, when set, serves net/http/pprof on a loopback listener.
+	PprofAddr string
+	// BindHost is the interface the bot listens on (default: all in Azure
+	// mode, 127.0.0.1 in local mode).
+	BindHost string
 
 	LogLevel slog.Level
 }
@@ -216,6 +221,22 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if c.MetricsAddr, err = metricsAddr(get("METRICS_ADDR"), c.Port, c.LocalMode); err != nil {
 		return c, err
 	}
+	if v := get("PPROF_ADDR"); v != "" {
+		host, port, err := net.SplitHostPort(v)
+		if _, perr := strconv.Atoi(port); err != nil || perr != nil || !isLoopbackHost(host) {
+			return c, &configError{"PPROF_ADDR", fmt.Sprintf("%q must be a loopback host:port (e.g. 127.0.0.1:6060): profiles are never served to the network", v)}
+		}
+		c.PprofAddr = v
+	}
+	if v := get("BIND_HOST"); v != "" {
+		if net.ParseIP(v) == nil && !strings.EqualFold(v, "localhost") {
+			return c, &configError{"BIND_HOST", fmt.Sprintf("%q is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)", v)}
+		}
+		if c.LocalMode && !isLoopbackHost(v) {
+			return c, &configError{"BIND_HOST", "local mode (no MicrosoftAppId) accepts unauthenticated activities and binds loopback only"}
+		}
+		c.BindHost = v
+	}
 	if err := c.loadGraph(get, getenv); err != nil {
 		return c, err
 	}
@@ -299,6 +320,9 @@ func splitList(v string) []string {
 
 // listenAddr is where the server binds: loopback only in local mode.
 func (c Config) listenAddr() string {
+	if c.BindHost != "" {
+		return net.JoinHostPort(c.BindHost, strconv.Itoa(c.Port))
+	}
 	if c.LocalMode {
 		return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port))
 	}
@@ -344,6 +368,9 @@ func (c Config) summary() []any {
 	}
 	attrs = append(attrs, "helpdesk_channel", hd, "helpdesk_admins", len(c.Helpdesk.Admins), "tap_enabled", c.Helpdesk.TAPEnabled,
 		"tap_lifetime", c.Helpdesk.TAPLifetime.String(), "helpdesk_webhook", c.Helpdesk.WebhookURL != "")
+	if c.PprofAddr != "" {
+		attrs = append(attrs, "pprof", c.PprofAddr)
+	}
 	if c.MetricsAddr != "" {
 		attrs = append(attrs, "metrics", "GET /metrics on METRICS_ADDR "+c.MetricsAddr)
 	} else {

@@ -186,3 +186,25 @@ func TestLoadConfigGraphModes(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadConfigPprofAndBindHost(t *testing.T) {
+	c, err := loadConfig(env(map[string]string{"PPROF_ADDR": "127.0.0.1:6060"}))
+	if err != nil || c.PprofAddr != "127.0.0.1:6060" {
+		t.Fatalf("loopback pprof: %v %+v", err, c)
+	}
+	for _, bad := range []string{":6060", "0.0.0.0:6060", "10.0.0.1:6060", "127.0.0.1"} {
+		if _, err := loadConfig(env(map[string]string{"PPROF_ADDR": bad})); err == nil {
+			t.Errorf("PPROF_ADDR=%q accepted: profiles must stay on loopback", bad)
+		}
+	}
+	azure := map[string]string{"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "x", "MicrosoftAppTenantId": testTenantID, "BIND_HOST": "127.0.0.1", "PORT": "8080"}
+	if c, err := loadConfig(env(azure)); err != nil || c.listenAddr() != "127.0.0.1:8080" {
+		t.Fatalf("BIND_HOST in azure mode: %v %s", err, c.listenAddr())
+	}
+	if _, err := loadConfig(env(map[string]string{"BIND_HOST": "0.0.0.0"})); err == nil {
+		t.Error("local mode accepted a non-loopback BIND_HOST")
+	}
+	if _, err := loadConfig(env(map[string]string{"BIND_HOST": "example.com"})); err == nil {
+		t.Error("BIND_HOST accepted a host name")
+	}
+}

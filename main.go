@@ -75,6 +75,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer metricsLn.Close()
 	}
 
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.PprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
+
 	rdb, closeRedis, err := openRedis(cfg)
 	if err != nil {
 		return err
