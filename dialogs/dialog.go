@@ -149,7 +149,15 @@ func (h *Handler) remember(ctx context.Context, t Turn, ti turnInfo) {
 	if a.Type == schema.Invoke {
 		return
 	}
-	b, err := json.Marshal(t.Reference())
+	// Only what a proactive send needs: names and the activity id would
+	// double the key's size for nothing.
+	r := t.Reference()
+	b, err := json.Marshal(schema.ConversationReference{
+		ServiceURL: r.ServiceURL, ChannelID: r.ChannelID,
+		Conversation: schema.ConversationAccount{ID: r.Conversation.ID, ConversationType: r.Conversation.ConversationType, TenantID: r.Conversation.TenantID},
+		User:         schema.ChannelAccount{ID: r.User.ID, AadObjectID: r.User.AadObjectID},
+		Bot:          schema.ChannelAccount{ID: r.Bot.ID},
+	})
 	if err == nil {
 		err = h.o.Reminders.SaveReference(ctx, ti.tenant, ti.user, b)
 	}
