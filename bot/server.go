@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -236,7 +238,7 @@ func (s *Server) handleMessages() http.Handler {
 
 		dedupeKey := ""
 		if s.opts.Dedupe != nil && act.ID != "" {
-			dedupeKey = "seen:" + act.Conversation.ID + ":" + act.ID
+			dedupeKey = seenKey(act.Conversation.ID, act.ID)
 			first, err := s.opts.Dedupe.FirstSeen(ctx, dedupeKey, dedupeTTL)
 			if err != nil {
 				log.ErrorContext(ctx, "duplicate check failed", "err", err)
@@ -267,6 +269,14 @@ func (s *Server) handleMessages() http.Handler {
 		}
 		writeInvokeResponse(w, resp)
 	})
+}
+
+// seenKey names the record of a handled activity: a digest of the
+// conversation and activity ids, since Teams' ids run to 200 characters and
+// one record is kept per turn for an hour.
+func seenKey(conversationID, activityID string) string {
+	h := sha256.Sum256([]byte(conversationID + "\x00" + activityID))
+	return "seen:" + base64.RawURLEncoding.EncodeToString(h[:16])
 }
 
 // route dispatches a turn by activity type. Types the bot does not handle
