@@ -166,7 +166,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Store: store, Content: content, Directory: dir,
 		AllowDelete: cfg.GraphAllowDelete, SecurityInfoURL: pageURL,
 		Reminders: store, Policy: policy, Helpdesk: helpdesk,
-		Observer: m, Stats: store,
+		Observer: m, Stats: store, Logger: logger,
 	})
 	// Proactive sends leave 429s to the reminder worker, which pauses every
 	// replica through Redis instead of waiting inside one request.
@@ -245,7 +245,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})
-	go func() { defer close(workerDone); reminders.Run(workerCtx) }()
+	go func() {
+		defer close(workerDone)
+		statsDone := make(chan struct{})
+		go func() { defer close(statsDone); conversation.RunStats(workerCtx) }()
+		reminders.Run(workerCtx)
+		<-statsDone
+	}()
 	defer func() { stopWorker(); <-workerDone }()
 
 	select {

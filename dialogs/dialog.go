@@ -41,6 +41,8 @@ type Options struct {
 	// reminders by Policy after every change of a dialog.
 	Reminders ReminderStore
 	Policy    ReminderPolicy
+	// Logger receives what happens outside a turn (flushing statistics).
+	Logger *slog.Logger
 	// Helpdesk, when set, turns ヘルプデスクに相談 into tickets in a
 	// helpdesk channel; without it the user is told how to reach the
 	// helpdesk.
@@ -56,11 +58,15 @@ type Options struct {
 // Handler is the conversation: it answers messages, card actions and
 // installation events, keeping each user's dialog in the Store.
 type Handler struct {
-	o Options
+	o     Options
+	batch statsBatch
 }
 
 // NewHandler returns the conversation handler. It does no I/O.
 func NewHandler(o Options) *Handler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}

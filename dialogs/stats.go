@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
@@ -46,6 +47,9 @@ func (nopObserver) TicketEvent(string)            {}
 // per day, in Redis, so that they survive restarts and add up across
 // replicas. Days are dates in Asia/Tokyo, "2006-01-02".
 type StatsStore interface {
+	// AddDailyCounts adds counts to day's counters and keeps took as
+	// completion times.
+	AddDailyCounts(ctx context.Context, day string, counts map[string]int64, took []time.Duration) error
 	// AddDailyStats adds 1 to each of fields in day's counters and, when
 	// took is positive, keeps took as one completion time of the day.
 	AddDailyStats(ctx context.Context, day string, fields []string, took time.Duration) error
@@ -143,8 +147,108 @@ func (h *Handler) count(ctx context.Context, ti turnInfo, f funnelChange) {
 	if f.completed {
 		took = max(f.took, time.Second) // a completion always has a time
 	}
-	if err := h.o.Stats.AddDailyStats(ctx, statsDay(h.o.Now()), fields, took); err != nil {
-		ti.log.WarnContext(ctx, "stats: could not count", "err", err, "fields", fields)
+	h.batch.add(statsDay(h.o.Now()), fields, took)
+	if h.batch.due(time.Now()) {
+		h.FlushStats(ctx)
+	}
+}
+
+// statsBatch gathers the daily counters of many turns, so that they cost one
+// Redis round trip a second rather than one a turn.
+type statsBatch struct {
+	mu    sync.Mutex
+	days  map[string]*dayCounts
+	since time.Time // when the oldest unflushed count was added
+}
+
+type dayCounts struct {
+	counts map[string]int64
+	took   []time.Duration
+}
+
+// flushEvery bounds how long counts wait in memory.
+const flushEvery = time.Second
+
+func (b *statsBatch) add(day string, fields []string, took time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.days == nil {
+		b.days = map[string]*dayCounts{}
+	}
+	d := b.days[day]
+	if d == nil {
+		d = &dayCounts{counts: map[string]int64{}}
+		b.days[day] = d
+	}
+	for _, f := range fields {
+		d.counts[f]++
+	}
+	if took > 0 {
+		d.took = append(d.took, took)
+	}
+	if b.since.IsZero() {
+		b.since = time.Now()
+	}
+}
+
+func (b *statsBatch) due(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.since.IsZero() && now.Sub(b.since) >= flushEvery
+}
+
+func (b *statsBatch) take() map[string]*dayCounts {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	days := b.days
+	b.days, b.since = nil, time.Time{}
+	return days
+}
+
+// FlushStats writes the gathered daily counters to Redis. Counts that
+// cannot be written are put back for the next flush.
+func (h *Handler) FlushStats(ctx context.Context) {
+	if h.o.Stats == nil {
+		return
+	}
+	for day, d := range h.batch.take() {
+		if err := h.o.Stats.AddDailyCounts(ctx, day, d.counts, d.took); err != nil {
+			h.o.Logger.WarnContext(ctx, "stats: could not write the daily counters; keeping them for the next flush", "err", err)
+			h.batch.mu.Lock()
+			if h.batch.days == nil {
+				h.batch.days = map[string]*dayCounts{}
+			}
+			if cur := h.batch.days[day]; cur != nil {
+				for f, n := range d.counts {
+					cur.counts[f] += n
+				}
+				cur.took = append(cur.took, d.took...)
+			} else {
+				h.batch.days[day] = d
+			}
+			if h.batch.since.IsZero() {
+				h.batch.since = time.Now()
+			}
+			h.batch.mu.Unlock()
+		}
+	}
+}
+
+// RunStats flushes the daily counters every second until ctx ends, then
+// once more. Run it in every replica.
+func (h *Handler) RunStats(ctx context.Context) {
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			h.FlushStats(fctx)
+			cancel()
+			return
+		case <-t.C:
+			h.FlushStats(ctx)
+		}
 	}
 }
 
@@ -223,6 +327,7 @@ func (h *Handler) sendStats(ctx context.Context, t Turn, ti turnInfo) error {
 
 // statsView reads the counters of the last 30 days and the open tickets.
 func (h *Handler) statsView(ctx context.Context) (cards.StatsView, error) {
+	h.FlushStats(ctx) // this replica's latest counts first
 	now := h.o.Now()
 	today := now.In(tokyo)
 	days := slices.Max(statsWindows)

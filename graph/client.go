@@ -163,11 +163,14 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 	parent := hc.Transport
 	if parent == nil {
-		// http.DefaultTransport keeps 2 idle connections per host: under
-		// load most Graph calls would open a new TLS connection.
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConns, t.MaxIdleConnsPerHost = 128, 64
-		parent = t
+		parent = http.DefaultTransport
+		if !loopback {
+			// http.DefaultTransport keeps 2 idle connections per host: under
+			// load most calls to Graph would open a new TLS connection.
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.MaxIdleConns, t.MaxIdleConnsPerHost = 128, 64
+			parent = t
+		}
 	}
 	coreOpts := msgraphcore.GraphClientOptions{}
 	// Not kiota's default middleware: no RetryHandler (throttleTransport

@@ -64,6 +64,42 @@ func (s *Store) AddDailyStats(ctx context.Context, day string, fields []string, 
 	return nil
 }
 
+// addCountsScript: ARGV = ttl ms, cap, n, n completion ms…, then field,
+// count pairs.
+var addCountsScript = redis.NewScript(`
+local n = tonumber(ARGV[3])
+for i = 4, 3 + n do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+if n > 0 then
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+local first = 4 + n
+for i = first, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if #ARGV >= first then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1
+`)
+
+// AddDailyCounts adds counts to day's counters and keeps took as
+// completion times: many turns' statistics in one round trip.
+func (s *Store) AddDailyCounts(ctx context.Context, day string, counts map[string]int64, took []time.Duration) error {
+	if len(counts) == 0 && len(took) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 3+len(took)+2*len(counts))
+	args = append(args, StatsTTL.Milliseconds(), MaxDailyCompletions, len(took))
+	for _, d := range took {
+		args = append(args, max(d.Milliseconds(), 1))
+	}
+	for f, n := range counts {
+		args = append(args, f, n)
+	}
+	countsKey, tookKey := s.statsKeys(day)
+	if err := addCountsScript.Run(ctx, s.rdb, []string{countsKey, tookKey}, args...).Err(); err != nil {
+		return fmt.Errorf("add daily stats: %w", err)
+	}
+	return nil
+}
+
 var readStatsScript = redis.NewScript(`
 return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
 `)
