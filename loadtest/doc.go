@@ -54,9 +54,8 @@
 // The run is bounded: by -duration (after -warmup) or -turns per user count,
 // and by -timeout for everything. The bot gets SIGTERM at the end of each user
 // count and SIGKILL if it has not stopped 25 s later; the bot and redis-server
-// are also killed if the tool dies. The bot listens on ":PORT" in Azure mode
-// (all interfaces): there is no option to bind it to loopback, so run the tool
-// only on a machine whose only network is loopback.
+// are also killed if the tool dies. The bot runs in Azure mode with
+// BIND_HOST=127.0.0.1, so it listens on loopback only.
 //
 // Flags:
 //

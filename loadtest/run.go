@@ -470,6 +470,7 @@ func (e *env) botEnv() []string {
 		"GRAPH_CREDENTIAL=none",
 		"REMINDER_HOURS=always",
 		"LOG_LEVEL=warn",
+		"BIND_HOST=127.0.0.1",
 	)
 	return append(out, e.cfg.BotEnv...)
 }
