@@ -17,6 +17,18 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// withEnv is base with the key, value pairs kv set.
+func withEnv(base map[string]string, kv ...string) map[string]string {
+	m := map[string]string{}
+	for k, v := range base {
+		m[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
 func TestLoadConfigDefaults(t *testing.T) {
 	c, err := loadConfig(env(nil))
 	if err != nil {
@@ -66,16 +78,7 @@ func TestLoadConfigMultiTenantAuthority(t *testing.T) {
 
 func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 	base := map[string]string{"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "s3cret", "MicrosoftAppTenantId": testTenantID}
-	with := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
+	with := func(kv ...string) map[string]string { return withEnv(base, kv...) }
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -137,16 +140,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 
 func TestLoadConfigGraphModes(t *testing.T) {
 	azure := map[string]string{"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "s3cret", "MicrosoftAppTenantId": testTenantID}
-	with := func(base map[string]string, kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
+	with := withEnv
 	tests := []struct {
 		name     string
 		env      map[string]string

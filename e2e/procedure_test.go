@@ -173,54 +173,11 @@ func startSwap(t *testing.T, botEnv map[string]string) *swapFlow {
 	return f
 }
 
-// jaLocaleShim is preloaded into the Playground (NODE_OPTIONS --require) so
-// that its activities reach the bot with locale ja-JP, as a Japanese Teams
-// client sends them. Playground 0.2.28 hard-codes "locale":"en-US" in every
-// activity it generates (12 places in dist/index.js; LANG only changes its
-// CLI's own messages), so LANG=ja_JP.UTF-8 alone leaves the bot answering in
-// English. The shim swaps `"locale":"en-US"` for `"locale":"ja-JP"` (same
-// length: Content-Length stays right) in request bodies to /api/messages,
-// the activity's own locale and its clientInfo entity's. It changes nothing
-// when the Playground sends another locale. The Playground's log stream
-// shows the bodies as it built them, before the swap.
-const jaLocaleShim = `'use strict';
-// Written by the mfabot e2e tests (e2e/procedure_test.go): activities to the
-// bot say ja-JP instead of the en-US that Playground 0.2.28 hard-codes.
-const http = require('http');
-const FROM = '"locale":"en-US"';
-const TO = '"locale":"ja-JP"';
-function swap(chunk) {
-  if (typeof chunk === 'string') return chunk.split(FROM).join(TO);
-  if (chunk instanceof Uint8Array) {
-    const b = Buffer.from(chunk); // a copy: the caller's buffer stays as it was
-    const from = Buffer.from(FROM);
-    const to = Buffer.from(TO);
-    for (let i = b.indexOf(from); i >= 0; i = b.indexOf(from, i + to.length)) to.copy(b, i);
-    return b;
-  }
-  return chunk;
-}
-for (const name of ['write', 'end']) {
-  const orig = http.ClientRequest.prototype[name];
-  http.ClientRequest.prototype[name] = function (chunk, ...rest) {
-    if (chunk && typeof chunk !== 'function' && typeof this.path === 'string' && this.path.endsWith('/api/messages')) {
-      chunk = swap(chunk);
-    }
-    return orig.call(this, chunk, ...rest);
-  };
-}
-`
-
-// japanesePlaygroundEnv is the Playground's environment for a Japanese user:
-// LANG=ja_JP.UTF-8 and the jaLocaleShim preloaded.
-func japanesePlaygroundEnv(t *testing.T) map[string]string {
-	t.Helper()
-	shim := filepath.Join(t.TempDir(), "ja-locale-shim.cjs")
-	if err := os.WriteFile(shim, []byte(jaLocaleShim), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return map[string]string{"LANG": "ja_JP.UTF-8", "NODE_OPTIONS": `--require "` + shim + `"`}
-}
+// japanesePlaygroundEnv is the Playground's environment for a Japanese
+// user: Playground 0.2.28 writes locale en-US into every activity whatever
+// LANG says, so the locale shim of helpdesk_e2e_test.go (hdPlaygroundEnv)
+// rewrites it to ja-JP.
+func japanesePlaygroundEnv(t *testing.T) map[string]string { return hdPlaygroundEnv(t) }
 
 // requireNode returns the node executable, failing the test (never skipping)
 // when it or one of the e2e/node_modules files is missing.
@@ -283,7 +240,7 @@ func (f *swapFlow) begin() {
 	f.msgID, f.card = m.ID, m.Card()
 	f.observe(f.card, "step-"+swapSteps[0])
 	if titles := actionTitles(f.card); slices.Contains(titles, "Next") {
-		f.t.Fatalf("the bot answered スマホ交換 in English (buttons %q): the activity reached it with an en-* locale; the Playground's ja-JP shim (jaLocaleShim) did not apply", titles)
+		f.t.Fatalf("the bot answered スマホ交換 in English (buttons %q): the activity reached it with an en-* locale; the Playground's ja-JP shim (hdLocaleShim) did not apply", titles)
 	}
 	f.expectStep(1)
 }
