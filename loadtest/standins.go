@@ -36,11 +36,25 @@ type server struct {
 }
 
 func startServer(h http.Handler) (*server, error) {
+	s, err := listenServer()
+	if err != nil {
+		return nil, err
+	}
+	s.serve(h)
+	return s, nil
+}
+
+// listenServer binds a loopback port; serve starts answering on it. Split
+// so that a handler that reads the server's URL never races its creation.
+func listenServer() (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	s := &server{ln: ln, url: "http://" + ln.Addr().String()}
+	return &server{ln: ln, url: "http://" + ln.Addr().String()}, nil
+}
+
+func (s *server) serve(h http.Handler) {
 	s.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -51,8 +65,7 @@ func startServer(h http.Handler) (*server, error) {
 			}
 		},
 	}
-	go s.srv.Serve(ln)
-	return s, nil
+	go s.srv.Serve(s.ln)
 }
 
 func (s *server) close() {
@@ -87,9 +100,10 @@ func newLogin(appID, secret, tenant string) (*login, error) {
 	mux.HandleFunc("GET /v1/.well-known/openidconfiguration", l.serveMetadata)
 	mux.HandleFunc("GET /v1/.well-known/keys", l.serveKeys)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", l.serveToken)
-	if l.server, err = startServer(mux); err != nil {
+	if l.server, err = listenServer(); err != nil {
 		return nil, err
 	}
+	l.server.serve(mux)
 	return l, nil
 }
 
@@ -190,10 +204,11 @@ type connector struct {
 func newConnector(token, tenant string) (*connector, error) {
 	c := &connector{token: token, convs: map[string]*simUser{}}
 	var err error
-	if c.server, err = startServer(c); err != nil {
+	if c.server, err = listenServer(); err != nil {
 		return nil, err
 	}
 	c.serviceURL = c.url + "/amer/" + tenant + "/" // Teams' regional form
+	c.server.serve(c)
 	return c, nil
 }
 
