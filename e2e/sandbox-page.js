@@ -21,7 +21,7 @@
 'use strict';
 
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { openSandboxBrowser } = require('./sandbox-browser');
 
 const OLD_DEVICE = 'iPhone SE (3rd generation)';
 const TIMEOUT_MS = 15000;
@@ -38,28 +38,8 @@ async function main(argv) {
   }
   const origin = new URL(pageURL).origin;
   const stepShots = process.env.SANDBOX_PAGE_STEP_SHOTS === '1';
-  const problems = [];
-
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const { browser, page, problems } = await openSandboxBrowser(origin, TIMEOUT_MS);
   try {
-    const context = await browser.newContext({
-      locale: 'ja-JP', viewport: { width: 1280, height: 800 }, serviceWorkers: 'block',
-    });
-    // The page must work offline: anything outside its origin is a failure.
-    await context.route('**/*', (route) => {
-      const u = route.request().url();
-      if (u.startsWith('data:') || new URL(u).origin === origin) return route.continue();
-      problems.push('request outside the page origin: ' + u);
-      return route.abort('blockedbyclient');
-    });
-    const page = await context.newPage();
-    page.setDefaultTimeout(TIMEOUT_MS);
-    page.on('console', (m) => { if (m.type() === 'error') problems.push('console error: ' + m.text()); });
-    page.on('pageerror', (e) => problems.push('page error: ' + e.message));
 
     let shotNo = 0;
     const stepShot = async (name) => {

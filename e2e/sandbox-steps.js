@@ -22,7 +22,7 @@
 // steps in one run; this script exists so that the chat can go on in between.
 'use strict';
 
-const { chromium } = require('playwright-core');
+const { openSandboxBrowser } = require('./sandbox-browser');
 
 const OLD_DEVICE = 'iPhone SE (3rd generation)';
 const STEP_TIMEOUT_MS = 15000;
@@ -47,29 +47,8 @@ async function run(argv) {
   } catch (e) {
     die('not a URL: ' + pageURL);
   }
-  const problems = [];
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--no-proxy-server'],
-  });
-  let page;
+  const { browser, page, problems } = await openSandboxBrowser(origin, STEP_TIMEOUT_MS);
   try {
-    const context = await browser.newContext({
-      locale: 'ja-JP', viewport: { width: 1280, height: 800 }, serviceWorkers: 'block',
-    });
-    // Offline by design: a request to any other origin is a failure.
-    await context.route('**/*', (route) => {
-      const u = route.request().url();
-      if (u.startsWith('data:') || new URL(u).origin === origin) return route.continue();
-      problems.push('request outside the page origin: ' + u);
-      return route.abort('blockedbyclient');
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page.on('console', (m) => { if (m.type() === 'error') problems.push('console error: ' + m.text()); });
-    page.on('pageerror', (e) => problems.push('page error: ' + e.message));
-
     const textOf = async (selector) => (await page.locator(selector).innerText()).replace(/\s+/g, ' ').trim();
     const press = async (id, label) => {
       const el = page.locator('#' + id);
