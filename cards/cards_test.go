@@ -36,6 +36,11 @@ const (
 
 var locales = []Locale{Japanese, English}
 
+// StepIDs are the procedure's steps as the embedded content file lists
+// them, in its order. The procedure itself is the dialogs package's step
+// table, which checks the embedded file against it; cards knows no steps.
+var StepIDs = DefaultContent().StepIDs()
+
 // testRef is the fixed Ref of the golden cards, for step.
 func testRef(step string) Ref {
 	return Ref{Dialog: "dlg-0123456789abcdef", Step: step, Nonce: "nonce-fedcba9876543210"}
@@ -84,7 +89,8 @@ func cardCasesFrom(t testing.TB, content *Content) []cardCase {
 			})
 		}
 		for i, id := range StepIDs {
-			addStep("step-"+id, StepView{Ref: testRef(id), Index: i + 1, Total: len(StepIDs)})
+			// The dialog's step table offers 紛失・故障した where the old phone is asked about.
+			addStep("step-"+id, StepView{Ref: testRef(id), Index: i + 1, Total: len(StepIDs), Lost: id == "old_phone"})
 		}
 		addStep("step-show_qr-notice", StepView{Ref: testRef("show_qr"), Index: 6, Total: 10, Notice: Text(loc, "stale.notice")})
 		addStep("step-open_page-override", StepView{Ref: testRef("open_page"), Index: 3, Total: 10, SecurityInfoURL: sandboxURL})
@@ -906,7 +912,7 @@ func TestParseContentErrors(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseContent(file, tc.data(t))
+			c, err := ParseContent(file, tc.data(t), StepIDs)
 			if err == nil {
 				t.Fatalf("ParseContent accepted the file: %+v", c)
 			}
@@ -928,7 +934,7 @@ func TestParseContentErrors(t *testing.T) {
 }
 
 func TestParseContentAcceptsTheEmbeddedFile(t *testing.T) {
-	c, err := ParseContent("steps.json", mutated(t, func(map[string]any) {}))
+	c, err := ParseContent("steps.json", mutated(t, func(map[string]any) {}), StepIDs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -217,6 +217,45 @@ var catalog = map[string]map[Locale]string{
 		Japanese: "統計は、ヘルプデスクのチャネルでボットにメンションして「統計」と送ると表示されます(ヘルプデスクのメンバーのみ)。",
 		English:  "To see the statistics, mention the bot with \"stats\" in the helpdesk channel (helpdesk members only).",
 	},
+	// Helpdesk staff's side: ticket cards, their notices and history.
+	"hd.ticket.notfound": {
+		Japanese: "チケットが見つかりません(90 日を過ぎたものは削除されます)。",
+		English:  "Ticket not found (tickets are deleted after 90 days).",
+	},
+	"hd.tap.verify": {
+		Japanese: "本人確認を行ったことを確認欄でチェックしてから発行してください。",
+		English:  "Tick the box confirming that you verified the user's identity, then issue the pass.",
+	},
+	"hd.tap.failed":    {Japanese: "一時アクセスパスを発行できませんでした: %s", English: "The Temporary Access Pass was not issued: %s"},
+	"hd.revoke.failed": {Japanese: "サインアウトできませんでした: %s", English: "The sessions were not signed out: %s"},
+	"hd.graph.forbidden": {
+		Japanese: "ボットに Graph の権限がありません(UserAuthenticationMethod.ReadWrite.All / User.RevokeSessions.All と管理者の同意が必要です)。",
+		English:  "The bot lacks a Graph permission (UserAuthenticationMethod.ReadWrite.All / User.RevokeSessions.All with admin consent).",
+	},
+	"hd.graph.throttled": {Japanese: "Graph が混み合っています。少し待ってからもう一度。", English: "Graph is busy. Wait a moment and try again."},
+	"hd.graph.down": {
+		Japanese: "Graph に接続できませんでした。少し待ってからもう一度。詳しくはボットのログをご覧ください。",
+		English:  "Could not reach Graph. Wait a moment and try again; the bot's log has the details.",
+	},
+	"hd.tap.nochat": {
+		Japanese: "ユーザーの 1:1 チャットが分かりません(ユーザーにアプリがインストールされていません)。",
+		English:  "The user's 1:1 chat is unknown (the app is not installed for them).",
+	},
+	"hd.history.assigned": {Japanese: "%s %s が担当", English: "%s %s took it"},
+	"hd.history.resolved": {Japanese: "%s %s が解決済みに", English: "%s %s resolved it"},
+	"hd.history.reopened": {Japanese: "%s %s が再オープン", English: "%s %s reopened it"},
+	"hd.history.tap": {
+		Japanese: "%s %s が一時アクセスパスを発行(ユーザーの 1:1 チャットにのみ送信)",
+		English:  "%s %s issued a Temporary Access Pass (sent to the user's 1:1 chat only)",
+	},
+	"hd.history.revoked": {Japanese: "%s %s がすべてのセッションをサインアウト", English: "%s %s signed out all sessions"},
+	"hd.escalated": {
+		Japanese: "自動エスカレーション: リマインダーをすべて送った後も古いスマホの登録が残っています。",
+		English:  "Escalated automatically: the old phone is still registered after every reminder.",
+	},
+	"hd.device.registered": {Japanese: "%s(登録日 %s)", English: "%s (registered %s)"},
+	"hd.devices.none":      {Japanese: "(なし)", English: "(none)"},
+	"hd.devices.unknown":   {Japanese: "(取得できませんでした: %s)", English: "(could not be read: %s)"},
 	"tap.title": {Japanese: "一時アクセスパス", English: "Temporary Access Pass"},
 	"tap.body": {
 		Japanese: "ヘルプデスクが一時アクセスパスを発行しました。**1 回だけ**、**%d 分間** 使えます。誰にも教えないでください。",
@@ -228,6 +267,12 @@ var catalog = map[string]map[Locale]string{
 	},
 	"store.qr":   {Japanese: "%s の QR コード", English: "QR code for %s"},
 	"store.link": {Japanese: "%s を開く", English: "Open %s"},
+}
+
+// Known reports whether key is in the catalog.
+func Known(key string) bool {
+	_, ok := catalog[key]
+	return ok
 }
 
 // Text returns the catalog string key in loc, formatted with args. A key

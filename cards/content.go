@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -68,20 +69,24 @@ type Content struct {
 // Step returns the content of step id, or nil.
 func (c *Content) Step(id string) *StepContent { return c.byID[id] }
 
-// StepIDs are the steps every content file must describe, in order: the
-// procedure of the company's MFA device-exchange manual.
-var StepIDs = []string{
-	"cautions", "old_phone", "open_page", "add_method", "install_app",
-	"show_qr", "enter_number", "confirm_new", "delete_old", "remove_account",
-}
-
-// DefaultContent returns the embedded step content.
+// DefaultContent returns the embedded step content, parsed without a
+// procedure to check its step ids against (the dialogs package checks the
+// embedded file against its step table).
 func DefaultContent() *Content {
-	c, err := ParseContent("embedded steps.json", embeddedSteps)
+	c, err := ParseContent("embedded steps.json", embeddedSteps, nil)
 	if err != nil {
 		panic(err) // the embedded file is checked by the tests
 	}
 	return c
+}
+
+// StepIDs returns the ids of the content's steps, in the file's order.
+func (c *Content) StepIDs() []string {
+	ids := make([]string, len(c.Steps))
+	for i, s := range c.Steps {
+		ids[i] = s.ID
+	}
+	return ids
 }
 
 // ContentError names the file, step and field at fault.
@@ -101,8 +106,11 @@ func (e *ContentError) Error() string {
 }
 
 // ParseContent decodes and validates a step content file. name is used in
-// error messages (usually the file's path).
-func ParseContent(name string, data []byte) (*Content, error) {
+// error messages (usually the file's path). steps are the ids of the
+// procedure's steps (the dialog's step table): every one needs content, and
+// content for any other id is refused. With nil steps the ids are not
+// checked against a procedure.
+func ParseContent(name string, data []byte, steps []string) (*Content, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var c Content
@@ -176,26 +184,20 @@ func ParseContent(name string, data []byte) (*Content, error) {
 			}
 		}
 	}
-	for _, id := range StepIDs {
+	if steps == nil {
+		return &c, nil
+	}
+	for _, id := range steps {
 		if c.byID[id] == nil {
 			return nil, &ContentError{File: name, Step: id, Problem: "is missing (every step of the procedure needs content)"}
 		}
 	}
-	for id := range c.byID {
-		if !knownStep(id) {
-			return nil, &ContentError{File: name, Step: id, Field: "id", Problem: "is not a step of the procedure (known: " + strings.Join(StepIDs, ", ") + ")"}
+	for _, s := range c.Steps {
+		if !slices.Contains(steps, s.ID) {
+			return nil, &ContentError{File: name, Step: s.ID, Field: "id", Problem: "is not a step of the procedure (known: " + strings.Join(steps, ", ") + ")"}
 		}
 	}
 	return &c, nil
-}
-
-func knownStep(id string) bool {
-	for _, s := range StepIDs {
-		if s == id {
-			return true
-		}
-	}
-	return false
 }
 
 func checkLocalized(l Localized) error {

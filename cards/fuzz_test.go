@@ -24,7 +24,7 @@ func FuzzStepContent(f *testing.F) {
 
 	const file = "fuzz-steps.json"
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := ParseContent(file, data)
+		c, err := ParseContent(file, data, StepIDs)
 		if err != nil {
 			var ce *ContentError
 			if !errors.As(err, &ce) {

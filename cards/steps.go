@@ -24,6 +24,9 @@ type StepView struct {
 	Retry bool
 	// BotDelete adds the ボットで削除 button (GRAPH_ALLOW_DELETE).
 	BotDelete bool
+	// Lost adds the 紛失・故障した button (the step that asks whether the
+	// old phone is at hand).
+	Lost bool
 }
 
 // Device is an Authenticator registration as the user sees it.
@@ -97,7 +100,7 @@ func Step(c *Content, loc Locale, v StepView) Card {
 	if v.BotDelete {
 		actions = append(actions, execute(Text(loc, "btn.botdelete"), VerbBotDelete, &ref, ""))
 	}
-	if sc.ID == "old_phone" {
+	if v.Lost {
 		actions = append(actions, execute(Text(loc, "btn.lost"), VerbLost, &ref, ""))
 	}
 	if v.Index > 1 {

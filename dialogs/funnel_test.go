@@ -8,7 +8,7 @@ import (
 // The funnel counts each step once per dialog, and each ending once.
 func TestFunnel(t *testing.T) {
 	t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, tokyo)
-	at := func(step string) *state {
+	at := func(step StepID) *state {
 		return &state{V: stateVersion, ID: "d1", Step: step, Status: statusActive, Started: t0}
 	}
 	move := func(cur *state, change func(*state)) (*state, funnelChange) {

@@ -33,12 +33,12 @@ import (
 func FuzzCardAction(f *testing.F) {
 	rdb := redistest.Client(f)
 	store := redisstore.New(rdb, redisstore.WithPrefix(redistest.Prefix(f)))
-	h := NewHandler(Options{
-		Store: store, Content: cards.DefaultContent(), Directory: fuzzDirectory{},
+	h := NewRouter(NewConversation(ConversationOptions{
+		Store: store, Content: DefaultContent(), Directory: fuzzDirectory{},
 		AllowDelete: true, CheckTimeout: time.Second,
 		PollEvery: time.Millisecond, PollFor: time.Millisecond,
 		Policy: ReminderPolicy{Schedule: []time.Duration{24 * time.Hour}, Hours: fuzzWindow(f)},
-	})
+	}), nil)
 	const tenant, user = "fuzz-tenant", "fuzz-user"
 	key := store.Prefix() + redisstore.UserTag(tenant, user) + ":dialog"
 	f.Cleanup(func() { rdb.Del(context.Background(), key) })
@@ -65,7 +65,7 @@ func FuzzCardAction(f *testing.F) {
 
 		ph := [][2]string{{"$DIALOG", "d-none"}, {"$STEP", "cautions"}, {"$NONCE", "n-none"}}
 		if before != nil {
-			ph = [][2]string{{"$DIALOG", before.ID}, {"$STEP", before.Step}, {"$NONCE", before.Nonce}}
+			ph = [][2]string{{"$DIALOG", before.ID}, {"$STEP", string(before.Step)}, {"$NONCE", before.Nonce}}
 		}
 		for _, p := range ph {
 			payload = bytes.ReplaceAll(payload, []byte(p[0]), []byte(p[1]))
@@ -155,7 +155,7 @@ func checkFuzzMove(t *testing.T, before, after *state, saved, invoke bool, value
 	str := func(k string) string { s, _ := data[k].(string); return s }
 	verb := str("verb")
 	refGiven := verb != "" && (str("dialog") != "" || str("step") != "" || str("nonce") != "")
-	refValid := before != nil && refGiven && str("dialog") == before.ID && str("step") == before.Step && str("nonce") == before.Nonce
+	refValid := before != nil && refGiven && str("dialog") == before.ID && str("step") == string(before.Step) && str("nonce") == before.Nonce
 
 	if after == nil {
 		if before != nil {
@@ -166,7 +166,7 @@ func checkFuzzMove(t *testing.T, before, after *state, saved, invoke bool, value
 	fresh := before == nil || after.ID != before.ID
 	if fresh {
 		// Only a (re)start makes a dialog, and it begins at step 1.
-		if after.Step != cards.StepIDs[0] || !after.active() || after.ID == "" || after.Nonce == "" {
+		if string(after.Step) != Steps()[0] || !after.active() || after.ID == "" || after.Nonce == "" {
 			t.Fatalf("a new dialog that is not at step 1: %+v", after)
 		}
 		if refGiven && !refValid {
@@ -181,7 +181,7 @@ func checkFuzzMove(t *testing.T, before, after *state, saved, invoke bool, value
 	if moved && !refValid {
 		t.Fatalf("the dialog moved from %s to %s without the current card's reference (data %v)", before.Step, after.Step, data)
 	}
-	if moved && after.Step != stepLost && !slices.Contains(cards.StepIDs, after.Step) {
+	if moved && after.Step != stepLost && !slices.Contains(Steps(), string(after.Step)) {
 		t.Fatalf("the dialog moved to an unknown step %q", after.Step)
 	}
 }
@@ -189,19 +189,19 @@ func checkFuzzMove(t *testing.T, before, after *state, saved, invoke bool, value
 // fuzzState is the dialog the input selects: sel's low nibble picks the
 // step (10 = the lost pseudo-step, 11+ = no dialog), bits 4–5 the status.
 func fuzzState(sel uint8) *state {
-	pos := int(sel&0x0f) % (len(cards.StepIDs) + 2)
-	if pos > len(cards.StepIDs) {
+	pos := int(sel&0x0f) % (len(Steps()) + 2)
+	if pos > len(Steps()) {
 		return nil
 	}
 	step := stepLost
-	if pos < len(cards.StepIDs) {
-		step = cards.StepIDs[pos]
+	if pos < len(Steps()) {
+		step = StepID(Steps()[pos])
 	}
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, tokyo)
 	s := &state{
 		V: stateVersion, ID: newID(), Step: step, Nonce: newID(), Status: statusActive, Locale: "ja",
 		Started: now.Add(-time.Hour), Updated: now.Add(-time.Minute),
-		Timeline: []event{{At: now.Add(-time.Hour).Unix(), Step: cards.StepIDs[0], What: "started"}},
+		Timeline: []event{{At: now.Add(-time.Hour).Unix(), Step: first(), What: "started"}},
 		Snapshot: []string{"old-1"}, SnapOK: pos > 2,
 		Remind: &reminder{Seq: 1, Base: now, Due: now.Add(24 * time.Hour)},
 	}
@@ -245,9 +245,9 @@ func fuzzSeeds(tb testing.TB) []fuzzSeed {
 		card cards.Card
 	}
 	var all []built
-	for i, id := range cards.StepIDs {
+	for i, id := range Steps() {
 		for _, loc := range []cards.Locale{cards.Japanese, cards.English} {
-			v := cards.StepView{Ref: cards.Ref{Dialog: ref.Dialog, Step: id, Nonce: ref.Nonce}, Index: i + 1, Total: len(cards.StepIDs), Retry: true, BotDelete: true}
+			v := cards.StepView{Ref: cards.Ref{Dialog: ref.Dialog, Step: id, Nonce: ref.Nonce}, Index: i + 1, Total: len(procedure), Retry: true, BotDelete: true, Lost: procedure[i].Lost}
 			sel := uint8(i)
 			if loc == cards.English {
 				sel |= 0x80

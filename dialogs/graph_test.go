@@ -142,7 +142,7 @@ const (
 
 type harness struct {
 	t     *testing.T
-	h     *dialogs.Handler
+	h     *dialogs.Router
 	dir   *fakeDirectory
 	logs  *bytes.Buffer
 	logMu sync.Mutex
@@ -153,10 +153,10 @@ func newHarness(t *testing.T, allowDelete bool) *harness {
 	store := redisstore.New(redistest.Client(t), redisstore.WithPrefix(redistest.Prefix(t)))
 	dir := &fakeDirectory{methods: map[string][]dialogs.Method{}}
 	hs := &harness{t: t, dir: dir, logs: &bytes.Buffer{}}
-	hs.h = dialogs.NewHandler(dialogs.Options{
-		Store: store, Content: cards.DefaultContent(), Directory: dir, AllowDelete: allowDelete,
+	hs.h = dialogs.NewRouter(dialogs.NewConversation(dialogs.ConversationOptions{
+		Store: store, Content: dialogs.DefaultContent(), Directory: dir, AllowDelete: allowDelete,
 		PollEvery: 10 * time.Millisecond, PollFor: 300 * time.Millisecond,
-	})
+	}), nil)
 	return hs
 }
 
@@ -250,7 +250,7 @@ var (
 // toEnterNumber starts and walks to the 2-digit-number step.
 func (hs *harness) toEnterNumber() cards.Card {
 	card := hs.say("スマホ交換")
-	for _, step := range cards.StepIDs[:6] {
+	for _, step := range dialogs.Steps()[:6] {
 		must(hs.t, card, "step-"+step)
 		card = hs.press(card, cards.VerbNext)
 	}

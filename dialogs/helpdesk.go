@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +27,6 @@ type HelpdeskStore interface {
 	CacheMember(ctx context.Context, team, user string, member bool, ttl time.Duration) error
 	CachedMember(ctx context.Context, team, user string) (bool, bool, error)
 	Audit(ctx context.Context, tenant, user string, fields map[string]string) error
-	LoadReference(ctx context.Context, tenant, user string) ([]byte, error)
 }
 
 // HelpdeskConnector is what the helpdesk needs of the Bot Connector: post
@@ -36,6 +35,11 @@ type HelpdeskConnector interface {
 	SendToConversation(ctx context.Context, serviceURL, conversationID string, a schema.Activity) (string, error)
 	UpdateActivity(ctx context.Context, serviceURL, conversationID, activityID string, a schema.Activity) (string, error)
 	GetMember(ctx context.Context, serviceURL, conversationID, userID string) (schema.ChannelAccount, error)
+}
+
+// referenceLoader finds a user's 1:1 chat.
+type referenceLoader interface {
+	LoadReference(ctx context.Context, tenant, user string) ([]byte, error)
 }
 
 // Channel is where tickets go: a Teams channel.
@@ -50,10 +54,19 @@ type Channel struct {
 	FromEnv bool `json:"-"`
 }
 
-// HelpdeskOptions configures escalation to the helpdesk.
+// HelpdeskOptions configures escalation to the helpdesk. Store, References,
+// Connector, Directory and Dialogs are required.
 type HelpdeskOptions struct {
-	Store     HelpdeskStore
-	Connector HelpdeskConnector
+	Store      HelpdeskStore
+	References referenceLoader
+	Connector  HelpdeskConnector
+	Directory  Directory
+	// Dialogs are the users' procedures: a ticket carries the dialog's
+	// context, a lost phone's ticket is noted in it, and a Temporary
+	// Access Pass resumes it.
+	Dialogs *Conversation
+	// Stats counts ticket events and open tickets, and answers 統計.
+	Stats *Stats
 	// Channel, when set, is fixed by the environment; otherwise the one
 	// stored by ヘルプデスク設定 is used.
 	Channel *Channel
@@ -65,6 +78,19 @@ type HelpdeskOptions struct {
 	// Notify receives ticket events (the webhook); it runs after the
 	// turn and must never be given a pass.
 	Notify func(ctx context.Context, e TicketEvent)
+}
+
+// Helpdesk hands users to people: tickets with the user's context in a
+// helpdesk channel, the agents' buttons on them, ヘルプデスク設定 and 統計.
+type Helpdesk struct {
+	o    HelpdeskOptions
+	conv *Conversation
+	now  func() time.Time
+}
+
+// NewHelpdesk assembles the helpdesk. It does no I/O.
+func NewHelpdesk(o HelpdeskOptions) *Helpdesk {
+	return &Helpdesk{o: o, conv: o.Dialogs, now: o.Dialogs.o.Now}
 }
 
 // TicketEvent is what the webhook receives: no secrets.
@@ -85,105 +111,82 @@ type TicketEvent struct {
 // memberCacheTTL is how long a membership answer is trusted.
 const memberCacheTTL = 10 * time.Minute
 
-// ticket is stored per user, hash-tagged, for 90 days.
-type ticket struct {
-	Number     int64    `json:"n"`
-	Status     string   `json:"status"`
-	Tenant     string   `json:"tenant"`
-	User       string   `json:"user"`
-	UserName   string   `json:"name,omitempty"`
-	UPN        string   `json:"upn,omitempty"`
-	Locale     string   `json:"loc,omitempty"`
-	Step       string   `json:"step,omitempty"`
-	Reason     string   `json:"reason,omitempty"`
-	Lost       bool     `json:"lost,omitempty"`
-	Notes      []string `json:"notes,omitempty"`
-	Timeline   []string `json:"tl,omitempty"`
-	Devices    []string `json:"devices,omitempty"`
-	LastError  string   `json:"lastError,omitempty"`
-	Assignee   string   `json:"assignee,omitempty"`
-	AssignedAt string   `json:"assignedAt,omitempty"`
-	History    []string `json:"history,omitempty"`
-	// Where the card is in the helpdesk channel, to update it in place.
-	CardService string    `json:"cardService,omitempty"`
-	CardConv    string    `json:"cardConv,omitempty"`
-	CardID      string    `json:"cardId,omitempty"`
-	Created     time.Time `json:"created"`
-}
+// maxNote bounds a note from the helpdesk form, in characters.
+const maxNote = 500
 
-func (tk *ticket) view(h *Handler) cards.TicketView {
-	hd := h.o.Helpdesk
-	return cards.TicketView{
-		Tenant: tk.Tenant, User: tk.User, Number: tk.Number, Status: tk.Status,
-		UserName: tk.UserName, UPN: tk.UPN, Step: tk.Step, Reason: tk.Reason,
-		Notes: tk.Notes, Timeline: tk.Timeline, Devices: tk.Devices, LastError: tk.LastError,
-		Locale: tk.Locale, Assignee: tk.Assignee, AssignedAt: tk.AssignedAt, History: tk.History,
-		OfferTAP: hd != nil && hd.TAPEnabled && tk.Lost, OfferRevoke: tk.Lost,
-	}
-}
-
-// helpdeskForm is what ヘルプデスクに相談 shows: the reason form.
-func (h *Handler) helpdeskForm(cur *state, loc cards.Locale) cards.Card {
-	if h.o.Helpdesk == nil {
-		if !cur.active() {
-			return cards.HelpdeskInfo(h.o.Content, loc, nil, "")
-		}
-		ref := cur.ref()
-		return cards.HelpdeskInfo(h.o.Content, loc, &ref, h.stepTitle(cur.Step, loc))
-	}
-	if !cur.active() {
-		return cards.HelpdeskForm(loc, nil)
-	}
-	ref := cur.ref()
-	return cards.HelpdeskForm(loc, &ref)
-}
-
-// submitHelpdesk opens a ticket, or adds a note to the user's open one,
-// and answers with the ticket number.
-func (h *Handler) submitHelpdesk(ctx context.Context, ti turnInfo, t Turn, data map[string]any) (cards.Card, error) {
-	reason, _ := data["reason"].(string)
+// submit opens a ticket from the reason form, or adds a note to the user's
+// open one, and answers with the ticket number.
+func (h *Helpdesk) submit(ctx context.Context, t Turn, ti turnInfo, act action) (answer, error) {
+	reason, _ := act.data["reason"].(string)
 	if cards.ReasonText(ti.loc, reason) == "" {
 		reason = ""
 	}
-	note, _ := data["note"].(string)
+	note, _ := act.data["note"].(string)
 	note = strings.TrimSpace(note)
-	if len([]rune(note)) > 500 {
-		note = string([]rune(note)[:500])
+	if r := []rune(note); len(r) > maxNote {
+		note = string(r[:maxNote])
 	}
-	st, err := h.loadState(ctx, ti)
+	st, _, err := h.conv.dialogs.load(ctx, ti.userKey, ti.log)
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	n, added, noChannel, err := h.openOrNote(ctx, ti, st, reason, note)
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	var ref *cards.Ref
 	if st.active() {
 		r := st.ref()
 		ref = &r
 	}
-	return cards.TicketReceived(h.o.Content, ti.loc, n, added, noChannel, ref), nil
+	return answer{card: cards.TicketReceived(h.conv.o.Content, ti.loc, n, added, noChannel, ref)}, nil
 }
 
-func (h *Handler) loadState(ctx context.Context, ti turnInfo) (*state, error) {
-	doc, _, err := h.o.Store.LoadDialog(ctx, ti.tenant, ti.user)
-	if err != nil || doc == nil {
-		return nil, err
+// afterLost opens the helpdesk ticket of a lost phone, notes its number in
+// the dialog and shows it.
+func (h *Helpdesk) afterLost(ctx context.Context, ti turnInfo, out outcome) cards.Card {
+	if out.next == nil {
+		return out.card
 	}
-	st, err := decodeState(doc)
+	n, _, _, err := h.openOrNote(ctx, ti, out.next, "noold", "")
 	if err != nil {
-		return nil, nil
+		ti.log.ErrorContext(ctx, "helpdesk: lost-phone ticket not opened", "err", err)
+		return out.card
 	}
-	return st, nil
+	_, _, err = h.conv.dialogs.update(ctx, ti.userKey, ti.log, func(cur *state) (*state, error) {
+		if cur == nil || cur.ID != out.next.ID {
+			return nil, nil
+		}
+		next := cur.clone()
+		next.Ticket = n
+		return next, nil
+	})
+	if err != nil {
+		ti.log.WarnContext(ctx, "helpdesk: the ticket number was not noted in the dialog", "err", err, "ticket", n)
+	}
+	return cards.Lost(h.conv.o.Content, ti.loc, out.next.ref(), n)
+}
+
+// Escalate opens a helpdesk ticket for a user whose old phone is still
+// registered after the last reminder (REMINDER_ESCALATE).
+func (h *Helpdesk) Escalate(ctx context.Context, tenant, user string) error {
+	ti := turnInfo{userKey: userKey{tenant: tenant, user: user}, loc: cards.Japanese, tz: tokyo, log: slog.New(slog.DiscardHandler)}
+	st, _, err := h.conv.dialogs.load(ctx, ti.userKey, ti.log)
+	if err != nil {
+		return err
+	}
+	if st != nil && st.Locale != "" {
+		ti.loc = cards.Locale(st.Locale)
+	}
+	_, _, _, err = h.openOrNote(ctx, ti, st, "other", cards.Text(cards.Japanese, "hd.escalated"))
+	return err
 }
 
 // openOrNote creates the user's ticket with its context, or adds a note to
 // the open one; the channel card is posted or updated.
-func (h *Handler) openOrNote(ctx context.Context, ti turnInfo, st *state, reason, note string) (number int64, added, noChannel bool, err error) {
-	hd := h.o.Helpdesk
-	store := hd.Store
-	now := h.o.Now()
+func (h *Helpdesk) openOrNote(ctx context.Context, ti turnInfo, st *state, reason, note string) (number int64, added, noChannel bool, err error) {
+	store := h.o.Store
+	now := h.now()
 	line := ""
 	if reason != "" {
 		line = cards.ReasonText(cards.Japanese, reason)
@@ -212,20 +215,20 @@ func (h *Handler) openOrNote(ctx context.Context, ti turnInfo, st *state, reason
 				tk.Notes = append(tk.Notes, line)
 			}
 			if st != nil {
-				tk.Step = h.stepTitle(st.Step, cards.Japanese)
+				tk.Step = h.conv.stepTitle(st.Step, cards.Japanese)
 				tk.Timeline = timelineLines(st)
 			}
 			return true
 		})
 		if err == nil && tk != nil {
-			h.trackTicket(ctx, ti, tk)
+			h.o.Stats.trackTicket(ctx, ti.log, tk)
 			h.refreshCard(ctx, ti, tk)
 			h.notify(ctx, "note_added", tk, "")
 			return tk.Number, true, ch == nil, nil
 		}
 	}
 
-	tk := &ticket{Status: "open", Tenant: ti.tenant, User: ti.user, Locale: string(ti.loc), Created: now}
+	tk := &ticket{Status: ticketOpen, Tenant: ti.tenant, User: ti.user, Locale: string(ti.loc), Created: now}
 	if reason != "" {
 		tk.Reason = cards.ReasonText(cards.Japanese, reason)
 	}
@@ -234,68 +237,79 @@ func (h *Handler) openOrNote(ctx context.Context, ti turnInfo, st *state, reason
 		tk.Notes = []string{line}
 	}
 	if st != nil {
-		tk.Step = h.stepTitle(st.Step, cards.Japanese)
+		tk.Step = h.conv.stepTitle(st.Step, cards.Japanese)
 		tk.Timeline = timelineLines(st)
-		tk.LastError = st.LastError
+		tk.LastError = problemText(st.LastError)
 	}
-	cctx, cancel := context.WithTimeout(ctx, h.o.CheckTimeout)
+	cctx, cancel := context.WithTimeout(ctx, h.conv.o.CheckTimeout)
 	defer cancel()
 	if u, err := h.o.Directory.GetUser(cctx, ti.user); err == nil {
 		tk.UserName, tk.UPN = u.DisplayName, u.UPN
 	} else {
 		ti.log.WarnContext(ctx, "helpdesk: could not read the user's name", "err", err)
 	}
-	if ms, err := h.o.Directory.ListAuthenticatorMethods(cctx, ti.user); err == nil {
-		for _, m := range ms {
-			d := m.DeviceName
-			if m.Created != nil {
-				d += "(登録日 " + m.Created.In(tokyo).Format("2006-01-02") + ")"
-			}
-			tk.Devices = append(tk.Devices, d)
-		}
-		if len(ms) == 0 {
-			tk.Devices = []string{"(なし)"}
-		}
-	} else {
-		tk.Devices = []string{"(取得できませんでした: " + err.Error() + ")"}
-	}
+	tk.Devices = h.devices(cctx, ti)
 	if tk.Number, err = store.NextTicketNumber(ctx); err != nil {
 		return 0, false, false, err
 	}
 	if ch != nil {
-		a := cardActivity(cards.Ticket(tk.view(h)))
-		if id, err := hd.Connector.SendToConversation(ctx, ch.ServiceURL, ch.ConversationID, a); err != nil {
+		a := cardActivity(cards.Ticket(h.view(tk)))
+		if id, err := h.o.Connector.SendToConversation(ctx, ch.ServiceURL, ch.ConversationID, a); err != nil {
 			ti.log.ErrorContext(ctx, "helpdesk: could not post the ticket to the channel", "err", err, "ticket", tk.Number)
 		} else {
 			tk.CardService, tk.CardConv, tk.CardID = ch.ServiceURL, ch.ConversationID, id
 		}
 	}
-	doc, _ := json.Marshal(tk)
+	doc, err := json.Marshal(tk)
+	if err != nil {
+		return 0, false, false, err
+	}
 	if _, _, err := store.SaveTicket(ctx, ti.tenant, ti.user, tk.Number, doc, 0, true); err != nil {
 		return 0, false, false, err
 	}
-	h.trackTicket(ctx, ti, tk)
+	h.o.Stats.trackTicket(ctx, ti.log, tk)
 	ti.log.InfoContext(ctx, "helpdesk ticket opened", "ticket", tk.Number, "reason", tk.Reason)
 	h.notify(ctx, "created", tk, "")
 	return tk.Number, false, ch == nil, nil
+}
+
+// devices lists the user's Authenticator registrations as Graph shows them
+// now, for the ticket (a failure is said in words, never as raw error text).
+func (h *Helpdesk) devices(ctx context.Context, ti turnInfo) []string {
+	ms, err := h.o.Directory.ListAuthenticatorMethods(ctx, ti.user)
+	if err != nil {
+		ti.log.WarnContext(ctx, "helpdesk: could not list the user's registrations", "err", err)
+		return []string{cards.Text(cards.Japanese, "hd.devices.unknown", agentProblem(err))}
+	}
+	if len(ms) == 0 {
+		return []string{cards.Text(cards.Japanese, "hd.devices.none")}
+	}
+	out := make([]string, 0, len(ms))
+	for _, m := range ms {
+		d := m.DeviceName
+		if m.Created != nil {
+			d = cards.Text(cards.Japanese, "hd.device.registered", m.DeviceName, m.Created.In(tokyo).Format("2006-01-02"))
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 func timelineLines(st *state) []string {
 	var out []string
 	from := max(0, len(st.Timeline)-12)
 	for _, e := range st.Timeline[from:] {
-		out = append(out, time.Unix(e.At, 0).In(tokyo).Format("01/02 15:04")+" "+e.Step+": "+e.What)
+		out = append(out, time.Unix(e.At, 0).In(tokyo).Format("01/02 15:04")+" "+string(e.Step)+": "+e.What)
 	}
 	return out
 }
 
 // channel returns where tickets go, or nil when none is set up.
-func (h *Handler) channel(ctx context.Context) (*Channel, error) {
-	hd := h.o.Helpdesk
-	if hd.Channel != nil {
-		return hd.Channel, nil
+func (h *Helpdesk) channel(ctx context.Context) (*Channel, error) {
+	if h.o.Channel != nil {
+		return h.o.Channel, nil
 	}
-	b, err := hd.Store.LoadHelpdeskChannel(ctx)
+	b, err := h.o.Store.LoadHelpdeskChannel(ctx)
 	if err != nil || b == nil {
 		return nil, err
 	}
@@ -306,78 +320,49 @@ func (h *Handler) channel(ctx context.Context) (*Channel, error) {
 	return &ch, nil
 }
 
-// updateTicket applies change to a ticket with compare-and-set; change
-// returns false to leave it unchanged. It returns the ticket as saved (or
-// as found, when unchanged), nil when there is no such ticket.
-func (h *Handler) updateTicket(ctx context.Context, tenant, user string, number int64, change func(*ticket) bool) (*ticket, error) {
-	store := h.o.Helpdesk.Store
-	for range maxCASAttempts {
-		doc, rev, err := store.LoadTicket(ctx, tenant, user, number)
-		if err != nil || doc == nil {
-			return nil, err
-		}
-		var tk ticket
-		if err := json.Unmarshal(doc, &tk); err != nil {
-			return nil, fmt.Errorf("decode ticket: %w", err)
-		}
-		if !change(&tk) {
-			return &tk, nil
-		}
-		b, _ := json.Marshal(&tk)
-		_, saved, err := store.SaveTicket(ctx, tenant, user, number, b, rev, tk.Status != "resolved")
-		if err != nil {
-			return nil, err
-		}
-		if saved {
-			return &tk, nil
-		}
-	}
-	return nil, errors.New("ticket kept changing")
-}
-
-// refreshCard updates the ticket's card in the helpdesk channel in place.
-func (h *Handler) refreshCard(ctx context.Context, ti turnInfo, tk *ticket) {
-	if tk.CardID == "" {
+func (h *Helpdesk) notify(ctx context.Context, event string, tk *ticket, actor string) {
+	h.o.Stats.ticketEvent(event)
+	if h.o.Notify == nil {
 		return
 	}
-	a := cardActivity(cards.Ticket(tk.view(h)))
-	if _, err := h.o.Helpdesk.Connector.UpdateActivity(ctx, tk.CardService, tk.CardConv, tk.CardID, a); err != nil {
-		ti.log.WarnContext(ctx, "helpdesk: could not update the ticket card", "err", err, "ticket", tk.Number)
-	}
-}
-
-func (h *Handler) notify(ctx context.Context, event string, tk *ticket, actor string) {
-	h.o.Observer.TicketEvent(ticketMetric(event))
-	if h.o.Helpdesk.Notify == nil {
-		return
-	}
-	h.o.Helpdesk.Notify(ctx, TicketEvent{
-		Event: event, At: h.o.Now(), Ticket: tk.Number, Status: tk.Status, Tenant: tk.Tenant, User: tk.User,
+	h.o.Notify(ctx, TicketEvent{
+		Event: event, At: h.now(), Ticket: tk.Number, Status: tk.Status, Tenant: tk.Tenant, User: tk.User,
 		UserName: tk.UserName, UPN: tk.UPN, Step: tk.Step, Reason: tk.Reason, Actor: actor,
 	})
 }
 
-// tellUser sends text to the user's 1:1 chat.
-func (h *Handler) tellUser(ctx context.Context, ti turnInfo, tenant, user string, a schema.Activity) error {
-	hd := h.o.Helpdesk
-	b, err := hd.Store.LoadReference(ctx, tenant, user)
+// errNoChat: the user's 1:1 chat is unknown (the app is not installed for
+// them), so nothing can be sent to it.
+var errNoChat = errors.New("no conversation reference for the user")
+
+// userChat returns the conversation reference of the user's 1:1 chat.
+func (h *Helpdesk) userChat(ctx context.Context, tenant, user string) (schema.ConversationReference, error) {
+	var ref schema.ConversationReference
+	b, err := h.o.References.LoadReference(ctx, tenant, user)
+	if err != nil {
+		return ref, err
+	}
+	if b == nil || json.Unmarshal(b, &ref) != nil || ref.Conversation.ID == "" {
+		return ref, errNoChat
+	}
+	return ref, nil
+}
+
+// tellUser sends a to the user's 1:1 chat.
+func (h *Helpdesk) tellUser(ctx context.Context, tenant, user string, a schema.Activity) error {
+	ref, err := h.userChat(ctx, tenant, user)
 	if err != nil {
 		return err
 	}
-	var ref schema.ConversationReference
-	if b == nil || json.Unmarshal(b, &ref) != nil || ref.Conversation.ID == "" {
-		return errors.New("no conversation reference for the user")
-	}
-	_, err = hd.Connector.SendToConversation(ctx, ref.ServiceURL, ref.Conversation.ID, a)
+	_, err = h.o.Connector.SendToConversation(ctx, ref.ServiceURL, ref.Conversation.ID, a)
 	return err
 }
 
 // authorized reports whether the activity's sender may act on tickets:
 // a HELPDESK_ADMINS id, or a member of the helpdesk team (asked of the
 // connector, cached).
-func (h *Handler) authorized(ctx context.Context, ti turnInfo, a schema.Activity, ch *Channel) bool {
-	hd := h.o.Helpdesk
-	if a.From.AadObjectID != "" && slices.Contains(hd.Admins, a.From.AadObjectID) {
+func (h *Helpdesk) authorized(ctx context.Context, ti turnInfo, a schema.Activity, ch *Channel) bool {
+	if a.From.AadObjectID != "" && slices.Contains(h.o.Admins, a.From.AadObjectID) {
 		return true
 	}
 	if ch == nil || a.From.ID == "" {
@@ -387,276 +372,123 @@ func (h *Handler) authorized(ctx context.Context, ti turnInfo, a schema.Activity
 	if team == "" {
 		team = ch.ConversationID
 	}
-	if m, known, err := hd.Store.CachedMember(ctx, team, a.From.ID); err == nil && known {
+	if m, known, err := h.o.Store.CachedMember(ctx, team, a.From.ID); err == nil && known {
 		return m
 	}
-	_, err := hd.Connector.GetMember(ctx, ch.ServiceURL, team, a.From.ID)
+	_, err := h.o.Connector.GetMember(ctx, ch.ServiceURL, team, a.From.ID)
 	member := err == nil
 	if err != nil {
 		ti.log.InfoContext(ctx, "helpdesk: membership not confirmed", "err", err, "from", a.From.ID)
 	}
-	if cerr := hd.Store.CacheMember(ctx, team, a.From.ID, member, memberCacheTTL); cerr != nil {
+	if cerr := h.o.Store.CacheMember(ctx, team, a.From.ID, member, memberCacheTTL); cerr != nil {
 		ti.log.WarnContext(ctx, "helpdesk: could not cache membership", "err", cerr)
 	}
 	return member
 }
 
-// onTicketAction handles a helpdesk agent's button on a ticket card.
-func (h *Handler) onTicketAction(ctx context.Context, t Turn, ti turnInfo, verb string, data map[string]any) (InvokeResult, error) {
-	a := t.Incoming()
-	hd := h.o.Helpdesk
-	if hd == nil {
-		return InvokeResult{Text: cards.Text(ti.loc, "unknown.text")}, nil
-	}
-	tenant, _ := data["tenant"].(string)
-	user, _ := data["user"].(string)
-	number, _ := strconv.ParseInt(fmt.Sprint(data["ticket"]), 10, 64)
-	ch, err := h.channel(ctx)
-	if err != nil {
-		return InvokeResult{}, err
-	}
-	if !h.authorized(ctx, ti, a, ch) {
-		ti.log.WarnContext(ctx, "helpdesk: refused a ticket action from a non-member", "from", a.From.ID, "aad", a.From.AadObjectID, "verb", verb)
-		return InvokeResult{Text: cards.Text(ti.loc, "hd.denied")}, nil
-	}
-	doc, _, err := hd.Store.LoadTicket(ctx, tenant, user, number)
-	if err != nil {
-		return InvokeResult{}, err
-	}
-	if doc == nil {
-		return InvokeResult{Text: "チケットが見つかりません(90 日を過ぎたものは削除されます)。"}, nil
-	}
-	var cur ticket
-	json.Unmarshal(doc, &cur)
-	actor := a.From.Name
-	if actor == "" {
-		actor = a.From.AadObjectID
-	}
-	now := h.o.Now().In(tokyo).Format("2006-01-02 15:04")
-	userTI := turnInfo{tenant: tenant, user: user, loc: cards.LocaleFor(cur.Locale), tz: tokyo, log: ti.log}
-
-	var event, tell string
-	var change func(*ticket) bool
-	switch verb {
-	case cards.VerbTicketView:
-		return InvokeResult{Card: cards.Ticket(cur.view(h))}, nil
-	case cards.VerbTicketAssign:
-		event, tell = "assigned", cards.Text(userTI.loc, "hd.notify.assigned", cur.Number, actor)
-		change = func(tk *ticket) bool {
-			tk.Status, tk.Assignee, tk.AssignedAt = "assigned", actor, now
-			tk.History = append(tk.History, now+" "+actor+" が担当")
-			return true
-		}
-	case cards.VerbTicketResolve:
-		event, tell = "resolved", cards.Text(userTI.loc, "hd.notify.resolved", cur.Number)
-		change = func(tk *ticket) bool {
-			tk.Status = "resolved"
-			tk.History = append(tk.History, now+" "+actor+" が解決済みに")
-			return true
-		}
-	case cards.VerbTicketReopen:
-		event, tell = "reopened", cards.Text(userTI.loc, "hd.notify.reopened", cur.Number)
-		change = func(tk *ticket) bool {
-			tk.Status = "open"
-			if tk.Assignee != "" {
-				tk.Status = "assigned"
-			}
-			tk.History = append(tk.History, now+" "+actor+" が再オープン")
-			return true
-		}
-	case cards.VerbTicketTAP:
-		if !hd.TAPEnabled || !cur.Lost {
-			return InvokeResult{Card: cards.Ticket(cur.view(h))}, nil
-		}
-		return InvokeResult{Card: cards.ConfirmTAP(cur.view(h), int(hd.TAPLifetime/time.Minute))}, nil
-	case cards.VerbTicketTAPGo:
-		if !hd.TAPEnabled || !cur.Lost {
-			return InvokeResult{Card: cards.Ticket(cur.view(h))}, nil
-		}
-		if v, _ := data["verified"].(string); v != "true" {
-			view := cur.view(h)
-			view.Notice = "本人確認を行ったことを確認欄でチェックしてから発行してください。"
-			return InvokeResult{Card: cards.ConfirmTAP(view, int(hd.TAPLifetime/time.Minute))}, nil
-		}
-		if err := h.issueTAP(ctx, userTI, &cur, a, actor); err != nil {
-			view := cur.view(h)
-			view.Notice = "一時アクセスパスを発行できませんでした: " + plainGraphProblem(err)
-			ti.log.ErrorContext(ctx, "helpdesk: TAP not issued", "err", err, "ticket", cur.Number)
-			return InvokeResult{Card: cards.Ticket(view)}, nil
-		}
-		event = "tap_issued"
-		change = func(tk *ticket) bool {
-			tk.History = append(tk.History, now+" "+actor+" が一時アクセスパスを発行(ユーザーの 1:1 チャットにのみ送信)")
-			return true
-		}
-	case cards.VerbTicketRevoke:
-		return InvokeResult{Card: cards.ConfirmRevoke(cur.view(h))}, nil
-	case cards.VerbTicketRevokeGo:
-		cctx, cancel := context.WithTimeout(ctx, h.o.CheckTimeout)
-		err := h.o.Directory.RevokeSignInSessions(cctx, user)
-		cancel()
-		if err != nil {
-			view := cur.view(h)
-			view.Notice = "サインアウトできませんでした: " + plainGraphProblem(err)
-			ti.log.ErrorContext(ctx, "helpdesk: sessions not revoked", "err", err, "ticket", cur.Number)
-			return InvokeResult{Card: cards.Ticket(view)}, nil
-		}
-		h.audit(ctx, userTI, "sessions_revoked", a, cur.Number)
-		event, tell = "sessions_revoked", cards.Text(userTI.loc, "hd.notify.revoked")
-		change = func(tk *ticket) bool {
-			tk.History = append(tk.History, now+" "+actor+" がすべてのセッションをサインアウト")
-			return true
-		}
-	default:
-		return InvokeResult{Card: cards.Ticket(cur.view(h))}, nil
-	}
-	tk, err := h.updateTicket(ctx, tenant, user, number, change)
-	if err != nil || tk == nil {
-		return InvokeResult{}, fmt.Errorf("update ticket %d: %w", number, err)
-	}
-	h.trackTicket(ctx, ti, tk)
-	if event != "tap_issued" {
-		h.audit(ctx, userTI, event, a, tk.Number)
-	}
-	if tell != "" {
-		if err := h.tellUser(ctx, ti, tenant, user, schema.Activity{Type: schema.Message, Text: tell}); err != nil {
-			ti.log.WarnContext(ctx, "helpdesk: could not tell the user", "err", err, "ticket", tk.Number)
-		}
-	}
-	h.notify(ctx, event, tk, actor)
-	// The answer replaces the card for the agent who pressed; the update
-	// makes sure every member of the channel sees who took it.
-	h.refreshCard(ctx, ti, tk)
-	return InvokeResult{Card: cards.Ticket(tk.view(h))}, nil
-}
-
-// issueTAP creates a Temporary Access Pass, delivers it only in the
-// user's 1:1 chat, and resumes the user's dialog at signing in (2.0 (1)).
-// The pass is never logged, stored, or shown anywhere else.
-func (h *Handler) issueTAP(ctx context.Context, ti turnInfo, tk *ticket, a schema.Activity, actor string) error {
-	hd := h.o.Helpdesk
-	b, err := hd.Store.LoadReference(ctx, ti.tenant, ti.user)
-	if err != nil || b == nil {
-		return errors.New("the user's 1:1 chat is unknown (the app is not installed for them)")
-	}
-	var ref schema.ConversationReference
-	if err := json.Unmarshal(b, &ref); err != nil || ref.Conversation.ID == "" {
-		return errors.New("the user's 1:1 chat is unknown")
-	}
-	cctx, cancel := context.WithTimeout(ctx, h.o.CheckTimeout)
-	pass, err := h.o.Directory.CreateTemporaryAccessPass(cctx, ti.user, hd.TAPLifetime)
-	cancel()
-	if err != nil {
-		return err
-	}
-	h.audit(ctx, ti, "tap_issued", a, tk.Number)
-
-	// Resume the user's dialog at 2.0 (1), signing in with the pass.
-	st := h.resumeAtSignIn(ctx, ti)
-	var cardRef cards.Ref
-	if st != nil {
-		cardRef = st.ref()
-	}
-	card := cards.TAPForUser(ti.loc, pass, int(hd.TAPLifetime/time.Minute), cardRef)
-	if _, err := hd.Connector.SendToConversation(ctx, ref.ServiceURL, ref.Conversation.ID, cardActivity(card)); err != nil {
-		return fmt.Errorf("deliver the pass to the user's chat: %w", err)
-	}
-	ti.log.InfoContext(ctx, "helpdesk: temporary access pass delivered to the user's 1:1 chat", "ticket", tk.Number, "by", actor)
-	return nil
-}
-
-// resumeAtSignIn moves (or starts) the user's dialog at the sign-in step.
-func (h *Handler) resumeAtSignIn(ctx context.Context, ti turnInfo) *state {
-	now := h.o.Now()
-	for range maxCASAttempts {
-		doc, rev, err := h.o.Store.LoadDialog(ctx, ti.tenant, ti.user)
-		if err != nil {
-			return nil
-		}
-		var cur *state
-		if doc != nil {
-			cur, _ = decodeState(doc)
-		}
-		var next *state
-		if cur.active() {
-			next = cur.clone()
-		} else {
-			next = &state{V: stateVersion, ID: newID(), Status: statusActive, Locale: string(ti.loc), Started: now}
-		}
-		next.Step, next.Nonce, next.Problem, next.ProblemArg = "open_page", newID(), "", ""
-		next.record(now, "temporary access pass issued by the helpdesk")
-		change := funnel(cur, next, now)
-		b, _ := next.encode()
-		_, saved, err := h.o.Store.SaveDialog(ctx, ti.tenant, ti.user, b, rev)
-		if err != nil {
-			return nil
-		}
-		if saved {
-			h.count(ctx, ti, change)
-			return next
-		}
-	}
-	return nil
-}
-
 // audit writes who did what for whom to the user's audit stream and log.
-func (h *Handler) audit(ctx context.Context, ti turnInfo, event string, a schema.Activity, number int64) {
+func (h *Helpdesk) audit(ctx context.Context, ti turnInfo, event string, a schema.Activity, number int64) {
 	fields := map[string]string{
-		"event": event, "at": h.o.Now().UTC().Format(time.RFC3339),
+		"event": event, "at": h.now().UTC().Format(time.RFC3339),
 		"by": a.From.AadObjectID, "by_name": a.From.Name,
 		"tenant": ti.tenant, "user": ti.user, "ticket": strconv.FormatInt(number, 10),
 	}
-	if err := h.o.Helpdesk.Store.Audit(ctx, ti.tenant, ti.user, fields); err != nil {
+	if err := h.o.Store.Audit(ctx, ti.tenant, ti.user, fields); err != nil {
 		ti.log.ErrorContext(ctx, "audit entry not written", "err", err, "event", event)
 	}
 	ti.log.InfoContext(ctx, "audit: "+event, "audit", true, "event", event, "by", a.From.AadObjectID,
 		"by_name", a.From.Name, "user", ti.user, "ticket", number)
 }
 
-// plainGraphProblem says a Graph failure in words for the agent.
-func plainGraphProblem(err error) string {
+// agentProblem says a failure in words for the helpdesk staff: the log
+// has the error itself.
+func agentProblem(err error) string {
 	switch {
 	case errors.Is(err, ErrDirectoryForbidden):
-		return "ボットに Graph の権限がありません(UserAuthenticationMethod.ReadWrite.All / User.RevokeSessions.All と管理者の同意が必要です)。"
+		return cards.Text(cards.Japanese, "hd.graph.forbidden")
 	case errors.Is(err, ErrDirectoryThrottled):
-		return "Graph が混み合っています。少し待ってからもう一度。"
+		return cards.Text(cards.Japanese, "hd.graph.throttled")
+	case errors.Is(err, errNoChat):
+		return cards.Text(cards.Japanese, "hd.tap.nochat")
 	}
-	return err.Error()
+	return cards.Text(cards.Japanese, "hd.graph.down")
 }
 
-// setupHelpdesk handles ヘルプデスク設定 typed in a team channel.
-func (h *Handler) setupHelpdesk(ctx context.Context, t Turn, ti turnInfo) error {
+// problemText is the words of a dialog's last problem for the ticket card
+// (a catalog key; anything else was stored by an older version).
+func problemText(key string) string {
+	if key == "" {
+		return ""
+	}
+	if !cards.Known(key) {
+		key = "graph.down"
+	}
+	return cards.Text(cards.Japanese, key)
+}
+
+// setup handles ヘルプデスク設定 typed in a team channel.
+func (h *Helpdesk) setup(ctx context.Context, t Turn, ti turnInfo, _ action) (answer, error) {
 	a := t.Incoming()
-	hd := h.o.Helpdesk
-	reply := func(text string) error {
-		_, err := t.Send(ctx, schema.Activity{Type: schema.Message, Text: text})
-		return err
-	}
-	if hd == nil {
-		return reply(cards.Text(ti.loc, "unknown.text"))
-	}
-	if hd.Channel != nil {
-		return reply(cards.Text(ti.loc, "hd.setup.env"))
+	say := func(key string) (answer, error) { return answer{text: cards.Text(ti.loc, key)}, nil }
+	if h.o.Channel != nil {
+		return say("hd.setup.env")
 	}
 	if a.Conversation.ConversationType != "channel" {
-		return reply(cards.Text(ti.loc, "hd.setup.where"))
+		return say("hd.setup.where")
 	}
 	cur, err := h.channel(ctx)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	if !h.authorized(ctx, ti, a, cur) {
 		ti.log.WarnContext(ctx, "helpdesk: refused ヘルプデスク設定 from a non-member", "from", a.From.ID, "aad", a.From.AadObjectID)
-		return reply(cards.Text(ti.loc, "hd.denied"))
+		return say("hd.denied")
 	}
 	ch := Channel{ServiceURL: a.ServiceURL, ConversationID: channelID(a), TeamID: teamID(a), Tenant: ti.tenant}
-	b, _ := json.Marshal(ch)
-	if err := hd.Store.SaveHelpdeskChannel(ctx, b); err != nil {
-		return err
+	b, err := json.Marshal(ch)
+	if err != nil {
+		return answer{}, err
+	}
+	if err := h.o.Store.SaveHelpdeskChannel(ctx, b); err != nil {
+		return answer{}, err
 	}
 	ti.log.InfoContext(ctx, "audit: helpdesk channel set", "audit", true, "event", "helpdesk_channel_set",
 		"by", a.From.AadObjectID, "channel", ch.ConversationID, "team", ch.TeamID)
-	return reply(cards.Text(ti.loc, "hd.setup.done"))
+	return say("hd.setup.done")
+}
+
+// stats answers 統計 (stats), typed in the helpdesk channel with the bot
+// mentioned, or its card's 更新 button: the funnel of the last 7 and 30
+// days and the open tickets, for helpdesk members only.
+func (h *Helpdesk) stats(ctx context.Context, t Turn, ti turnInfo, _ action) (answer, error) {
+	a := t.Incoming()
+	if !h.o.Stats.enabled() {
+		return answer{text: cards.Text(ti.loc, "unknown.text")}, nil
+	}
+	where := answer{text: cards.Text(ti.loc, "hd.stats.where")}
+	if a.Conversation.ConversationType != "channel" {
+		return where, nil
+	}
+	ch, err := h.channel(ctx)
+	if err != nil {
+		return answer{}, err
+	}
+	if ch == nil {
+		return where, nil
+	}
+	if !h.authorized(ctx, ti, a, ch) {
+		ti.log.WarnContext(ctx, "helpdesk: refused stats to a non-member", "from", a.From.ID, "aad", a.From.AadObjectID)
+		return answer{text: cards.Text(ti.loc, "hd.denied")}, nil
+	}
+	// Only in the helpdesk channel: another channel's members would see it.
+	if here, want := channelID(a), strings.SplitN(ch.ConversationID, ";", 2)[0]; here != want {
+		return where, nil
+	}
+	v, err := h.o.Stats.view(ctx, h.conv.stepTitles(cards.Japanese))
+	if err != nil {
+		return answer{}, err
+	}
+	return answer{card: cards.Stats(v)}, nil
 }
 
 // channelID is the channel a message came from, without the thread suffix.

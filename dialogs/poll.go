@@ -9,11 +9,11 @@ import (
 // acknowledged: Graph is asked with growing pauses, a typing indicator
 // shows while the user waits, and the result replaces the waiting card
 // (cardID, the message the pressed card is in) or arrives as a new card.
-func (h *Handler) startPoll(t Turn, ti turnInfo, waiting *state, cardID string) {
+func (c *Conversation) startPoll(t Turn, ti turnInfo, waiting *state, cardID string) {
 	ref := waiting.ref()
 	t.Later(func(ctx context.Context) {
-		obs := h.poll(ctx, t, ti, waiting.Snapshot)
-		out, err := h.handle(ctx, ti, input{verb: verbPollResult, ref: &ref, obs: &obs})
+		obs := c.poll(ctx, t, ti, waiting.Snapshot)
+		out, err := c.handle(ctx, ti, input{verb: verbPollResult, ref: &ref, obs: &obs})
 		if err != nil {
 			t.Logger().ErrorContext(ctx, "saving the poll result failed", "err", err)
 			return
@@ -37,7 +37,7 @@ func (h *Handler) startPoll(t Turn, ti turnInfo, waiting *state, cardID string) 
 
 // poll waits until Graph lists a registration that is not in the
 // snapshot, or PollFor has passed.
-func (h *Handler) poll(ctx context.Context, t Turn, ti turnInfo, snapshot []string) observation {
+func (c *Conversation) poll(ctx context.Context, t Turn, ti turnInfo, snapshot []string) observation {
 	before := make(map[string]bool, len(snapshot))
 	for _, id := range snapshot {
 		before[id] = true
@@ -48,7 +48,7 @@ func (h *Handler) poll(ctx context.Context, t Turn, ti turnInfo, snapshot []stri
 		if err := t.Typing(ctx); err != nil {
 			t.Logger().DebugContext(ctx, "typing indicator not sent", "err", err)
 		}
-		timer := time.NewTimer(h.pause(n))
+		timer := time.NewTimer(c.pause(n))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -56,7 +56,7 @@ func (h *Handler) poll(ctx context.Context, t Turn, ti turnInfo, snapshot []stri
 		case <-timer.C:
 		}
 		cctx, cancel := context.WithTimeout(ctx, graphCallTimeout)
-		methods, err := h.o.Directory.ListAuthenticatorMethods(cctx, ti.user)
+		methods, err := c.o.Directory.ListAuthenticatorMethods(cctx, ti.user)
 		cancel()
 		last = observation{asked: true, methods: methods, err: err}
 		if err == nil {
@@ -68,7 +68,7 @@ func (h *Handler) poll(ctx context.Context, t Turn, ti turnInfo, snapshot []stri
 		} else {
 			t.Logger().WarnContext(ctx, "polling authenticator methods failed", "err", err, "attempt", n+1)
 		}
-		if time.Since(start) >= h.o.PollFor {
+		if time.Since(start) >= c.o.PollFor {
 			return last
 		}
 	}
@@ -79,8 +79,8 @@ func (h *Handler) poll(ctx context.Context, t Turn, ti turnInfo, snapshot []stri
 const graphCallTimeout = 60 * time.Second
 
 // pause is the wait before poll attempt n (0-based).
-func (h *Handler) pause(n int) time.Duration {
-	d := h.o.PollEvery
+func (c *Conversation) pause(n int) time.Duration {
+	d := c.o.PollEvery
 	for range n {
 		d += d / 2
 		if d >= 15*time.Second {

@@ -16,21 +16,27 @@ import (
 	"github.com/smartswap/mfabot/cards"
 )
 
-// ReminderStore is the Redis side of reminders: conversation references,
-// the due queue with leases, the at-most-once mark, and the rate limit
-// shared by every replica.
-type ReminderStore interface {
-	SaveReference(ctx context.Context, tenant, user string, ref []byte) error
-	LoadReference(ctx context.Context, tenant, user string) ([]byte, error)
-	DeleteReference(ctx context.Context, tenant, user string) error
-	ScheduleReminder(ctx context.Context, user, id, replaces string, due time.Time) error
+// ReminderQueue is the queue of due reminders shared by every replica:
+// claims with a lease, and a mark that a reminder went out at most once.
+type ReminderQueue interface {
+	reminderQueue
 	ClaimReminders(ctx context.Context, now time.Time, lease time.Duration, max int) ([]string, error)
-	CompleteReminder(ctx context.Context, user, id string) error
 	MarkReminderSent(ctx context.Context, id string) (bool, error)
 	UnmarkReminderSent(ctx context.Context, id string) error
+}
+
+// SendLimiter is the rate of proactive sends shared by every replica, and
+// the pause that a 429 from Teams imposes on all of them.
+type SendLimiter interface {
 	AllowSend(ctx context.Context, key string, perSecond int) (time.Duration, error)
 	PauseSends(ctx context.Context, d time.Duration) error
 	SendPause(ctx context.Context) (time.Duration, error)
+}
+
+// recipients finds, and forgets, users' 1:1 chats.
+type recipients interface {
+	LoadReference(ctx context.Context, tenant, user string) ([]byte, error)
+	DeleteReference(ctx context.Context, tenant, user string) error
 }
 
 // ProactiveSender posts a message into a conversation the user is not
@@ -141,7 +147,7 @@ func absDuration(d time.Duration) time.Duration {
 // schedule is spent.
 func (p ReminderPolicy) after(s *state) time.Time {
 	r := s.Remind
-	if s.New == nil || r.Sent >= len(p.Schedule) {
+	if reminderAbout(s) == remindResume || r.Sent >= len(p.Schedule) {
 		// Before the new device was confirmed, one reminder is enough.
 		return time.Time{}
 	}
@@ -151,14 +157,14 @@ func (p ReminderPolicy) after(s *state) time.Time {
 }
 
 // snooze puts the reminder off by a day; false when the snoozes are spent.
-func (p ReminderPolicy) snooze(s *state, now time.Time) (time.Time, bool) {
+func (p ReminderPolicy) snooze(s *state, now time.Time) bool {
 	if s.Remind == nil || s.Remind.Snoozes >= maxSnoozes {
-		return time.Time{}, false
+		return false
 	}
 	s.Remind.Snoozes++
 	s.Remind.Seq++
 	s.Remind.Due = p.Hours.Next(now.Add(snoozeFor), s.location())
-	return s.Remind.Due, true
+	return true
 }
 
 // ReminderStats counts what the reminder worker did, by outcome.
@@ -198,13 +204,17 @@ func (c *reminderCounters) snapshot() ReminderStats {
 	return out
 }
 
-// ReminderOptions configures the reminder worker.
+// ReminderOptions configures the reminder worker. Dialogs, Queue,
+// Recipients, Limiter and Sender are required.
 type ReminderOptions struct {
-	Dialogs *Handler
-	Store   ReminderStore
-	Sender  ProactiveSender
-	Policy  ReminderPolicy
-	Logger  *slog.Logger
+	// Dialogs are the users' procedures the reminders are about.
+	Dialogs    *Conversation
+	Queue      ReminderQueue
+	Recipients recipients
+	Limiter    SendLimiter
+	Sender     ProactiveSender
+	Policy     ReminderPolicy
+	Logger     *slog.Logger
 	// Rate is the proactive sends per second allowed to all replicas
 	// together (REMINDER_RATE; Teams allows 50 per app per tenant).
 	Rate int
@@ -275,7 +285,7 @@ func (r *Reminders) Run(ctx context.Context) error {
 // how many it claimed.
 func (r *Reminders) RunOnce(ctx context.Context) (int, error) {
 	now := r.o.Dialogs.o.Now()
-	ids, err := r.o.Store.ClaimReminders(ctx, now, r.o.Lease, r.o.Batch)
+	ids, err := r.o.Queue.ClaimReminders(ctx, now, r.o.Lease, r.o.Batch)
 	if err != nil {
 		return 0, err
 	}
@@ -297,21 +307,18 @@ func (r *Reminders) handle(ctx context.Context, id string) {
 		r.complete(ctx, user, id)
 		return
 	}
-	store, h := r.o.Store, r.o.Dialogs
-	doc, rev, err := h.o.Store.LoadDialog(ctx, tenant, user)
+	conv := r.o.Dialogs
+	key := userKey{tenant: tenant, user: user}
+	st, _, err := conv.dialogs.load(ctx, key, log)
 	if err != nil {
 		log.WarnContext(ctx, "reminder: load dialog failed; it will come back", "err", err)
 		return // the lease ends and the reminder comes back
 	}
-	var st *state
-	if doc != nil {
-		st, _ = decodeState(doc)
-	}
-	if !st.active() || st.ID != dialogID || st.Remind == nil || st.Remind.Seq != seq {
+	if !st.remindedBy(dialogID, seq) {
 		r.skip(ctx, "moved_on", user, id)
 		return
 	}
-	refDoc, err := store.LoadReference(ctx, tenant, user)
+	refDoc, err := r.o.Recipients.LoadReference(ctx, tenant, user)
 	if err != nil {
 		log.WarnContext(ctx, "reminder: load reference failed", "err", err)
 		return
@@ -321,26 +328,26 @@ func (r *Reminders) handle(ctx context.Context, id string) {
 		r.skip(ctx, "no_reference", user, id)
 		return
 	}
-	now := h.o.Now()
+	now := conv.o.Now()
 	// Outside the user's hours (a time zone learnt since scheduling): later.
 	if next := r.o.Policy.Hours.Next(now, st.location()); next.After(now) {
 		r.retry(ctx, user, id, next)
 		return
 	}
-	if pause, err := store.SendPause(ctx); err == nil && pause > 0 {
+	if pause, err := r.o.Limiter.SendPause(ctx); err == nil && pause > 0 {
 		r.retry(ctx, user, id, now.Add(pause))
 		return
 	}
-	ti := turnInfo{tenant: tenant, user: user, loc: cards.Locale(st.Locale), tz: st.location(), log: log}
+	ti := turnInfo{userKey: key, loc: cards.Locale(st.Locale), tz: st.location(), log: log}
 	if ti.loc == "" {
 		ti.loc = cards.Japanese
 	}
 
 	// Ask Graph first: an old phone already gone means the procedure is
 	// done, whatever step the user stopped at.
-	if st.New != nil {
-		if methods, err := h.o.Directory.ListAuthenticatorMethods(ctx, user); err == nil && oldGone(st, methods) {
-			r.completeQuietly(ctx, ti, st, rev, ref, id)
+	if reminderAbout(st) == remindOldPhone {
+		if methods, err := conv.o.Directory.ListAuthenticatorMethods(ctx, user); err == nil && oldGone(st, methods) {
+			r.completeQuietly(ctx, ti, ref, id, dialogID, seq)
 			return
 		} else if err != nil {
 			log.WarnContext(ctx, "reminder: Graph check failed; reminding anyway", "err", err)
@@ -351,7 +358,7 @@ func (r *Reminders) handle(ctx context.Context, id string) {
 		r.retry(ctx, user, id, now.Add(time.Second))
 		return
 	}
-	first, err := store.MarkReminderSent(ctx, id)
+	first, err := r.o.Queue.MarkReminderSent(ctx, id)
 	if err != nil {
 		log.WarnContext(ctx, "reminder: mark failed", "err", err)
 		return
@@ -360,7 +367,7 @@ func (r *Reminders) handle(ctx context.Context, id string) {
 		r.skip(ctx, "duplicate", user, id)
 		return
 	}
-	card := h.reminderCard(st, ti)
+	card := conv.reminderCard(st, ti)
 	_, err = r.o.Sender.SendToConversation(ctx, ref.ServiceURL, ref.Conversation.ID, cardActivity(card))
 	var throttled *ThrottledError
 	switch {
@@ -368,7 +375,7 @@ func (r *Reminders) handle(ctx context.Context, id string) {
 	case errors.Is(err, ErrRecipientGone):
 		log.WarnContext(ctx, "reminder: the app was uninstalled or blocked; dropping this user's reminders", "err", err)
 		r.stats.add(func(s *ReminderStats) { s.Failed["recipient_gone"]++ })
-		if derr := store.DeleteReference(ctx, tenant, user); derr != nil {
+		if derr := r.o.Recipients.DeleteReference(ctx, tenant, user); derr != nil {
 			log.WarnContext(ctx, "reminder: could not drop the reference", "err", derr)
 		}
 		r.complete(ctx, user, id)
@@ -377,14 +384,14 @@ func (r *Reminders) handle(ctx context.Context, id string) {
 		wait := max(throttled.RetryAfter, time.Second)
 		log.WarnContext(ctx, "reminder: Teams throttled; pausing proactive sends", "retry_after", wait)
 		r.stats.add(func(s *ReminderStats) { s.Failed["throttled"]++ })
-		store.PauseSends(ctx, wait)
-		store.UnmarkReminderSent(ctx, id)
+		r.o.Limiter.PauseSends(ctx, wait)
+		r.o.Queue.UnmarkReminderSent(ctx, id)
 		r.retry(ctx, user, id, now.Add(wait))
 		return
 	default:
 		log.WarnContext(ctx, "reminder: send failed; retrying later", "err", err)
 		r.stats.add(func(s *ReminderStats) { s.Failed["error"]++ })
-		store.UnmarkReminderSent(ctx, id)
+		r.o.Queue.UnmarkReminderSent(ctx, id)
 		r.retry(ctx, user, id, now.Add(time.Minute))
 		return
 	}
@@ -394,60 +401,63 @@ func (r *Reminders) handle(ctx context.Context, id string) {
 	r.afterSend(ctx, ti, dialogID, seq)
 }
 
-// afterSend records the reminder in the dialog and queues the next one (or
-// escalates after the last).
+// remindedBy reports whether s is the active dialog that queued reminder
+// seq; otherwise the user acted meanwhile and has a fresh schedule.
+func (s *state) remindedBy(dialogID string, seq int) bool {
+	return s.active() && s.ID == dialogID && s.Remind != nil && s.Remind.Seq == seq
+}
+
+// afterSend records the reminder in the dialog, which queues the next one
+// (or escalates after the last).
 func (r *Reminders) afterSend(ctx context.Context, ti turnInfo, dialogID string, seq int) {
-	h := r.o.Dialogs
-	for range maxCASAttempts {
-		doc, rev, err := h.o.Store.LoadDialog(ctx, ti.tenant, ti.user)
-		if err != nil || doc == nil {
-			return
+	conv := r.o.Dialogs
+	escalate := false
+	_, saved, err := conv.dialogs.update(ctx, ti.userKey, ti.log, func(cur *state) (*state, error) {
+		if !cur.remindedBy(dialogID, seq) {
+			return nil, nil
 		}
-		st, err := decodeState(doc)
-		if err != nil || !st.active() || st.ID != dialogID || st.Remind == nil || st.Remind.Seq != seq {
-			return // the user acted meanwhile and has a fresh schedule
-		}
-		st.Remind.Sent++
-		st.record(h.o.Now(), fmt.Sprintf("reminder %d sent", st.Remind.Sent))
-		due := r.o.Policy.after(st)
-		escalate := due.IsZero() && st.New != nil && r.o.Policy.Escalate && r.o.Escalate != nil
-		b, _ := st.encode()
-		_, saved, err := h.o.Store.SaveDialog(ctx, ti.tenant, ti.user, b, rev)
-		if err != nil {
-			ti.log.WarnContext(ctx, "reminder: could not record the reminder", "err", err)
-			return
-		}
-		if !saved {
-			continue
-		}
-		if !due.IsZero() {
-			r.schedule(ctx, ti, st, due)
-		}
-		if escalate {
-			if err := r.o.Escalate(ctx, ti.tenant, ti.user); err != nil {
-				ti.log.WarnContext(ctx, "reminder: escalation failed", "err", err)
-			} else {
-				r.stats.add(func(s *ReminderStats) { s.Escalated++ })
-			}
-		}
+		next := cur.clone()
+		next.Remind.Sent++
+		next.record(conv.o.Now(), fmt.Sprintf("reminder %d sent", next.Remind.Sent))
+		due := r.o.Policy.after(next)
+		escalate = due.IsZero() && reminderAbout(next) == remindOldPhone && r.o.Policy.Escalate && r.o.Escalate != nil
+		return next, nil
+	})
+	if err != nil {
+		ti.log.WarnContext(ctx, "reminder: could not record the reminder", "err", err)
 		return
+	}
+	if saved == nil {
+		return
+	}
+	if saved.Remind.Seq != seq {
+		r.stats.add(func(s *ReminderStats) { s.Scheduled++ })
+	}
+	if escalate {
+		if err := r.o.Escalate(ctx, ti.tenant, ti.user); err != nil {
+			ti.log.WarnContext(ctx, "reminder: escalation failed", "err", err)
+		} else {
+			r.stats.add(func(s *ReminderStats) { s.Escalated++ })
+		}
 	}
 }
 
 // completeQuietly closes a dialog whose old phone Graph no longer lists,
 // with one short message instead of a reminder.
-func (r *Reminders) completeQuietly(ctx context.Context, ti turnInfo, st *state, rev int64, ref schema.ConversationReference, id string) {
-	h := r.o.Dialogs
-	next := st.clone()
-	next.Status = statusDone
-	next.record(h.o.Now(), "completed: Graph shows the old registration gone")
-	change := funnel(st, next, h.o.Now())
-	b, _ := next.encode()
-	_, saved, err := h.o.Store.SaveDialog(ctx, ti.tenant, ti.user, b, rev)
-	if err != nil || !saved {
+func (r *Reminders) completeQuietly(ctx context.Context, ti turnInfo, ref schema.ConversationReference, id, dialogID string, seq int) {
+	conv := r.o.Dialogs
+	_, saved, err := conv.dialogs.update(ctx, ti.userKey, ti.log, func(cur *state) (*state, error) {
+		if !cur.remindedBy(dialogID, seq) {
+			return nil, nil
+		}
+		next := cur.clone()
+		next.Status = statusDone
+		next.record(conv.o.Now(), "completed: Graph shows the old registration gone")
+		return next, nil
+	})
+	if err != nil || saved == nil {
 		return // the lease ends and the reminder is looked at again
 	}
-	h.count(ctx, ti, change)
 	r.skip(ctx, "already_done", ti.user, id)
 	if r.waitForRate(ctx, ref.Conversation.ID) {
 		msg := schema.Activity{Type: schema.Message, Text: cards.Text(ti.loc, "reminder.confirmed")}
@@ -482,7 +492,7 @@ func (r *Reminders) waitForRate(ctx context.Context, conversationID string) bool
 		rate int
 	}{{"proactive", r.o.Rate}, {"conv:" + conversationID, perConversationRate}} {
 		for {
-			wait, err := r.o.Store.AllowSend(ctx, lim.key, lim.rate)
+			wait, err := r.o.Limiter.AllowSend(ctx, lim.key, lim.rate)
 			if err != nil {
 				r.o.Logger.WarnContext(ctx, "rate limit unavailable", "err", err)
 				return false
@@ -505,28 +515,19 @@ func (r *Reminders) waitForRate(ctx context.Context, conversationID string) bool
 // perConversationRate is Teams' limit of sends to one conversation a second.
 const perConversationRate = 7
 
-func (r *Reminders) schedule(ctx context.Context, ti turnInfo, st *state, due time.Time) {
-	id := reminderID(ti.tenant, ti.user, st.ID, st.Remind.Seq)
-	if err := r.o.Store.ScheduleReminder(ctx, ti.user, id, "", due); err != nil {
-		ti.log.WarnContext(ctx, "could not schedule a reminder", "err", err)
-		return
-	}
-	r.stats.add(func(s *ReminderStats) { s.Scheduled++ })
-}
-
 func (r *Reminders) skip(ctx context.Context, reason, user, id string) {
 	r.stats.add(func(s *ReminderStats) { s.Skipped[reason]++ })
 	r.complete(ctx, user, id)
 }
 
 func (r *Reminders) complete(ctx context.Context, user, id string) {
-	if err := r.o.Store.CompleteReminder(ctx, user, id); err != nil {
+	if err := r.o.Queue.CompleteReminder(ctx, user, id); err != nil {
 		r.o.Logger.WarnContext(ctx, "could not complete a reminder; it will come back", "reminder", id, "err", err)
 	}
 }
 
 func (r *Reminders) retry(ctx context.Context, user, id string, due time.Time) {
-	if err := r.o.Store.ScheduleReminder(ctx, user, id, "", due); err != nil {
+	if err := r.o.Queue.ScheduleReminder(ctx, user, id, "", due); err != nil {
 		r.o.Logger.WarnContext(ctx, "could not put a reminder back", "reminder", id, "err", err)
 	}
 }

@@ -21,9 +21,6 @@ const (
 	statusCancelled = "cancelled"
 )
 
-// stepLost is the pseudo-step of a user whose old phone is lost or broken.
-const stepLost = "lost"
-
 // maxTimeline bounds the events kept per dialog.
 const maxTimeline = 40
 
@@ -31,7 +28,7 @@ const maxTimeline = 40
 type state struct {
 	V       int       `json:"v"`
 	ID      string    `json:"id"`
-	Step    string    `json:"step"`
+	Step    StepID    `json:"step"`
 	Nonce   string    `json:"nonce"`
 	Status  string    `json:"status"`
 	Locale  string    `json:"loc,omitempty"`
@@ -90,7 +87,7 @@ type device struct {
 // event is one entry of a dialog's timeline.
 type event struct {
 	At   int64  `json:"at"` // Unix seconds
-	Step string `json:"step"`
+	Step StepID `json:"step"`
 	What string `json:"what"`
 }
 
@@ -110,16 +107,16 @@ func (s *state) encode() ([]byte, error) { return json.Marshal(s) }
 func (s *state) active() bool { return s != nil && s.Status == statusActive }
 
 // ref is what the buttons of the current card carry.
-func (s *state) ref() cards.Ref { return cards.Ref{Dialog: s.ID, Step: s.Step, Nonce: s.Nonce} }
+func (s *state) ref() cards.Ref { return cards.Ref{Dialog: s.ID, Step: string(s.Step), Nonce: s.Nonce} }
 
-// stepIndex is the 1-based position of the current step (the lost
-// pseudo-step counts as the step it branched from).
+// stepIndex is the 1-based position of the current step (the lost branch
+// counts as the step it branched from).
 func (s *state) stepIndex() int {
-	step := s.Step
-	if step == stepLost {
-		step = "old_phone"
+	i, st := rowOf(s.Step)
+	if i < 0 && st != nil {
+		i, _ = rowOf(st.Back)
 	}
-	return slices.Index(cards.StepIDs, step) + 1
+	return i + 1
 }
 
 func (s *state) record(now time.Time, what string) {
@@ -156,12 +153,6 @@ func (s *state) takeSnapshot(methods []Method) {
 	}
 	s.SnapOK = true
 }
-
-// skippedDelete reports whether there was nothing old to delete.
-func (s *state) skippedDelete() bool { return s.New != nil && len(s.Old) == 0 }
-
-// indexOf is the 0-based position of a step, -1 for a pseudo-step.
-func indexOf(step string) int { return slices.Index(cards.StepIDs, step) }
 
 // zones caches time zones by name: time.LoadLocation reads and parses the
 // zone database on every call (6% of a turn's CPU under load).

@@ -2,13 +2,12 @@ package dialogs
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/infracloudio/msbotbuilder-go/schema"
 
 	"github.com/smartswap/mfabot/cards"
 )
@@ -19,7 +18,7 @@ import (
 type Observer interface {
 	// DialogStarted: a procedure started (start over starts a new one).
 	DialogStarted()
-	// StepEntered: a procedure reached step (a cards.StepIDs id) for the
+	// StepEntered: a procedure reached step (one of Steps()) for the
 	// first time; going back and forward again does not count twice.
 	StepEntered(step string)
 	// DialogCompleted: a procedure was completed, took after its start.
@@ -33,7 +32,7 @@ type Observer interface {
 	TicketEvent(event string)
 }
 
-// nopObserver is the Observer of a Handler given none.
+// nopObserver is the Observer of Stats given none.
 type nopObserver struct{}
 
 func (nopObserver) DialogStarted()                {}
@@ -50,9 +49,6 @@ type StatsStore interface {
 	// AddDailyCounts adds counts to day's counters and keeps took as
 	// completion times.
 	AddDailyCounts(ctx context.Context, day string, counts map[string]int64, took []time.Duration) error
-	// AddDailyStats adds 1 to each of fields in day's counters and, when
-	// took is positive, keeps took as one completion time of the day.
-	AddDailyStats(ctx context.Context, day string, fields []string, took time.Duration) error
 	// DailyStats returns day's counters and completion times (empty for a
 	// day with none, or one older than the store keeps).
 	DailyStats(ctx context.Context, day string) (map[string]int64, []time.Duration, error)
@@ -80,11 +76,11 @@ var statsWindows = []int{7, 30}
 // funnelChange is what one saved change of a dialog means for the funnel.
 type funnelChange struct {
 	started   bool
-	entered   string // a step reached for the first time
+	entered   StepID // a step reached for the first time
 	lost      bool
 	completed bool
 	took      time.Duration // for completed: since the start
-	cancelled string        // the step a dialog was cancelled at
+	cancelled StepID        // the step a dialog was cancelled at
 }
 
 func (f funnelChange) empty() bool { return f == funnelChange{} }
@@ -96,7 +92,7 @@ func funnel(cur, next *state, now time.Time) funnelChange {
 	var f funnelChange
 	fresh := cur == nil || cur.ID != next.ID
 	f.started = fresh
-	if i := indexOf(next.Step); i >= 0 && i+1 > next.Reached {
+	if i, _ := rowOf(next.Step); i >= 0 && i+1 > next.Reached {
 		next.Reached = i + 1
 		f.entered = next.Step
 	}
@@ -112,21 +108,57 @@ func funnel(cur, next *state, now time.Time) funnelChange {
 	return f
 }
 
+// StatsOptions configures Stats.
+type StatsOptions struct {
+	// Observer is told of the funnel and of ticket events, for metrics
+	// (default: no one).
+	Observer Observer
+	// Store, when set, keeps the daily counters behind the helpdesk's 統計.
+	Store StatsStore
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives what happens outside a turn (flushing the counters).
+	Logger *slog.Logger
+}
+
+// Stats counts what happens in conversations: the funnel of the procedure
+// (each step once per dialog, each ending once) and the helpdesk's
+// tickets, told to the Observer at once and gathered in memory for the
+// daily counters, which Run writes to the StatsStore once a second.
+type Stats struct {
+	o     StatsOptions
+	batch statsBatch
+}
+
+// NewStats assembles the counters. It does no I/O.
+func NewStats(o StatsOptions) *Stats {
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Stats{o: o}
+}
+
 // count tells the Observer of a saved change and adds it to the day's
 // counters. A counter that cannot be written is logged, never shown.
-func (h *Handler) count(ctx context.Context, ti turnInfo, f funnelChange) {
-	if f.empty() {
+func (s *Stats) count(ctx context.Context, f funnelChange) {
+	if s == nil || f.empty() {
 		return
 	}
-	o := h.o.Observer
+	o := s.o.Observer
 	var fields []string
 	if f.started {
 		o.DialogStarted()
 		fields = append(fields, statStarted)
 	}
 	if f.entered != "" {
-		o.StepEntered(f.entered)
-		fields = append(fields, statEntered+f.entered)
+		o.StepEntered(string(f.entered))
+		fields = append(fields, statEntered+string(f.entered))
 	}
 	if f.lost {
 		o.LostPhone()
@@ -137,19 +169,26 @@ func (h *Handler) count(ctx context.Context, ti turnInfo, f funnelChange) {
 		fields = append(fields, statCompleted)
 	}
 	if f.cancelled != "" {
-		o.DialogCancelled(f.cancelled)
-		fields = append(fields, statCancelled+f.cancelled)
+		o.DialogCancelled(string(f.cancelled))
+		fields = append(fields, statCancelled+string(f.cancelled))
 	}
-	if h.o.Stats == nil {
+	if s.o.Store == nil {
 		return
 	}
 	took := time.Duration(0)
 	if f.completed {
 		took = max(f.took, time.Second) // a completion always has a time
 	}
-	h.batch.add(statsDay(h.o.Now()), fields, took)
-	if h.batch.due(time.Now()) {
-		h.FlushStats(ctx)
+	s.batch.add(statsDay(s.o.Now()), fields, took)
+	if s.batch.due(time.Now()) {
+		s.Flush(ctx)
+	}
+}
+
+// ticketEvent tells the Observer of a ticket event.
+func (s *Stats) ticketEvent(event string) {
+	if s != nil {
+		s.o.Observer.TicketEvent(ticketMetric(event))
 	}
 }
 
@@ -205,49 +244,54 @@ func (b *statsBatch) take() map[string]*dayCounts {
 	return days
 }
 
-// FlushStats writes the gathered daily counters to Redis. Counts that
+// putBack returns counts that could not be written, for the next flush.
+func (b *statsBatch) putBack(day string, d *dayCounts) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.days == nil {
+		b.days = map[string]*dayCounts{}
+	}
+	if cur := b.days[day]; cur != nil {
+		for f, n := range d.counts {
+			cur.counts[f] += n
+		}
+		cur.took = append(cur.took, d.took...)
+	} else {
+		b.days[day] = d
+	}
+	if b.since.IsZero() {
+		b.since = time.Now()
+	}
+}
+
+// Flush writes the gathered daily counters to the StatsStore. Counts that
 // cannot be written are put back for the next flush.
-func (h *Handler) FlushStats(ctx context.Context) {
-	if h.o.Stats == nil {
+func (s *Stats) Flush(ctx context.Context) {
+	if s == nil || s.o.Store == nil {
 		return
 	}
-	for day, d := range h.batch.take() {
-		if err := h.o.Stats.AddDailyCounts(ctx, day, d.counts, d.took); err != nil {
-			h.o.Logger.WarnContext(ctx, "stats: could not write the daily counters; keeping them for the next flush", "err", err)
-			h.batch.mu.Lock()
-			if h.batch.days == nil {
-				h.batch.days = map[string]*dayCounts{}
-			}
-			if cur := h.batch.days[day]; cur != nil {
-				for f, n := range d.counts {
-					cur.counts[f] += n
-				}
-				cur.took = append(cur.took, d.took...)
-			} else {
-				h.batch.days[day] = d
-			}
-			if h.batch.since.IsZero() {
-				h.batch.since = time.Now()
-			}
-			h.batch.mu.Unlock()
+	for day, d := range s.batch.take() {
+		if err := s.o.Store.AddDailyCounts(ctx, day, d.counts, d.took); err != nil {
+			s.o.Logger.WarnContext(ctx, "stats: could not write the daily counters; keeping them for the next flush", "err", err)
+			s.batch.putBack(day, d)
 		}
 	}
 }
 
-// RunStats flushes the daily counters every second until ctx ends, then
-// once more. Run it in every replica.
-func (h *Handler) RunStats(ctx context.Context) {
+// Run flushes the daily counters every second until ctx ends, then once
+// more. Run it in every replica.
+func (s *Stats) Run(ctx context.Context) error {
 	t := time.NewTicker(flushEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			h.FlushStats(fctx)
+			s.Flush(fctx)
 			cancel()
-			return
+			return nil
 		case <-t.C:
-			h.FlushStats(ctx)
+			s.Flush(ctx)
 		}
 	}
 }
@@ -255,15 +299,15 @@ func (h *Handler) RunStats(ctx context.Context) {
 // statsDay is the day a moment counts on: its date in Tokyo.
 func statsDay(t time.Time) string { return t.In(tokyo).Format(time.DateOnly) }
 
-// trackTicket keeps the open-ticket count of the stats in step with a
-// ticket just saved.
-func (h *Handler) trackTicket(ctx context.Context, ti turnInfo, tk *ticket) {
-	if h.o.Stats == nil {
+// trackTicket keeps the open-ticket count in step with a ticket just
+// saved.
+func (s *Stats) trackTicket(ctx context.Context, log *slog.Logger, tk *ticket) {
+	if s == nil || s.o.Store == nil {
 		return
 	}
 	id := tk.Tenant + "|" + tk.User + "|" + strconv.FormatInt(tk.Number, 10)
-	if err := h.o.Stats.SetTicketOpen(ctx, id, tk.Status != "resolved", h.o.Now()); err != nil {
-		ti.log.WarnContext(ctx, "stats: could not record the ticket's state", "err", err, "ticket", tk.Number)
+	if err := s.o.Store.SetTicketOpen(ctx, id, tk.Status != ticketResolved, s.o.Now()); err != nil {
+		log.WarnContext(ctx, "stats: could not record the ticket's state", "err", err, "ticket", tk.Number)
 	}
 }
 
@@ -276,88 +320,40 @@ func ticketMetric(event string) string {
 	return event
 }
 
-// stats answers 統計 (stats), typed in the helpdesk channel with the bot
-// mentioned, or its card's 更新 button: the funnel of the last 7 and 30
-// days and the open tickets, for helpdesk members only.
-func (h *Handler) stats(ctx context.Context, t Turn, ti turnInfo) (InvokeResult, error) {
-	a := t.Incoming()
-	hd := h.o.Helpdesk
-	if hd == nil || h.o.Stats == nil {
-		return InvokeResult{Text: cards.Text(ti.loc, "unknown.text")}, nil
-	}
-	if a.Conversation.ConversationType != "channel" {
-		return InvokeResult{Text: cards.Text(ti.loc, "hd.stats.where")}, nil
-	}
-	ch, err := h.channel(ctx)
-	if err != nil {
-		return InvokeResult{}, err
-	}
-	if ch == nil {
-		return InvokeResult{Text: cards.Text(ti.loc, "hd.stats.where")}, nil
-	}
-	if !h.authorized(ctx, ti, a, ch) {
-		ti.log.WarnContext(ctx, "helpdesk: refused stats to a non-member", "from", a.From.ID, "aad", a.From.AadObjectID)
-		return InvokeResult{Text: cards.Text(ti.loc, "hd.denied")}, nil
-	}
-	// Only in the helpdesk channel: another channel's members would see it.
-	if here, want := channelID(a), strings.SplitN(ch.ConversationID, ";", 2)[0]; here != want {
-		return InvokeResult{Text: cards.Text(ti.loc, "hd.stats.where")}, nil
-	}
-	v, err := h.statsView(ctx)
-	if err != nil {
-		return InvokeResult{}, err
-	}
-	return InvokeResult{Card: cards.Stats(v)}, nil
-}
+// enabled reports whether the daily counters are kept (the 統計 card).
+func (s *Stats) enabled() bool { return s != nil && s.o.Store != nil }
 
-// sendStats answers the typed command with a new message.
-func (h *Handler) sendStats(ctx context.Context, t Turn, ti turnInfo) error {
-	res, err := h.stats(ctx, t, ti)
-	if err != nil {
-		t.Logger().ErrorContext(ctx, "stats failed", "err", err)
-		res = InvokeResult{Text: cards.Text(ti.loc, "error.retry")}
-	}
-	a := schema.Activity{Type: schema.Message, Text: res.Text}
-	if res.Card != nil {
-		a = cardActivity(res.Card)
-	}
-	_, err = t.Send(ctx, a)
-	return err
-}
-
-// statsView reads the counters of the last 30 days and the open tickets.
-func (h *Handler) statsView(ctx context.Context) (cards.StatsView, error) {
-	h.FlushStats(ctx) // this replica's latest counts first
-	now := h.o.Now()
+// view reads the counters of the last 30 days and the open tickets, with
+// this replica's latest counts written first. titles names the steps.
+func (s *Stats) view(ctx context.Context, titles []string) (cards.StatsView, error) {
+	s.Flush(ctx)
+	now := s.o.Now()
 	today := now.In(tokyo)
 	days := slices.Max(statsWindows)
 	counts := make([]map[string]int64, days)
 	tooks := make([][]time.Duration, days)
 	for i := range days {
-		c, took, err := h.o.Stats.DailyStats(ctx, statsDay(today.AddDate(0, 0, -i)))
+		c, took, err := s.o.Store.DailyStats(ctx, statsDay(today.AddDate(0, 0, -i)))
 		if err != nil {
 			return cards.StatsView{}, err
 		}
 		counts[i], tooks[i] = c, took
 	}
-	open, err := h.o.Stats.CountOpenTickets(ctx, now)
+	open, err := s.o.Store.CountOpenTickets(ctx, now)
 	if err != nil {
 		return cards.StatsView{}, err
 	}
-	v := cards.StatsView{AsOf: today.Format("2006-01-02 15:04"), OpenTickets: open}
-	for _, id := range cards.StepIDs {
-		v.StepTitles = append(v.StepTitles, h.stepTitle(id, cards.Japanese))
-	}
+	v := cards.StatsView{AsOf: today.Format("2006-01-02 15:04"), OpenTickets: open, StepTitles: titles}
 	for _, n := range statsWindows {
-		w := cards.StatsWindow{Days: n, Entered: make([]int64, len(cards.StepIDs))}
+		w := cards.StatsWindow{Days: n, Entered: make([]int64, len(procedure))}
 		var took []time.Duration
 		for i := range n {
 			c := counts[i]
 			w.Started += c[statStarted]
 			w.Completed += c[statCompleted]
 			w.Lost += c[statLost]
-			for j, id := range cards.StepIDs {
-				w.Entered[j] += c[statEntered+id]
+			for j, st := range procedure {
+				w.Entered[j] += c[statEntered+string(st.ID)]
 			}
 			for k, x := range c {
 				if strings.HasPrefix(k, statCancelled) {

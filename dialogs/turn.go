@@ -28,16 +28,6 @@ type InvokeResult struct {
 	Text string
 }
 
-// Store keeps one dialog document per user with a revision number, written
-// only if the revision has not moved (compare-and-set).
-type Store interface {
-	// LoadDialog returns the user's document and revision; (nil, 0) if none.
-	LoadDialog(ctx context.Context, tenant, user string) (doc []byte, rev int64, err error)
-	// SaveDialog writes doc if the stored revision is still prevRev; saved
-	// is false when another turn changed the dialog first.
-	SaveDialog(ctx context.Context, tenant, user string, doc []byte, prevRev int64) (rev int64, saved bool, err error)
-}
-
 func cardActivity(c cards.Card) schema.Activity {
 	return schema.Activity{
 		Type:        schema.Message,

@@ -1,0 +1,129 @@
+package dialogs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Store keeps one dialog document per user with a revision number, written
+// only if the revision has not moved (compare-and-set).
+type Store interface {
+	// LoadDialog returns the user's document and revision; (nil, 0) if none.
+	LoadDialog(ctx context.Context, tenant, user string) (doc []byte, rev int64, err error)
+	// SaveDialog writes doc if the stored revision is still prevRev; saved
+	// is false when another turn changed the dialog first.
+	SaveDialog(ctx context.Context, tenant, user string, doc []byte, prevRev int64) (rev int64, saved bool, err error)
+}
+
+// reminderQueue is what a change of a dialog needs of the reminder queue:
+// its queued reminder follows the dialog's.
+type reminderQueue interface {
+	ScheduleReminder(ctx context.Context, user, id, replaces string, due time.Time) error
+	CompleteReminder(ctx context.Context, user, id string) error
+}
+
+// userKey names whose dialog it is.
+type userKey struct{ tenant, user string }
+
+// maxCASAttempts bounds the load-decide-save loop when turns of the same
+// user race.
+const maxCASAttempts = 4
+
+// errNoUser is returned for an activity that names no user to key state on.
+var errNoUser = errors.New("activity has no user id")
+
+// dialogs is the one path by which a user's dialog changes, for every
+// caller: a turn, a poll's result, the helpdesk, the reminder worker.
+type dialogs struct {
+	store Store
+	queue reminderQueue // nil: no reminders
+	stats *Stats        // nil: nothing counted
+	now   func() time.Time
+}
+
+// load returns the user's dialog and its revision; nil when there is none
+// or it cannot be read (an unreadable document is replaced rather than
+// trapping the user: the next start begins afresh).
+func (d *dialogs) load(ctx context.Context, k userKey, log *slog.Logger) (*state, int64, error) {
+	if k.user == "" {
+		return nil, 0, errNoUser
+	}
+	doc, rev, err := d.store.LoadDialog(ctx, k.tenant, k.user)
+	if err != nil || doc == nil {
+		return nil, rev, err
+	}
+	st, err := decodeState(doc)
+	if err != nil {
+		log.WarnContext(ctx, "dropping unreadable dialog state", "err", err)
+		return nil, rev, nil
+	}
+	return st, rev, nil
+}
+
+// update decides a change of the user's dialog and saves it: load, decode,
+// decide, encode, compare-and-set, and from the load again when another
+// turn saved first. decide gets the stored dialog (nil for none) and
+// returns the dialog to save, or nil to save nothing; it may run several
+// times and must not change cur. Once saved, the change has its effects:
+// the funnel counts it and the queued reminder follows the dialog's.
+// update returns the stored dialog decide saw last and the one saved (nil
+// when nothing was).
+func (d *dialogs) update(ctx context.Context, k userKey, log *slog.Logger, decide func(cur *state) (*state, error)) (cur, saved *state, err error) {
+	for range maxCASAttempts {
+		cur, rev, err := d.load(ctx, k, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		next, err := decide(cur)
+		if err != nil || next == nil {
+			return cur, nil, err
+		}
+		change := funnel(cur, next, d.now())
+		doc, err := next.encode()
+		if err != nil {
+			return cur, nil, err
+		}
+		_, ok, err := d.store.SaveDialog(ctx, k.tenant, k.user, doc, rev)
+		if err != nil {
+			return cur, nil, err
+		}
+		if ok {
+			d.queueReminder(ctx, k, log, cur, next)
+			d.stats.count(ctx, change)
+			return cur, next, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("dialog kept changing: gave up after %d attempts", maxCASAttempts)
+}
+
+// queueReminder makes the queue hold the reminder the saved dialog plans,
+// in place of the one it planned before; with none planned, the old one
+// goes. A failure is logged: the dialog is saved, and the worker drops a
+// reminder that no longer matches its dialog.
+func (d *dialogs) queueReminder(ctx context.Context, k userKey, log *slog.Logger, cur, next *state) {
+	if d.queue == nil {
+		return
+	}
+	prev, want := "", ""
+	if cur != nil && cur.Remind != nil {
+		prev = reminderID(k.tenant, k.user, cur.ID, cur.Remind.Seq)
+	}
+	if next.active() && next.Remind != nil {
+		want = reminderID(k.tenant, k.user, next.ID, next.Remind.Seq)
+	}
+	var err error
+	switch {
+	case want == prev:
+		// The queued reminder still stands (its time barely moved).
+	case want != "":
+		err = d.queue.ScheduleReminder(ctx, k.user, want, prev, next.Remind.Due)
+	case prev != "":
+		err = d.queue.CompleteReminder(ctx, k.user, prev)
+	}
+	if err != nil {
+		log.WarnContext(ctx, "could not queue the reminder", "err", err)
+	}
+}

@@ -1,0 +1,159 @@
+package dialogs
+
+import (
+	"slices"
+	"time"
+
+	"github.com/smartswap/mfabot/cards"
+)
+
+// noRetry are the problems that a 再確認 would not change: news of a
+// check, not its failure.
+var noRetry = []string{"delete.ok", "old.none", "delete.newgone"}
+
+// stale answers a press on an old or forged card with the current step.
+func (c *Conversation) stale(cur *state, ti turnInfo) cards.Card {
+	if !cur.active() {
+		return cards.NoDialogNotice(ti.loc, cards.Text(ti.loc, "stale.notice"))
+	}
+	return c.stepCard(cur, ti, cards.Text(ti.loc, "stale.notice"))
+}
+
+// stepCard is the card of the dialog's current step, as its row of the
+// procedure table and what the checks found make it.
+func (c *Conversation) stepCard(s *state, ti turnInfo, notice string) cards.Card {
+	loc := ti.loc
+	ref := s.ref()
+	if s.Step == stepLost {
+		return cards.Lost(c.o.Content, loc, ref, s.Ticket)
+	}
+	_, st := rowOf(s.Step)
+	v := cards.StepView{
+		Ref: ref, Index: s.stepIndex(), Total: len(procedure),
+		Notice: notice, Checking: s.Checking,
+	}
+	if c.o.SecurityInfoURL != nil {
+		v.SecurityInfoURL = c.o.SecurityInfoURL(ti.user)
+	}
+	if s.Problem != "" {
+		if s.ProblemArg != "" {
+			v.Problem = cards.Text(loc, s.Problem, s.ProblemArg)
+		} else {
+			v.Problem = cards.Text(loc, s.Problem)
+		}
+		v.Retry = !slices.Contains(noRetry, s.Problem)
+	}
+	if st != nil {
+		v.Lost = st.Lost
+		if st.Leave == checkNew && s.New != nil {
+			v.Found = s.New.Name
+		}
+		if st.Leave == checkDeleted {
+			v.Devices = c.devices(s.Old, ti)
+			v.BotDelete = c.botDelete(s)
+		}
+	}
+	return cards.Step(c.o.Content, loc, v)
+}
+
+// botDelete reports whether ボットで削除 is offered at s's step.
+func (c *Conversation) botDelete(s *state) bool {
+	_, st := rowOf(s.Step)
+	return st != nil && st.BotDelete && c.o.AllowDelete && len(s.Old) > 0
+}
+
+func (c *Conversation) devices(ds []device, ti turnInfo) []cards.Device {
+	out := make([]cards.Device, 0, len(ds))
+	for _, d := range ds {
+		cd := cards.Device{Name: d.Name}
+		if d.Created != nil {
+			cd.Registered = d.Created.In(ti.tz).Format("2006-01-02")
+		}
+		out = append(out, cd)
+	}
+	return out
+}
+
+// reminderCard is the reminder for the dialog's current state.
+func (c *Conversation) reminderCard(s *state, ti turnInfo) cards.Card {
+	v := cards.ReminderView{
+		Ref: s.ref(), Index: s.stepIndex(), Total: len(procedure),
+		StepTitle: c.stepTitle(s.Step, ti.loc), Abandoned: reminderAbout(s) == remindResume,
+		CanSnooze: s.Remind != nil && s.Remind.Snoozes < maxSnoozes,
+	}
+	if !v.Abandoned {
+		v.OldDevices = c.devices(s.Old, ti)
+	}
+	return cards.Reminder(ti.loc, v)
+}
+
+func (c *Conversation) resumeCard(s *state, loc cards.Locale) cards.Card {
+	return cards.Resume(loc, s.ref(), s.stepIndex(), len(procedure), c.stepTitle(s.Step, loc))
+}
+
+func (c *Conversation) statusCard(s *state, loc cards.Locale) cards.Card {
+	i := s.stepIndex()
+	next := ""
+	if s.Step != stepLost && i < len(procedure) {
+		next = c.stepTitle(procedure[i].ID, loc)
+	}
+	return cards.Status(loc, s.ref(), i, len(procedure), c.stepTitle(s.Step, loc), next)
+}
+
+// stepTitle is a step's title as the content file gives it.
+func (c *Conversation) stepTitle(step StepID, loc cards.Locale) string {
+	if step == stepLost {
+		return cards.Text(loc, "lost.title")
+	}
+	if sc := c.o.Content.Step(string(step)); sc != nil {
+		return sc.Title.In(loc)
+	}
+	return string(step)
+}
+
+// stepTitles are the titles of every step, in order.
+func (c *Conversation) stepTitles(loc cards.Locale) []string {
+	titles := make([]string, len(procedure))
+	for i, st := range procedure {
+		titles[i] = c.stepTitle(st.ID, loc)
+	}
+	return titles
+}
+
+// summary is what the done card says: the steps the user went through
+// (not those passed over), the devices and the time it took.
+func (c *Conversation) summary(s *state, now time.Time, loc cards.Locale) cards.Summary {
+	var titles []string
+	for _, st := range procedure {
+		if st.skipped(s) {
+			continue
+		}
+		titles = append(titles, c.stepTitle(st.ID, loc))
+	}
+	sum := cards.Summary{StepTitles: titles, Took: now.Sub(s.Started)}
+	if s.New != nil {
+		sum.NewDevice = s.New.Name
+	}
+	for _, d := range s.Old {
+		sum.OldDevices = append(sum.OldDevices, d.Name)
+	}
+	return sum
+}
+
+// helpdeskForm is what ヘルプデスクに相談 shows: the reason form, or how to
+// reach the helpdesk when no helpdesk channel takes tickets.
+func (c *Conversation) helpdeskForm(cur *state, loc cards.Locale) cards.Card {
+	var ref *cards.Ref
+	if cur.active() {
+		r := cur.ref()
+		ref = &r
+	}
+	if !c.o.Helpdesk {
+		title := ""
+		if ref != nil {
+			title = c.stepTitle(cur.Step, loc)
+		}
+		return cards.HelpdeskInfo(c.o.Content, loc, ref, title)
+	}
+	return cards.HelpdeskForm(loc, ref)
+}
