@@ -256,7 +256,7 @@ var catalog = map[string]map[Locale]string{
 	"hd.device.registered": {Japanese: "%s(登録日 %s)", English: "%s (registered %s)"},
 	"hd.devices.none":      {Japanese: "(なし)", English: "(none)"},
 	"hd.devices.unknown":   {Japanese: "(取得できませんでした: %s)", English: "(could not be read: %s)"},
-	"tap.title": {Japanese: "一時アクセスパス", English: "Temporary Access Pass"},
+	"tap.title":            {Japanese: "一時アクセスパス", English: "Temporary Access Pass"},
 	"tap.body": {
 		Japanese: "ヘルプデスクが一時アクセスパスを発行しました。**1 回だけ**、**%d 分間** 使えます。誰にも教えないでください。",
 		English:  "The helpdesk issued a Temporary Access Pass. It works **once**, for **%d minutes**. Do not share it.",
