@@ -38,6 +38,14 @@
 //   - loopback-guard.cjs: preloaded into the Playground so that it listens on
 //     127.0.0.1 only and cannot reach anything but loopback (it otherwise
 //     calls Azure telemetry endpoints even with --disable-telemetry).
-//   - playground_test.go: the harness (processes, HTTP client, streams).
+//   - The harness, one subject a file: harness_test.go (Start, Options, Env),
+//     layout_test.go (paths, the mock tenant's config), bot_test.go (building
+//     and starting the bot, TestMain), playground_test.go (starting the
+//     Playground, and the facts about it the harness relies on),
+//     process_test.go (child processes and their output), streams_test.go
+//     (the WebSocket streams: Message, LogEntry), chat_test.go (Chat: the
+//     user's side of the Playground's HTTP API, WaitFor), cards_test.go
+//     (CardActions), report_test.go (the end-of-test check and report, text
+//     helpers).
 //   - e2e_test.go: the tests.
 package e2e
