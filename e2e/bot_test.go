@@ -167,3 +167,11 @@ func waitReady(b *Bot) error {
 	}
 	return fmt.Errorf("GET %s/readyz not 200 after %v (last: %s)", b.URL, startTimeout, last)
 }
+
+// assertNoBotErrorLogs fails the test if the bot logged at level ERROR since mark.
+func assertNoBotErrorLogs(t *testing.T, env *Env, mark int) {
+	t.Helper()
+	if lines := env.Bot.ErrorLogLines(mark); len(lines) > 0 {
+		t.Errorf("the bot logged errors:\n%s", indent(lines))
+	}
+}

@@ -2,12 +2,14 @@
 
 package e2e
 
-// Reading Adaptive Cards: their buttons, in the order a person sees them.
+// Reading Adaptive Cards: their buttons in the order a person sees them, the
+// id and the text of the bot's cards, and what Teams requires of every card.
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -110,5 +112,105 @@ func TestCardActionsOrder(t *testing.T) {
 	}
 	if a, ok := FirstAction(card, "Action.Submit"); !ok || a.Title != "col" {
 		t.Fatalf("FirstAction(Submit) = %+v, %v", a, ok)
+	}
+}
+
+// cardIdentity is the id a card of the bot was built with: the id of its
+// first body element without the "card:" prefix ("" when there is none).
+func cardIdentity(card json.RawMessage) string {
+	var c struct {
+		Body []struct {
+			ID string `json:"id"`
+		} `json:"body"`
+	}
+	if card == nil || json.Unmarshal(card, &c) != nil || len(c.Body) == 0 {
+		return ""
+	}
+	id, ok := strings.CutPrefix(c.Body[0].ID, "card:")
+	if !ok {
+		return ""
+	}
+	return id
+}
+
+// cardText is every text a person reads on the card (text, title and value
+// strings, buttons included), one per line.
+func cardText(card json.RawMessage) string {
+	var root any
+	if json.Unmarshal(card, &root) != nil {
+		return ""
+	}
+	var b strings.Builder
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		case map[string]any:
+			for _, k := range []string{"text", "title", "value"} {
+				if s, ok := v[k].(string); ok {
+					b.WriteString(s)
+					b.WriteByte('\n')
+				}
+			}
+			for k, x := range v {
+				if k != "data" {
+					walk(x)
+				}
+			}
+		}
+	}
+	walk(root)
+	return b.String()
+}
+
+// actionTitles lists the titles of the card's buttons in order.
+func actionTitles(card json.RawMessage) []string {
+	actions, _ := CardActions(card)
+	var out []string
+	for _, a := range actions {
+		out = append(out, a.Title)
+	}
+	return out
+}
+
+// findAction returns the button titled title, failing the test without one.
+func findAction(t *testing.T, card json.RawMessage, title string) CardAction {
+	t.Helper()
+	actions, err := CardActions(card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range actions {
+		if a.Title == title {
+			return a
+		}
+	}
+	t.Fatalf("the card %q has no button %q; its buttons: %q\n%s", cardIdentity(card), title, actionTitles(card), card)
+	return CardAction{}
+}
+
+// assertTeamsCard checks what Teams requires of every Adaptive Card a bot
+// sends: a JSON object of type AdaptiveCard with a version no newer than 1.5.
+func assertTeamsCard(t *testing.T, card json.RawMessage) {
+	t.Helper()
+	var c struct {
+		Type    string `json:"type"`
+		Version string `json:"version"`
+	}
+	if err := json.Unmarshal(card, &c); err != nil {
+		t.Errorf("the card is not a JSON object: %v\n%s", err, card)
+		return
+	}
+	if c.Type != "AdaptiveCard" {
+		t.Errorf("card type %q, want AdaptiveCard", c.Type)
+	}
+	major, minor, ok := strings.Cut(c.Version, ".")
+	maj, err1 := strconv.Atoi(major)
+	mnr, err2 := strconv.Atoi(minor)
+	if !ok || err1 != nil || err2 != nil || maj != 1 || mnr > 5 {
+		t.Errorf("card version %q: Teams renders bot cards up to 1.5", c.Version)
 	}
 }

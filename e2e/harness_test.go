@@ -51,7 +51,7 @@ type Options struct {
 	BotEnv map[string]string
 	// PlaygroundEnv adds or overrides variables of the Playground's
 	// environment, e.g. TZ (default UTC). Activities are en-US whatever LANG
-	// says; see procedure_test.go for the ja-JP shim.
+	// says; see locale_test.go for the ja-JP shim.
 	PlaygroundEnv map[string]string
 	// AllowErrors stops the harness from failing the test at the end when
 	// the connector refused a call of the bot (status >= 400) or the bot

@@ -3,15 +3,17 @@
 package e2e
 
 // Where things are on disk (the repository root, the Playground's package,
-// the files beside this one) and the Playground's mock tenant,
-// .m365agentsplayground.yml.
+// the files beside this one), the Playground's mock tenant,
+// .m365agentsplayground.yml, and the Node.js the tests' helpers need.
 
 import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 )
 
 const (
@@ -125,4 +127,24 @@ func loadConfig(path string) (PlaygroundConfig, error) {
 		return c, fmt.Errorf("%s must stay JSON (valid YAML) for the harness: %w", path, err)
 	}
 	return c, nil
+}
+
+// requireNode returns the node executable, failing the test (never skipping)
+// when it or one of the e2e/node_modules files is missing.
+func requireNode(t *testing.T, lay layout, modules ...string) string {
+	t.Helper()
+	node := os.Getenv("MFABOT_E2E_NODE")
+	if node == "" {
+		node = "node"
+	}
+	p, err := exec.LookPath(node)
+	if err != nil {
+		t.Fatalf("Node.js is needed by these tests (card validation, the sandbox page in Chromium): %v (install Node.js 20+, then %s)", err, installHint)
+	}
+	for _, m := range modules {
+		if _, err := os.Stat(filepath.Join(lay.E2E, "node_modules", m)); err != nil {
+			t.Fatalf("e2e/node_modules/%s is missing (%v): %s", m, err, installHint)
+		}
+	}
+	return p
 }

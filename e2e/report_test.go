@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -120,4 +121,13 @@ func fileTail(path string, n, width int) []string {
 		lines = append(lines, "(reading: "+err.Error()+")")
 	}
 	return lastN(lines, n)
+}
+
+// errorText is err with an exit error's stderr, for failure messages.
+func errorText(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+		return fmt.Sprintf("%v\n%s", err, ee.Stderr)
+	}
+	return fmt.Sprint(err)
 }

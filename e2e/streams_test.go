@@ -306,3 +306,11 @@ func (e *Env) waitLog(mark int, timeout time.Duration, pred func(LogEntry) bool)
 		}
 	}
 }
+
+func messageStrings(msgs []Message) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.String())
+	}
+	return out
+}

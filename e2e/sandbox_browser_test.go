@@ -2,6 +2,10 @@
 
 package e2e
 
+// The procedure with the user's part done on the sandbox's security-info
+// page in headless Chromium (e2e/sandbox-steps.js), at the URL the step-3
+// card opens, rather than through the page's API.
+
 import (
 	"context"
 	"encoding/json"
