@@ -133,8 +133,8 @@ func cardIdentity(card json.RawMessage) string {
 	return id
 }
 
-// cardText is every text a person reads on the card (text, title and value
-// strings, buttons included), one per line.
+// cardText is every text a person reads on the card (text, title, value and
+// label strings, buttons included), one per line.
 func cardText(card json.RawMessage) string {
 	var root any
 	if json.Unmarshal(card, &root) != nil {
@@ -149,7 +149,7 @@ func cardText(card json.RawMessage) string {
 				walk(x)
 			}
 		case map[string]any:
-			for _, k := range []string{"text", "title", "value"} {
+			for _, k := range []string{"text", "title", "value", "label"} {
 				if s, ok := v[k].(string); ok {
 					b.WriteString(s)
 					b.WriteByte('\n')

@@ -18,14 +18,7 @@ var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 // GUIDs for the tenant and the users' Entra object ids (the Playground's
 // built-in defaults are one digit too long).
 func TestPlaygroundConfig(t *testing.T) {
-	lay, err := findLayout()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := loadConfig(lay.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := loadConfig(t, findLayout(t).Config)
 	if c.Version != "0.1.1" {
 		t.Errorf("version %q, want 0.1.1", c.Version)
 	}

@@ -55,7 +55,8 @@
 // The harness, one subject a file:
 //
 //   - harness_test.go: Start, Options, Env.
-//   - layout_test.go: paths, the mock tenant's config, the Node.js check.
+//   - layout_test.go: paths, the mock tenant's config, the Node.js and
+//     Chromium checks (no build constraint: screenshots_test.go uses it).
 //   - bot_test.go: building and starting the bot, TestMain, its error logs.
 //   - playground_test.go: starting the Playground, and the facts about it the
 //     harness relies on.

@@ -80,17 +80,11 @@ type Env struct {
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
 	started := time.Now()
-	lay, err := findLayout()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lay := findLayout(t)
 	if _, err := os.Stat(lay.CLI); err != nil {
 		t.Fatalf("the Agents Playground is not installed (%v): %s", err, installHint)
 	}
-	cfg, err := loadConfig(lay.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := loadConfig(t, lay.Config)
 	e := &Env{
 		t: t, Layout: lay, Config: cfg, Timeout: defaultTimeout(), opts: opts,
 		http: &http.Client{Timeout: requestTimeout}, s: newStreams(), started: started,

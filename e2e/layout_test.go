@@ -1,14 +1,12 @@
-//go:build unix
-
 package e2e
 
 // Where things are on disk (the repository root, the Playground's package,
 // the files beside this one), the Playground's mock tenant,
-// .m365agentsplayground.yml, and the Node.js the tests' helpers need.
+// .m365agentsplayground.yml, and the Node.js and Chromium the tests need.
+// No build constraint: screenshots_test.go, which has none, uses it too.
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,11 +79,13 @@ type layout struct {
 }
 
 // findLayout locates the repository root by walking up from the working
-// directory (go test runs a package's tests in the package's directory).
-func findLayout() (layout, error) {
+// directory (go test runs a package's tests in the package's directory),
+// failing the test without one.
+func findLayout(t testing.TB) layout {
+	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
-		return layout{}, err
+		t.Fatal(err)
 	}
 	for {
 		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && goModModule(data) == modulePath {
@@ -96,11 +96,12 @@ func findLayout() (layout, error) {
 				CLI:    filepath.Join(e2e, playgroundPkg, "cli.js"),
 				Guard:  filepath.Join(e2e, guardFile),
 				Config: filepath.Join(e2e, configFile),
-			}, nil
+			}
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return layout{}, fmt.Errorf("no go.mod of module %s above the working directory", modulePath)
+			t.Fatalf("no go.mod of module %s above the working directory", modulePath)
+			return layout{}
 		}
 		dir = parent
 	}
@@ -116,22 +117,25 @@ func goModModule(gomod []byte) string {
 	return ""
 }
 
-// loadConfig reads the Playground configuration.
-func loadConfig(path string) (PlaygroundConfig, error) {
+// loadConfig reads the Playground configuration, failing the test when it
+// cannot.
+func loadConfig(t testing.TB, path string) PlaygroundConfig {
+	t.Helper()
 	var c PlaygroundConfig
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return c, err
+		t.Fatal(err)
 	}
 	if err := json.Unmarshal(data, &c); err != nil {
-		return c, fmt.Errorf("%s must stay JSON (valid YAML) for the harness: %w", path, err)
+		t.Fatalf("%s must stay JSON (valid YAML) for the harness: %v", path, err)
 	}
-	return c, nil
+	return c
 }
 
-// requireNode returns the node executable, failing the test (never skipping)
-// when it or one of the e2e/node_modules files is missing.
-func requireNode(t *testing.T, lay layout, modules ...string) string {
+// requireNode returns the node executable ($MFABOT_E2E_NODE, default node
+// on PATH), failing the test (never skipping) when it or one of the
+// e2e/node_modules files is missing. purpose says what needs it.
+func requireNode(t testing.TB, lay layout, purpose string, modules ...string) string {
 	t.Helper()
 	node := os.Getenv("MFABOT_E2E_NODE")
 	if node == "" {
@@ -139,7 +143,7 @@ func requireNode(t *testing.T, lay layout, modules ...string) string {
 	}
 	p, err := exec.LookPath(node)
 	if err != nil {
-		t.Fatalf("Node.js is needed by these tests (card validation, the sandbox page in Chromium): %v (install Node.js 20+, then %s)", err, installHint)
+		t.Fatalf("Node.js is needed for %s: %v (install Node.js 20+, e.g. `apt-get install nodejs npm`, then %s)", purpose, err, installHint)
 	}
 	for _, m := range modules {
 		if _, err := os.Stat(filepath.Join(lay.E2E, "node_modules", m)); err != nil {
@@ -147,4 +151,19 @@ func requireNode(t *testing.T, lay layout, modules ...string) string {
 		}
 	}
 	return p
+}
+
+// requireChromium returns the Chromium the browser tests drive
+// ($CHROMIUM_PATH, default Debian's /usr/bin/chromium, as in the e2e/*.js
+// scripts), failing the test (never skipping) when it is missing.
+func requireChromium(t testing.TB) string {
+	t.Helper()
+	chromium := os.Getenv("CHROMIUM_PATH")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("Chromium is missing at %s (%v): install Debian's chromium and fonts-ipafont-gothic (./scripts/test.sh does), or set CHROMIUM_PATH", chromium, err)
+	}
+	return chromium
 }

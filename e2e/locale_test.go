@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// hdLocaleShim is preloaded into the Playground (NODE_OPTIONS=--require) to
+// localeShim is preloaded into the Playground (NODE_OPTIONS=--require) to
 // give the activities it sends to the bot the locale of
 // MFABOT_E2E_ACTIVITY_LOCALE. Playground 0.2.28 writes "locale":"en-US" into
 // every activity it builds, whatever LANG says (LANG only changes the
@@ -22,7 +22,7 @@ import (
 // locale, and Content-Length to match. Anything else passes unchanged; a body
 // it cannot read is reported on stderr (the Playground's output). The log
 // stream still shows the activity as the Playground built it (en-US).
-const hdLocaleShim = `'use strict';
+const localeShim = `'use strict';
 // Written by e2e/locale_test.go (mfabot): activities to the bot carry
 // the locale MFABOT_E2E_ACTIVITY_LOCALE instead of the Playground's en-US.
 const http = require('http');
@@ -63,13 +63,13 @@ for (const name of ['write', 'end']) {
 }
 `
 
-// hdPlaygroundEnv is the Playground's environment for a Japanese user:
+// japanesePlaygroundEnv is the Playground's environment for a Japanese user:
 // LANG=ja_JP.UTF-8 and, since that alone leaves the activities en-US, the
 // locale shim set to ja-JP.
-func hdPlaygroundEnv(t *testing.T) map[string]string {
+func japanesePlaygroundEnv(t *testing.T) map[string]string {
 	t.Helper()
 	shim := filepath.Join(t.TempDir(), "activity-locale.cjs")
-	if err := os.WriteFile(shim, []byte(hdLocaleShim), 0o644); err != nil {
+	if err := os.WriteFile(shim, []byte(localeShim), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return map[string]string{
@@ -78,8 +78,3 @@ func hdPlaygroundEnv(t *testing.T) map[string]string {
 		"MFABOT_E2E_ACTIVITY_LOCALE": "ja-JP",
 	}
 }
-
-// japanesePlaygroundEnv is the Playground's environment for a Japanese
-// user: Playground 0.2.28 writes locale en-US into every activity whatever
-// LANG says, so the locale shim (hdPlaygroundEnv) rewrites it to ja-JP.
-func japanesePlaygroundEnv(t *testing.T) map[string]string { return hdPlaygroundEnv(t) }

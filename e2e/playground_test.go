@@ -37,7 +37,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -66,13 +65,7 @@ var listeningRE = regexp.MustCompile(`^Listening on (\d+)\s*$`)
 // waits until it answers GET /_debug/ping.
 func startPlayground(t testing.TB, lay layout, work, botURL string, extraEnv map[string]string) *Playground {
 	t.Helper()
-	node := os.Getenv("MFABOT_E2E_NODE")
-	if node == "" {
-		node = "node"
-	}
-	if _, err := exec.LookPath(node); err != nil {
-		t.Fatalf("Node.js is needed for the Agents Playground: %v (install Node.js 20+, e.g. `apt-get install nodejs npm`, then %s)", err, installHint)
-	}
+	node := requireNode(t, lay, "the Agents Playground")
 	logPath := filepath.Join(work, "devTools", "m365agentsplayground.log")
 	// It appends to its log file and silently drops lines when the
 	// directory is missing.

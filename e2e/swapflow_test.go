@@ -60,11 +60,8 @@ type swapFlow struct {
 // waits for the welcome card.
 func startSwap(t *testing.T, botEnv map[string]string) *swapFlow {
 	t.Helper()
-	lay, err := findLayout()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &swapFlow{t: t, node: requireNode(t, lay, "adaptivecards/dist/adaptivecards.js"), cardIn: t.TempDir()}
+	lay := findLayout(t)
+	f := &swapFlow{t: t, node: requireNode(t, lay, "card validation", "adaptivecards/dist/adaptivecards.js"), cardIn: t.TempDir()}
 	f.titles = loadStepTitles(t, lay)
 	f.env = Start(t, Options{BotEnv: botEnv, PlaygroundEnv: japanesePlaygroundEnv(t)})
 	f.chat = f.env.PersonalChat()
@@ -120,7 +117,7 @@ func (f *swapFlow) begin() {
 	f.msgID, f.card = m.ID, m.Card()
 	f.observe(f.card, "step-"+swapSteps[0])
 	if titles := actionTitles(f.card); slices.Contains(titles, "Next") {
-		f.t.Fatalf("the bot answered スマホ交換 in English (buttons %q): the activity reached it with an en-* locale; the Playground's ja-JP shim (hdLocaleShim) did not apply", titles)
+		f.t.Fatalf("the bot answered スマホ交換 in English (buttons %q): the activity reached it with an en-* locale; the Playground's ja-JP shim (localeShim) did not apply", titles)
 	}
 	f.expectStep(1)
 }
