@@ -30,6 +30,8 @@
 //
 // # Files
 //
+// Configuration and Node.js tools:
+//
 //   - .m365agentsplayground.yml: the Playground's mock tenant (JSON, which is
 //     valid YAML): tenant, bot, current user and exactly five other users, the
 //     personal chat, one group chat, and one team with its General channel and
@@ -38,6 +40,48 @@
 //   - loopback-guard.cjs: preloaded into the Playground so that it listens on
 //     127.0.0.1 only and cannot reach anything but loopback (it otherwise
 //     calls Azure telemetry endpoints even with --disable-telemetry).
-//   - playground_test.go: the harness (processes, HTTP client, streams).
-//   - e2e_test.go: the tests.
+//   - package.json, package-lock.json: the Node packages (npm ci --prefix e2e).
+//   - validate-cards.js: checks Adaptive Card JSON with Microsoft's Adaptive
+//     Cards library (also used by the cards package's tests).
+//   - render-cards.js: renders cards to PNG in headless Chromium (the
+//     screenshots in docs/, scripts/screenshots.sh).
+//   - validate-manifest.js: checks Teams app manifests offline against the
+//     bundled schemas (used by the manifest package's tests).
+//   - sandbox-browser.js: opens the Graph sandbox's security-info page in
+//     headless Chromium for sandbox-steps.js (one step on the page, for
+//     sandbox_browser_test.go) and sandbox-page.js (the whole of the user's
+//     part, for graph/sandbox's browser test).
+//
+// The harness, one subject a file:
+//
+//   - harness_test.go: Start, Options, Env.
+//   - layout_test.go: paths, the mock tenant's config, the Node.js and
+//     Chromium checks (no build constraint: screenshots_test.go uses it).
+//   - bot_test.go: building and starting the bot, TestMain, its error logs.
+//   - playground_test.go: starting the Playground, and the facts about it the
+//     harness relies on.
+//   - process_test.go: child processes and their output.
+//   - streams_test.go: the WebSocket streams (Message, LogEntry).
+//   - chat_test.go: Chat, the user's side of the Playground's HTTP API, and
+//     WaitFor.
+//   - cards_test.go: reading cards (CardActions, cardIdentity, cardText) and
+//     what Teams requires of them.
+//   - report_test.go: the end-of-test check and report, text helpers.
+//
+// Shared by several tests:
+//
+//   - locale_test.go: the ja-JP locale shim for the Playground.
+//   - swapflow_test.go: swapFlow, the procedure in the personal chat.
+//   - sandbox_api_test.go: the sandbox's security-info page API.
+//
+// The tests, one scenario a file:
+//
+//   - config_test.go: the mock tenant's config is valid.
+//   - first_turns_test.go: install brings a welcome; スマホ交換 brings a card
+//     whose first button works.
+//   - procedure_test.go: the whole procedure, button by button.
+//   - reminders_test.go: a reminder arrives and resumes the procedure.
+//   - sandbox_browser_test.go: the procedure with the page in Chromium.
+//   - helpdesk_test.go: a helpdesk ticket from the chat to the channel.
+//   - screenshots_test.go: card screenshots with render-cards.js.
 package e2e

@@ -40,44 +40,14 @@ type renderedCard struct {
 	Errors []string `json:"errors"`
 }
 
-// screenshotRoot is the repository root: the directory above this package's
-// holding go.mod.
-func screenshotRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("no go.mod above e2e/: %v", err)
-	}
-	return root
-}
-
 // renderCards runs e2e/render-cards.js --out outDir on files and returns its
 // exit code, its result per card file and its stderr. What it needs is
 // required: without it the test fails, it never skips.
-func renderCards(t *testing.T, root, outDir string, files ...string) (int, map[string]renderedCard, string) {
+func renderCards(t *testing.T, lay layout, outDir string, files ...string) (int, map[string]renderedCard, string) {
 	t.Helper()
-	node := os.Getenv("MFABOT_E2E_NODE")
-	if node == "" {
-		var err error
-		if node, err = exec.LookPath("node"); err != nil {
-			t.Fatal("node is not on PATH: the card screenshots need Node.js 20 or newer (./scripts/test.sh installs it)")
-		}
-	}
-	for _, dep := range []string{"playwright-core/package.json", "adaptivecards/dist/adaptivecards.min.js"} {
-		if _, err := os.Stat(filepath.Join(root, "e2e", "node_modules", dep)); err != nil {
-			t.Fatalf("e2e/node_modules/%s is missing: run `npm ci --prefix e2e` (./scripts/test.sh does)", dep)
-		}
-	}
-	chromium := os.Getenv("CHROMIUM_PATH")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("%s is missing: install Debian's chromium and fonts-ipafont-gothic (./scripts/test.sh does), or set CHROMIUM_PATH", chromium)
-	}
+	root := lay.Root
+	node := requireNode(t, lay, "the card screenshots", "playwright-core/package.json", "adaptivecards/dist/adaptivecards.min.js")
+	requireChromium(t)
 
 	args := append([]string{filepath.Join(root, "e2e", "render-cards.js"), "--out", outDir}, files...)
 	cmd := exec.Command(node, args...)
@@ -131,7 +101,8 @@ func checkScreenshot(t *testing.T, path string) {
 }
 
 func TestScreenshotCards(t *testing.T) {
-	root := screenshotRoot(t)
+	lay := findLayout(t)
+	root := lay.Root
 	out := t.TempDir()
 
 	// Cards the library cannot render: each must fail the run and get no
@@ -155,7 +126,7 @@ func TestScreenshotCards(t *testing.T) {
 		files = append(files, filepath.Join(root, "cards", "testdata", c+".ja.golden.json"))
 	}
 
-	code, results, stderr := renderCards(t, root, out, files...)
+	code, results, stderr := renderCards(t, lay, out, files...)
 	if code != 1 {
 		t.Errorf("render-cards.js exited %d with broken cards among the input, want 1\nstderr:\n%s", code, stderr)
 	}
@@ -190,10 +161,11 @@ func TestScreenshotCards(t *testing.T) {
 // TestScreenshotSucceeds checks the other side: a run of good cards only
 // exits 0.
 func TestScreenshotSucceeds(t *testing.T) {
-	root := screenshotRoot(t)
+	lay := findLayout(t)
+	root := lay.Root
 	out := t.TempDir()
 	card := filepath.Join(root, "cards", "testdata", "step-install_app.ja.golden.json")
-	code, results, stderr := renderCards(t, root, out, card)
+	code, results, stderr := renderCards(t, lay, out, card)
 	if code != 0 || !results[card].OK {
 		t.Fatalf("render-cards.js exited %d for a good card: %q\nstderr:\n%s", code, results[card].Errors, stderr)
 	}

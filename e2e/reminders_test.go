@@ -2,6 +2,10 @@
 
 package e2e
 
+// Reminders: a user who stops in the middle of the procedure gets a
+// proactive reminder card in the personal chat, and its 続きから resumes the
+// procedure where they stopped.
+
 import (
 	"encoding/json"
 	"slices"

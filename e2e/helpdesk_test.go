@@ -11,8 +11,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -32,73 +30,6 @@ const (
 // hdTicketNumberRE reads the number from 「チケット番号は **#N** です」.
 var hdTicketNumberRE = regexp.MustCompile(`チケット番号は \*\*#(\d+)\*\*`)
 
-// hdLocaleShim is preloaded into the Playground (NODE_OPTIONS=--require) to
-// give the activities it sends to the bot the locale of
-// MFABOT_E2E_ACTIVITY_LOCALE. Playground 0.2.28 writes "locale":"en-US" into
-// every activity it builds, whatever LANG says (LANG only changes the
-// language of its CLI), so without this the bot answers in English. The shim
-// rewrites a JSON body to /api/messages that the Playground writes in one
-// piece (axios does): the activity's locale and the clientInfo entities'
-// locale, and Content-Length to match. Anything else passes unchanged; a body
-// it cannot read is reported on stderr (the Playground's output). The log
-// stream still shows the activity as the Playground built it (en-US).
-const hdLocaleShim = `'use strict';
-// Written by e2e/helpdesk_e2e_test.go (mfabot): activities to the bot carry
-// the locale MFABOT_E2E_ACTIVITY_LOCALE instead of the Playground's en-US.
-const http = require('http');
-const target = process.env.MFABOT_E2E_ACTIVITY_LOCALE;
-function relocalize(req, chunk, encoding) {
-  if (!target || req.headersSent || typeof req.path !== 'string' || !req.path.endsWith('/api/messages')) return chunk;
-  let text;
-  if (typeof chunk === 'string' && (encoding === undefined || /^utf-?8$/i.test(encoding))) text = chunk;
-  else if (chunk instanceof Uint8Array) text = Buffer.from(chunk).toString('utf8');
-  else return chunk;
-  let activity;
-  try { activity = JSON.parse(text); } catch (e) {
-    process.stderr.write('[e2e locale shim] body to ' + req.path + ' is not one JSON chunk; locale left as is\n');
-    return chunk;
-  }
-  if (!activity || typeof activity !== 'object') return chunk;
-  if (typeof activity.locale === 'string') activity.locale = target;
-  for (const e of Array.isArray(activity.entities) ? activity.entities : []) {
-    if (e && e.type === 'clientInfo' && typeof e.locale === 'string') e.locale = target;
-  }
-  const out = Buffer.from(JSON.stringify(activity), 'utf8');
-  if (req.getHeader('content-length') !== undefined) req.setHeader('Content-Length', out.length);
-  return out;
-}
-for (const name of ['write', 'end']) {
-  const original = http.ClientRequest.prototype[name];
-  http.ClientRequest.prototype[name] = function (chunk, ...rest) {
-    if (chunk != null && typeof chunk !== 'function') {
-      const encoding = typeof rest[0] === 'string' ? rest[0] : undefined;
-      const next = relocalize(this, chunk, encoding);
-      if (next !== chunk) {
-        chunk = next;
-        if (encoding !== undefined) rest[0] = undefined; // a Buffer now
-      }
-    }
-    return original.call(this, chunk, ...rest);
-  };
-}
-`
-
-// hdPlaygroundEnv is the Playground's environment for a Japanese user:
-// LANG=ja_JP.UTF-8 and, since that alone leaves the activities en-US, the
-// locale shim set to ja-JP.
-func hdPlaygroundEnv(t *testing.T) map[string]string {
-	t.Helper()
-	shim := filepath.Join(t.TempDir(), "activity-locale.cjs")
-	if err := os.WriteFile(shim, []byte(hdLocaleShim), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return map[string]string{
-		"LANG":                       "ja_JP.UTF-8",
-		"NODE_OPTIONS":               `--require "` + shim + `"`,
-		"MFABOT_E2E_ACTIVITY_LOCALE": "ja-JP",
-	}
-}
-
 // TestHelpdeskTicketInPlayground: set up the helpdesk channel, open a
 // ticket from the user's chat, take it in the channel, and add a note.
 func TestHelpdeskTicketInPlayground(t *testing.T) {
@@ -113,7 +44,7 @@ func TestHelpdeskTicketInPlayground(t *testing.T) {
 
 	env := Start(t, Options{
 		BotEnv:        map[string]string{"HELPDESK_ADMINS": hdCurrentUserAAD(t)},
-		PlaygroundEnv: hdPlaygroundEnv(t),
+		PlaygroundEnv: japanesePlaygroundEnv(t),
 	})
 	logMark := env.Bot.OutputMark()
 	agent := env.Config.CurrentUser
@@ -124,7 +55,7 @@ func TestHelpdeskTicketInPlayground(t *testing.T) {
 	// says nothing there).
 	personal := env.PersonalChat()
 	personal.InstallApp()
-	personal.WaitFor(func(m Message) bool { return hdCardID(m.Card()) == "welcome" }, 0)
+	personal.WaitFor(func(m Message) bool { return cardIdentity(m.Card()) == "welcome" }, 0)
 	channel := env.Channel("Helpdesk")
 	channel.InstallApp()
 	for _, name := range []string{"installationUpdate", "conversationUpdate"} {
@@ -158,7 +89,7 @@ func TestHelpdeskTicketInPlayground(t *testing.T) {
 
 	// 3. The user's request: スマホ交換, 次へ twice, ヘルプデスクに相談, the form.
 	personal.SendText("スマホ交換")
-	step := personal.WaitFor(func(m Message) bool { return hdCardID(m.Card()) == "step-cautions" }, 0)
+	step := personal.WaitFor(func(m Message) bool { return cardIdentity(m.Card()) == "step-cautions" }, 0)
 	procMsg, card := step.ID, step.Card()
 	card = hdPress(t, personal, procMsg, card, "次へ", "step-old_phone")
 	card = hdPress(t, personal, procMsg, card, "次へ", "step-open_page")
@@ -167,7 +98,7 @@ func TestHelpdeskTicketInPlayground(t *testing.T) {
 
 	channel.Mark() // the ticket card is the channel's next message
 	received := hdPressWith(t, personal, procMsg, form, "送信", map[string]string{"reason": "qr", "note": hdNote1}, "ticket-received")
-	m := hdTicketNumberRE.FindStringSubmatch(hdCardText(received))
+	m := hdTicketNumberRE.FindStringSubmatch(cardText(received))
 	if m == nil {
 		t.Fatalf("the answer does not say 「チケット番号は **#N**」:\n%s", received)
 	}
@@ -175,7 +106,7 @@ func TestHelpdeskTicketInPlayground(t *testing.T) {
 	phase(fmt.Sprintf("ticket #%d opened", number))
 
 	// 4. The ticket card in the helpdesk channel.
-	ticketMsg := channel.WaitFor(func(m Message) bool { return hdCardID(m.Card()) == "ticket" }, 0)
+	ticketMsg := channel.WaitFor(func(m Message) bool { return cardIdentity(m.Card()) == "ticket" }, 0)
 	t.Logf("ticket card: %s in %s (post %q)", ticketMsg.ID, ticketMsg.ConversationID, ticketMsg.PostConversationID)
 	ticket := ticketMsg.Card()
 	hdWantTexts(t, "the channel's ticket card", ticket, fmt.Sprintf("チケット #%d【未対応】", number), hdReasonQR, hdReasonQR+": "+hdNote1, "担当する")
@@ -195,7 +126,7 @@ func TestHelpdeskTicketInPlayground(t *testing.T) {
 	logsAssign := len(env.Logs())
 	assigned := hdPressWith(t, thread, ticketMsg.ID, ticket, "担当する", nil, "ticket")
 	hdWantTexts(t, "the card after 担当する", assigned, fmt.Sprintf("チケット #%d【対応中】", number), agent.Name)
-	if strings.Contains(hdCardText(assigned), "未対応") {
+	if strings.Contains(cardText(assigned), "未対応") {
 		t.Errorf("the card after 担当する still says 未対応:\n%s", assigned)
 	}
 	notice := fmt.Sprintf("チケット #%d: ヘルプデスクの %s さんが担当します。", number, agent.Name)
@@ -242,12 +173,12 @@ func TestHelpdeskTicketInPlayground(t *testing.T) {
 	}
 	channel.Quiet(500 * time.Millisecond) // anything else the second request caused is in
 	for _, l := range env.Logs()[logsBefore:] {
-		if l.FromBot() && l.MessageID != ticketMsg.ID && hdCardID(hdActivityCard(l.RequestBody)) == "ticket" {
+		if l.FromBot() && l.MessageID != ticketMsg.ID && cardIdentity(hdActivityCard(l.RequestBody)) == "ticket" {
 			t.Errorf("the bot sent a second ticket card instead of updating %s:\n  %s", ticketMsg.ID, l.String(600))
 		}
 	}
 	for _, m := range channel.BotMessages(0) {
-		if m.Action == "createMessage" && hdCardID(m.Card()) == "ticket" && m.ID != ticketMsg.ID {
+		if m.Action == "createMessage" && cardIdentity(m.Card()) == "ticket" && m.ID != ticketMsg.ID {
 			t.Errorf("a second ticket card was posted to the channel: %s", m)
 		}
 	}
@@ -265,14 +196,8 @@ func TestHelpdeskTicketInPlayground(t *testing.T) {
 // .m365agentsplayground.yml.
 func hdCurrentUserAAD(t *testing.T) string {
 	t.Helper()
-	lay, err := findLayout()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(lay.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lay := findLayout(t)
+	cfg := loadConfig(t, lay.Config)
 	if cfg.CurrentUser.AADObjectID == "" {
 		t.Fatalf("%s: currentUser has no aadObjectId", lay.Config)
 	}
@@ -290,89 +215,34 @@ func hdPress(t *testing.T, chat *Chat, msgID string, card json.RawMessage, title
 // hdPressWith is hdPress with the card's inputs filled.
 func hdPressWith(t *testing.T, chat *Chat, msgID string, card json.RawMessage, title string, inputs map[string]string, want string) json.RawMessage {
 	t.Helper()
-	actions, err := CardActions(card)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a *CardAction
-	var titles []string
-	for i := range actions {
-		titles = append(titles, actions[i].Title)
-		if actions[i].Title == title && a == nil {
-			a = &actions[i]
-		}
-	}
-	if a == nil || a.Type != "Action.Execute" {
-		t.Fatalf("card %q has no Action.Execute %q; its buttons: %q\n%s", hdCardID(card), title, titles, card)
+	a := findAction(t, card, title)
+	if a.Type != "Action.Execute" {
+		t.Fatalf("card %q has no Action.Execute %q; its buttons: %q\n%s", cardIdentity(card), title, actionTitles(card), card)
 	}
 	start := time.Now()
-	res := chat.Press(msgID, *a, inputs)
+	res := chat.Press(msgID, a, inputs)
 	if res == nil || res.Status != 200 || res.Type != ContentTypeAdaptiveCard {
-		t.Fatalf("%q on card %q in %s: %v", title, hdCardID(card), chat.ID, res)
+		t.Fatalf("%q on card %q in %s: %v", title, cardIdentity(card), chat.ID, res)
 	}
 	if res.BotStatus != 0 && (res.BotStatus < 200 || res.BotStatus > 299) {
 		t.Fatalf("%q: the bot answered the invoke with HTTP %d: %s", title, res.BotStatus, res)
 	}
-	if got := hdCardID(res.Value); got != want {
-		t.Fatalf("%q on card %q answered card %q, want %q:\n%s", title, hdCardID(card), got, want, res.Value)
+	if got := cardIdentity(res.Value); got != want {
+		t.Fatalf("%q on card %q answered card %q, want %q:\n%s", title, cardIdentity(card), got, want, res.Value)
 	}
-	t.Logf("%s: %q on %q -> %q (%v)", chat.ID, title, hdCardID(card), want, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s: %q on %q -> %q (%v)", chat.ID, title, cardIdentity(card), want, time.Since(start).Round(time.Millisecond))
 	return res.Value
 }
 
 // hdWantTexts fails the test for each of wants the card does not show.
 func hdWantTexts(t *testing.T, what string, card json.RawMessage, wants ...string) {
 	t.Helper()
-	text := hdCardText(card)
+	text := cardText(card)
 	for _, w := range wants {
 		if !strings.Contains(text, w) {
 			t.Errorf("%s does not show %q:\n%s", what, w, text)
 		}
 	}
-}
-
-// hdCardID is the id of the card's first body element without "card:".
-func hdCardID(card json.RawMessage) string {
-	var c struct {
-		Body []struct {
-			ID string `json:"id"`
-		} `json:"body"`
-	}
-	if card == nil || json.Unmarshal(card, &c) != nil || len(c.Body) == 0 {
-		return ""
-	}
-	id, _ := strings.CutPrefix(c.Body[0].ID, "card:")
-	return id
-}
-
-// hdCardText is the card's visible strings (text, title, value, label),
-// one per line, in document order; action data is skipped.
-func hdCardText(card json.RawMessage) string {
-	var root any
-	if json.Unmarshal(card, &root) != nil {
-		return ""
-	}
-	var lines []string
-	var walk func(any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		case map[string]any:
-			for _, k := range []string{"text", "title", "value", "label"} {
-				if s, ok := v[k].(string); ok {
-					lines = append(lines, s)
-				}
-			}
-			for _, k := range []string{"body", "items", "columns", "facts", "choices", "actions", "card"} {
-				walk(v[k])
-			}
-		}
-	}
-	walk(root)
-	return strings.Join(lines, "\n")
 }
 
 // hdConversationType is conversation.conversationType of an activity.

@@ -2,6 +2,10 @@
 
 package e2e
 
+// The procedure with the user's part done on the sandbox's security-info
+// page in headless Chromium (e2e/sandbox-steps.js), at the URL the step-3
+// card opens, rather than through the page's API.
+
 import (
 	"context"
 	"encoding/json"
@@ -23,11 +27,7 @@ import (
 // must see both through Graph.
 func TestSandboxPageDrivenInBrowser(t *testing.T) {
 	t.Parallel()
-	lay, err := findLayout()
-	if err != nil {
-		t.Fatal(err)
-	}
-	browser := requireBrowser(t, lay)
+	browser := requireBrowser(t, findLayout(t))
 	f := startSwap(t, nil)
 	logMark := f.env.Bot.OutputMark()
 	start := time.Now()
@@ -93,14 +93,8 @@ type sandboxBrowser struct {
 // skipping) without them.
 func requireBrowser(t *testing.T, lay layout) *sandboxBrowser {
 	t.Helper()
-	node := requireNode(t, lay, "playwright-core/package.json")
-	chromium := os.Getenv("CHROMIUM_PATH")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("Chromium is missing at %s (%v): install Debian's chromium (./scripts/test.sh does), or set CHROMIUM_PATH", chromium, err)
-	}
+	node := requireNode(t, lay, "the sandbox page in Chromium", "playwright-core/package.json")
+	chromium := requireChromium(t)
 	return &sandboxBrowser{t: t, node: node, script: filepath.Join(lay.E2E, "sandbox-steps.js"), chromium: chromium, shots: t.TempDir()}
 }
 

@@ -2,74 +2,15 @@
 
 package e2e
 
+// A user's first turns with the bot: installing the app brings a welcome,
+// and スマホ交換 brings a card whose first button the bot answers.
+
 import (
 	"encoding/json"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
-
-// guidRE is a GUID in its usual 8-4-4-4-12 form.
-var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// TestPlaygroundConfig checks .m365agentsplayground.yml against the rules
-// of the Playground's schema 0.1.1 and what the bot needs from it: real
-// GUIDs for the tenant and the users' Entra object ids (the Playground's
-// built-in defaults are one digit too long).
-func TestPlaygroundConfig(t *testing.T) {
-	lay, err := findLayout()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := loadConfig(lay.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Version != "0.1.1" {
-		t.Errorf("version %q, want 0.1.1", c.Version)
-	}
-	if !guidRE.MatchString(c.TenantID) {
-		t.Errorf("tenantId %q is not a GUID", c.TenantID)
-	}
-	if c.Bot.ID == "" || c.Bot.Name == "" || len(c.Bot.Name) > 42 {
-		t.Errorf("bot needs an id and a name of at most 42 characters: %+v", c.Bot)
-	}
-	if len(c.Users) != 5 {
-		t.Errorf("%d users, the schema wants exactly 5", len(c.Users))
-	}
-	ids := map[string]bool{}
-	for i, u := range append([]PlaygroundUser{c.CurrentUser}, c.Users...) {
-		if u.ID == "" || u.Name == "" || u.UserPrincipleName == "" || u.GivenName == "" || u.Surname == "" || u.Email == "" {
-			t.Errorf("user %d lacks a required field: %+v", i, u)
-		}
-		if !guidRE.MatchString(u.AADObjectID) {
-			t.Errorf("user %d (%s) aadObjectId %q is not a GUID", i, u.ID, u.AADObjectID)
-		}
-		if ids[u.ID] || ids[u.AADObjectID] {
-			t.Errorf("user %d (%s) repeats an id", i, u.ID)
-		}
-		ids[u.ID], ids[u.AADObjectID] = true, true
-	}
-	convs := []string{c.PersonalChat.ID, c.GroupChat.ID, c.Team.ID}
-	if len(c.Team.Channels) > 1 {
-		t.Errorf("%d extra channels, the schema allows 1 besides General", len(c.Team.Channels))
-	}
-	for _, ch := range c.Team.Channels {
-		convs = append(convs, ch.ID)
-	}
-	seen := map[string]bool{}
-	for _, id := range convs {
-		if id == "" || seen[id] {
-			t.Errorf("conversation ids must be set and unique: %q", convs)
-		}
-		seen[id] = true
-	}
-	if !guidRE.MatchString(c.Team.AADGroupID) {
-		t.Errorf("team aadGroupId %q is not a GUID", c.Team.AADGroupID)
-	}
-}
 
 // TestInstallBringsWelcome: installing the app in the personal chat brings
 // a welcome message from the bot.
@@ -176,43 +117,4 @@ func TestSwapCommandCardAndFirstAction(t *testing.T) {
 		}
 	}
 	assertNoBotErrorLogs(t, env, logMark)
-}
-
-// assertTeamsCard checks what Teams requires of every Adaptive Card a bot
-// sends: a JSON object of type AdaptiveCard with a version no newer than 1.5.
-func assertTeamsCard(t *testing.T, card json.RawMessage) {
-	t.Helper()
-	var c struct {
-		Type    string `json:"type"`
-		Version string `json:"version"`
-	}
-	if err := json.Unmarshal(card, &c); err != nil {
-		t.Errorf("the card is not a JSON object: %v\n%s", err, card)
-		return
-	}
-	if c.Type != "AdaptiveCard" {
-		t.Errorf("card type %q, want AdaptiveCard", c.Type)
-	}
-	major, minor, ok := strings.Cut(c.Version, ".")
-	maj, err1 := strconv.Atoi(major)
-	mnr, err2 := strconv.Atoi(minor)
-	if !ok || err1 != nil || err2 != nil || maj != 1 || mnr > 5 {
-		t.Errorf("card version %q: Teams renders bot cards up to 1.5", c.Version)
-	}
-}
-
-// assertNoBotErrorLogs fails the test if the bot logged at level ERROR since mark.
-func assertNoBotErrorLogs(t *testing.T, env *Env, mark int) {
-	t.Helper()
-	if lines := env.Bot.ErrorLogLines(mark); len(lines) > 0 {
-		t.Errorf("the bot logged errors:\n%s", indent(lines))
-	}
-}
-
-func messageStrings(msgs []Message) []string {
-	var out []string
-	for _, m := range msgs {
-		out = append(out, m.String())
-	}
-	return out
 }
