@@ -307,10 +307,13 @@ func writeInvokeResponse(w http.ResponseWriter, resp InvokeResponse) {
 		w.WriteHeader(status)
 		return
 	}
-	b, err := json.Marshal(resp.Body)
-	if err != nil {
-		w.WriteHeader(http.StatusInternalServerError)
-		return
+	b, ok := resp.Body.(json.RawMessage) // encoded already: written as it is
+	if !ok {
+		var err error
+		if b, err = json.Marshal(resp.Body); err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
@@ -39,8 +40,15 @@ const (
 )
 
 // CardInvokeResponse answers an adaptiveCard/action invoke by replacing the
-// card the user pressed with card.
+// card the user pressed with card: a value to encode, or the card's JSON
+// already encoded (json.RawMessage), which goes out as it is.
 func CardInvokeResponse(card any) InvokeResponse {
+	if raw, ok := card.(json.RawMessage); ok {
+		const head = `{"statusCode":200,"type":"` + InvokeTypeCard + `","value":`
+		body := make([]byte, 0, len(head)+len(raw)+1)
+		body = append(append(append(body, head...), raw...), '}')
+		return InvokeResponse{Status: 200, Body: json.RawMessage(body)}
+	}
 	return InvokeResponse{Status: 200, Body: map[string]any{
 		"statusCode": 200, "type": InvokeTypeCard, "value": card,
 	}}

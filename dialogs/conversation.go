@@ -66,6 +66,7 @@ type ConversationOptions struct {
 type Conversation struct {
 	o       ConversationOptions
 	dialogs *dialogs
+	steps   stepCards
 }
 
 // NewConversation assembles the conversation. It does no I/O.
@@ -115,8 +116,8 @@ type observation struct {
 
 // outcome is what a decision leads to.
 type outcome struct {
-	next  *state     // nil: nothing to save
-	card  cards.Card // what the user sees
+	next  *state          // nil: nothing to save
+	card  json.RawMessage // what the user sees
 	poll  bool       // start polling Graph for the new registration
 	stale bool       // the input came from an old or forged card
 	// lost: the user just said the old phone is lost; a ticket is opened.

@@ -112,40 +112,40 @@ func (c *Conversation) decide(cur *state, in input, obs observation, ti turnInfo
 		return c.show(cur, ti)
 	case cards.VerbStatus:
 		if !cur.active() {
-			return outcome{card: cards.NoDialog(loc)}
+			return outcome{card: render(cards.NoDialog(loc))}
 		}
 		return outcome{card: c.statusCard(cur, loc)}
 	case cards.VerbHelp:
-		return outcome{card: cards.Help(loc)}
+		return outcome{card: render(cards.Help(loc))}
 	case cards.VerbHelpdesk:
 		return outcome{card: c.helpdeskForm(cur, loc)}
 	case cards.VerbCancel:
 		if !cur.active() {
-			return outcome{card: cards.NoDialog(loc)}
+			return outcome{card: render(cards.NoDialog(loc))}
 		}
 		next := cur.clone()
 		next.Status = statusCancelled
 		next.Checking = false
 		next.record(now, "cancelled")
-		return outcome{next: next, card: cards.Cancelled(loc)}
+		return outcome{next: next, card: render(cards.Cancelled(loc))}
 	case cards.VerbSnooze:
 		if !cur.active() {
-			return outcome{card: cards.NoDialog(loc)}
+			return outcome{card: render(cards.NoDialog(loc))}
 		}
 		next := cur.clone()
 		if !c.o.Policy.snooze(next, now) {
-			return outcome{card: cards.Snoozed(loc, cur.ref(), cards.Text(loc, "reminder.nosnooze"))}
+			return outcome{card: render(cards.Snoozed(loc, cur.ref(), cards.Text(loc, "reminder.nosnooze")))}
 		}
 		next.record(now, "reminder put off")
-		return outcome{next: next, card: cards.Snoozed(loc, next.ref(), cards.Text(loc, "reminder.snoozed")), planned: true}
+		return outcome{next: next, card: render(cards.Snoozed(loc, next.ref(), cards.Text(loc, "reminder.snoozed"))), planned: true}
 	case cards.VerbBotDelete:
 		if !cur.active() || in.ref == nil || !c.botDelete(cur) {
 			return c.show(cur, ti)
 		}
-		return outcome{card: cards.ConfirmBotDelete(loc, cur.ref(), c.devices(cur.Old, ti))}
+		return outcome{card: render(cards.ConfirmBotDelete(loc, cur.ref(), c.devices(cur.Old, ti)))}
 	case cards.VerbNext, cards.VerbBack, cards.VerbLost, cards.VerbCheck, cards.VerbConfirmDelete, verbPollResult:
 		if !cur.active() {
-			return outcome{card: cards.NoDialog(loc)}
+			return outcome{card: render(cards.NoDialog(loc))}
 		}
 		if in.ref == nil {
 			// Moving needs the button of the current card.
@@ -153,14 +153,14 @@ func (c *Conversation) decide(cur *state, in input, obs observation, ti turnInfo
 		}
 		return c.move(cur, in.verb, obs, now, ti)
 	default:
-		return outcome{card: cards.Unknown(loc)}
+		return outcome{card: render(cards.Unknown(loc))}
 	}
 }
 
 // show re-renders the current card, or says there is no dialog.
 func (c *Conversation) show(cur *state, ti turnInfo) outcome {
 	if !cur.active() {
-		return outcome{card: cards.NoDialog(ti.loc)}
+		return outcome{card: render(cards.NoDialog(ti.loc))}
 	}
 	return outcome{card: c.stepCard(cur, ti, "")}
 }
@@ -251,7 +251,7 @@ func (c *Conversation) move(cur *state, verb string, obs observation, now time.T
 	if to == nil {
 		next.Status = statusDone
 		next.record(now, "completed")
-		return outcome{next: next, card: cards.Done(ti.loc, c.summary(next, now, ti.loc))}
+		return outcome{next: next, card: render(cards.Done(ti.loc, c.summary(next, now, ti.loc)))}
 	}
 	next.Step = to.ID
 	if to.Enter == checkNew && next.New == nil {

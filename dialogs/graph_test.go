@@ -188,7 +188,7 @@ func (hs *harness) say(text string) cards.Card {
 	if len(ft.sent) != 1 || len(ft.sent[0].Attachments) != 1 {
 		hs.t.Fatalf("say %q: sent %+v", text, ft.sent)
 	}
-	return ft.sent[0].Attachments[0].Content.(cards.Card)
+	return asCard(hs.t, ft.sent[0].Attachments[0].Content)
 }
 
 func (hs *harness) press(card cards.Card, verb string) cards.Card {
@@ -200,7 +200,21 @@ func (hs *harness) press(card cards.Card, verb string) cards.Card {
 	if err != nil || res.Card == nil {
 		hs.t.Fatalf("press %s: %v %+v", verb, err, res)
 	}
-	return res.Card
+	return asCard(hs.t, res.Card)
+}
+
+// asCard reads a card the bot answered with (its JSON) as a map.
+func asCard(t *testing.T, v any) cards.Card {
+	t.Helper()
+	raw, ok := v.(json.RawMessage)
+	if !ok {
+		t.Fatalf("the answer carries a %T, not a card's JSON", v)
+	}
+	var c cards.Card
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatalf("the answer is not a card: %v", err)
+	}
+	return c
 }
 
 func dataOf(t *testing.T, card cards.Card, verb string) map[string]any {
@@ -335,7 +349,7 @@ func TestNothingNewAfterTheWait(t *testing.T) {
 	if !ok {
 		t.Fatalf("the waiting card was not updated; sent %+v", ft.sent)
 	}
-	res := got.Attachments[0].Content.(cards.Card)
+	res := asCard(t, got.Attachments[0].Content)
 	must(t, res, "step-confirm_new", "まだ見つかりません", "再確認", "ヘルプデスクに相談")
 	if ft.typing == 0 {
 		t.Error("no typing indicator while waiting")
@@ -359,7 +373,7 @@ func TestPollFindsTheDeviceWhenItAppears(t *testing.T) {
 	_ = before
 	must(t, card, "step-confirm_new", "確認しています")
 	hs.last.later.Wait()
-	res := hs.last.updated["card-msg-1"].Attachments[0].Content.(cards.Card)
+	res := asCard(t, hs.last.updated["card-msg-1"].Attachments[0].Content)
 	must(t, res, "step-confirm_new", "iPhone 15」の登録を確認しました")
 	// The updated card's 次へ is live.
 	must(t, hs.press(res, cards.VerbNext), "step-delete_old")

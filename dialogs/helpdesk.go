@@ -139,12 +139,12 @@ func (h *Helpdesk) submit(ctx context.Context, t Turn, ti turnInfo, act action) 
 		r := st.ref()
 		ref = &r
 	}
-	return answer{card: cards.TicketReceived(h.conv.o.Content, ti.loc, n, added, noChannel, ref)}, nil
+	return answer{card: render(cards.TicketReceived(h.conv.o.Content, ti.loc, n, added, noChannel, ref))}, nil
 }
 
 // afterLost opens the helpdesk ticket of a lost phone, notes its number in
 // the dialog and shows it.
-func (h *Helpdesk) afterLost(ctx context.Context, ti turnInfo, out outcome) cards.Card {
+func (h *Helpdesk) afterLost(ctx context.Context, ti turnInfo, out outcome) json.RawMessage {
 	if out.next == nil {
 		return out.card
 	}
@@ -164,7 +164,7 @@ func (h *Helpdesk) afterLost(ctx context.Context, ti turnInfo, out outcome) card
 	if err != nil {
 		ti.log.WarnContext(ctx, "helpdesk: the ticket number was not noted in the dialog", "err", err, "ticket", n)
 	}
-	return cards.Lost(h.conv.o.Content, ti.loc, out.next.ref(), n)
+	return render(cards.Lost(h.conv.o.Content, ti.loc, out.next.ref(), n))
 }
 
 // Escalate opens a helpdesk ticket for a user whose old phone is still
@@ -488,7 +488,7 @@ func (h *Helpdesk) stats(ctx context.Context, t Turn, ti turnInfo, _ action) (an
 	if err != nil {
 		return answer{}, err
 	}
-	return answer{card: cards.Stats(v)}, nil
+	return answer{card: render(cards.Stats(v))}, nil
 }
 
 // channelID is the channel a message came from, without the thread suffix.

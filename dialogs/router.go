@@ -2,6 +2,7 @@ package dialogs
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
@@ -31,7 +32,7 @@ type action struct {
 // runs once the answer has left, with the id of the message the answer
 // replaced ("" when it went out as a new message).
 type answer struct {
-	card cards.Card
+	card json.RawMessage
 	text string
 	then func(cardID string)
 }
@@ -61,7 +62,7 @@ func NewRouter(conv *Conversation, help *Helpdesk) *Router {
 			r.routes[verb] = unknown
 		}
 		r.routes[cards.VerbHelpdeskSubmit] = route{run: func(_ context.Context, _ Turn, ti turnInfo, _ action) (answer, error) {
-			return answer{card: cards.HelpdeskInfo(conv.o.Content, ti.loc, nil, "")}, nil
+			return answer{card: render(cards.HelpdeskInfo(conv.o.Content, ti.loc, nil, ""))}, nil
 		}}
 		return r
 	}

@@ -86,7 +86,7 @@ type ticketAction func(h *Helpdesk, ctx context.Context, x *ticketTurn) (answer,
 // ticketActions are the agents' buttons on a ticket card, by verb.
 var ticketActions = map[string]ticketAction{
 	cards.VerbTicketView: func(h *Helpdesk, _ context.Context, x *ticketTurn) (answer, *ticketChange, error) {
-		return answer{card: cards.Ticket(h.view(&x.cur))}, nil, nil
+		return answer{card: render(cards.Ticket(h.view(&x.cur)))}, nil, nil
 	},
 	cards.VerbTicketAssign: func(_ *Helpdesk, _ context.Context, x *ticketTurn) (answer, *ticketChange, error) {
 		return answer{}, &ticketChange{
@@ -118,29 +118,29 @@ var ticketActions = map[string]ticketAction{
 	},
 	cards.VerbTicketTAP: func(h *Helpdesk, _ context.Context, x *ticketTurn) (answer, *ticketChange, error) {
 		if !h.o.TAPEnabled || !x.cur.Lost {
-			return answer{card: cards.Ticket(h.view(&x.cur))}, nil, nil
+			return answer{card: render(cards.Ticket(h.view(&x.cur)))}, nil, nil
 		}
-		return answer{card: cards.ConfirmTAP(h.view(&x.cur), h.tapMinutes())}, nil, nil
+		return answer{card: render(cards.ConfirmTAP(h.view(&x.cur), h.tapMinutes()))}, nil, nil
 	},
 	cards.VerbTicketTAPGo: func(h *Helpdesk, ctx context.Context, x *ticketTurn) (answer, *ticketChange, error) {
 		if !h.o.TAPEnabled || !x.cur.Lost {
-			return answer{card: cards.Ticket(h.view(&x.cur))}, nil, nil
+			return answer{card: render(cards.Ticket(h.view(&x.cur)))}, nil, nil
 		}
 		if v, _ := x.data["verified"].(string); v != "true" {
 			view := h.view(&x.cur)
 			view.Notice = cards.Text(cards.Japanese, "hd.tap.verify")
-			return answer{card: cards.ConfirmTAP(view, h.tapMinutes())}, nil, nil
+			return answer{card: render(cards.ConfirmTAP(view, h.tapMinutes()))}, nil, nil
 		}
 		if err := h.issueTAP(ctx, x); err != nil {
 			x.ti.log.ErrorContext(ctx, "helpdesk: TAP not issued", "err", err, "ticket", x.cur.Number)
 			view := h.view(&x.cur)
 			view.Notice = cards.Text(cards.Japanese, "hd.tap.failed", agentProblem(err))
-			return answer{card: cards.Ticket(view)}, nil, nil
+			return answer{card: render(cards.Ticket(view))}, nil, nil
 		}
 		return answer{}, &ticketChange{event: "tap_issued", history: "hd.history.tap", audited: true}, nil
 	},
 	cards.VerbTicketRevoke: func(h *Helpdesk, _ context.Context, x *ticketTurn) (answer, *ticketChange, error) {
-		return answer{card: cards.ConfirmRevoke(h.view(&x.cur))}, nil, nil
+		return answer{card: render(cards.ConfirmRevoke(h.view(&x.cur)))}, nil, nil
 	},
 	cards.VerbTicketRevokeGo: func(h *Helpdesk, ctx context.Context, x *ticketTurn) (answer, *ticketChange, error) {
 		cctx, cancel := context.WithTimeout(ctx, h.conv.o.CheckTimeout)
@@ -150,7 +150,7 @@ var ticketActions = map[string]ticketAction{
 			x.ti.log.ErrorContext(ctx, "helpdesk: sessions not revoked", "err", err, "ticket", x.cur.Number)
 			view := h.view(&x.cur)
 			view.Notice = cards.Text(cards.Japanese, "hd.revoke.failed", agentProblem(err))
-			return answer{card: cards.Ticket(view)}, nil, nil
+			return answer{card: render(cards.Ticket(view))}, nil, nil
 		}
 		return answer{}, &ticketChange{
 			event: "sessions_revoked", history: "hd.history.revoked",
@@ -226,7 +226,7 @@ func (h *Helpdesk) applyTicket(ctx context.Context, x *ticketTurn, c *ticketChan
 	// The answer replaces the card for the agent who pressed; the update
 	// makes sure every member of the channel sees who took it.
 	h.refreshCard(ctx, x.ti, tk)
-	return answer{card: cards.Ticket(h.view(tk))}, nil
+	return answer{card: render(cards.Ticket(h.view(tk)))}, nil
 }
 
 func (h *Helpdesk) tapMinutes() int { return int(h.o.TAPLifetime / time.Minute) }

@@ -2,6 +2,7 @@ package dialogs
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
@@ -22,13 +23,25 @@ type Turn interface {
 }
 
 // InvokeResult answers a card action in the invoke's HTTP response: a card
-// that replaces the pressed one, or else a short text.
+// (its JSON) that replaces the pressed one, or else a short text.
 type InvokeResult struct {
-	Card cards.Card
+	Card json.RawMessage
 	Text string
 }
 
-func cardActivity(c cards.Card) schema.Activity {
+// render encodes a card built by package cards. Cards are JSON-ready
+// values, so an error here is a programming error that the card tests
+// catch; the card is then left out rather than sent half-made.
+func render(c cards.Card) json.RawMessage {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// cardActivity is a message carrying one card: a cards.Card or its JSON.
+func cardActivity(c any) schema.Activity {
 	return schema.Activity{
 		Type:        schema.Message,
 		Attachments: []schema.Attachment{{ContentType: cards.ContentType, Content: c}},

@@ -1,6 +1,7 @@
 package dialogs
 
 import (
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -12,20 +13,20 @@ import (
 var noRetry = []string{"delete.ok", "old.none", "delete.newgone"}
 
 // stale answers a press on an old or forged card with the current step.
-func (c *Conversation) stale(cur *state, ti turnInfo) cards.Card {
+func (c *Conversation) stale(cur *state, ti turnInfo) json.RawMessage {
 	if !cur.active() {
-		return cards.NoDialogNotice(ti.loc, cards.Text(ti.loc, "stale.notice"))
+		return render(cards.NoDialogNotice(ti.loc, cards.Text(ti.loc, "stale.notice")))
 	}
 	return c.stepCard(cur, ti, cards.Text(ti.loc, "stale.notice"))
 }
 
 // stepCard is the card of the dialog's current step, as its row of the
 // procedure table and what the checks found make it.
-func (c *Conversation) stepCard(s *state, ti turnInfo, notice string) cards.Card {
+func (c *Conversation) stepCard(s *state, ti turnInfo, notice string) json.RawMessage {
 	loc := ti.loc
 	ref := s.ref()
 	if s.Step == stepLost {
-		return cards.Lost(c.o.Content, loc, ref, s.Ticket)
+		return render(cards.Lost(c.o.Content, loc, ref, s.Ticket))
 	}
 	_, st := rowOf(s.Step)
 	v := cards.StepView{
@@ -53,7 +54,7 @@ func (c *Conversation) stepCard(s *state, ti turnInfo, notice string) cards.Card
 			v.BotDelete = c.botDelete(s)
 		}
 	}
-	return cards.Step(c.o.Content, loc, v)
+	return c.steps.render(c.o.Content, loc, v)
 }
 
 // botDelete reports whether ボットで削除 is offered at s's step.
@@ -87,17 +88,17 @@ func (c *Conversation) reminderCard(s *state, ti turnInfo) cards.Card {
 	return cards.Reminder(ti.loc, v)
 }
 
-func (c *Conversation) resumeCard(s *state, loc cards.Locale) cards.Card {
-	return cards.Resume(loc, s.ref(), s.stepIndex(), len(procedure), c.stepTitle(s.Step, loc))
+func (c *Conversation) resumeCard(s *state, loc cards.Locale) json.RawMessage {
+	return render(cards.Resume(loc, s.ref(), s.stepIndex(), len(procedure), c.stepTitle(s.Step, loc)))
 }
 
-func (c *Conversation) statusCard(s *state, loc cards.Locale) cards.Card {
+func (c *Conversation) statusCard(s *state, loc cards.Locale) json.RawMessage {
 	i := s.stepIndex()
 	next := ""
 	if s.Step != stepLost && i < len(procedure) {
 		next = c.stepTitle(procedure[i].ID, loc)
 	}
-	return cards.Status(loc, s.ref(), i, len(procedure), c.stepTitle(s.Step, loc), next)
+	return render(cards.Status(loc, s.ref(), i, len(procedure), c.stepTitle(s.Step, loc), next))
 }
 
 // stepTitle is a step's title as the content file gives it.
@@ -142,7 +143,7 @@ func (c *Conversation) summary(s *state, now time.Time, loc cards.Locale) cards.
 
 // helpdeskForm is what ヘルプデスクに相談 shows: the reason form, or how to
 // reach the helpdesk when no helpdesk channel takes tickets.
-func (c *Conversation) helpdeskForm(cur *state, loc cards.Locale) cards.Card {
+func (c *Conversation) helpdeskForm(cur *state, loc cards.Locale) json.RawMessage {
 	var ref *cards.Ref
 	if cur.active() {
 		r := cur.ref()
@@ -153,7 +154,7 @@ func (c *Conversation) helpdeskForm(cur *state, loc cards.Locale) cards.Card {
 		if ref != nil {
 			title = c.stepTitle(cur.Step, loc)
 		}
-		return cards.HelpdeskInfo(c.o.Content, loc, ref, title)
+		return render(cards.HelpdeskInfo(c.o.Content, loc, ref, title))
 	}
-	return cards.HelpdeskForm(loc, ref)
+	return render(cards.HelpdeskForm(loc, ref))
 }
