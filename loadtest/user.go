@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smartswap/mfabot/cards"
+	"github.com/smartswap/mfabot/dialogs"
 	"github.com/smartswap/mfabot/graph/sandbox"
 )
 
@@ -154,17 +155,18 @@ func (u *simUser) run(ctx context.Context) {
 // steps, adding the new phone in the sandbox before step 7's and deleting
 // the old one before step 9's.
 func (u *simUser) procedure(ctx context.Context) error {
-	card, err := u.say(ctx, "スマホ交換", "step-"+cards.StepIDs[0])
+	steps := dialogs.Steps()
+	card, err := u.say(ctx, "スマホ交換", "step-"+steps[0])
 	if err != nil {
 		return err
 	}
 	var newID, newName string
-	for i, step := range cards.StepIDs {
-		switch step {
-		case "enter_number": // the user registers the new phone
+	for i, step := range steps {
+		switch dialogs.StepID(step) {
+		case dialogs.StepEnterNumber: // the user registers the new phone
 			newName = "LT Phone " + strconv.Itoa(u.idx) + "-" + strconv.Itoa(u.procedures+1)
 			newID = u.lv.sb.AddMethod(u.aad, newName).ID
-		case "delete_old": // and deletes every other one
+		case dialogs.StepDeleteOld: // and deletes every other one
 			for _, m := range u.lv.sb.Methods(u.aad) {
 				if m.ID != newID {
 					u.lv.sb.DeleteMethod(u.aad, m.ID)
@@ -172,8 +174,8 @@ func (u *simUser) procedure(ctx context.Context) error {
 			}
 		}
 		want := "done"
-		if i+1 < len(cards.StepIDs) {
-			want = "step-" + cards.StepIDs[i+1]
+		if i+1 < len(steps) {
+			want = "step-" + steps[i+1]
 		}
 		data, ok := card.actions[cards.VerbNext]
 		if !ok {
@@ -183,7 +185,7 @@ func (u *simUser) procedure(ctx context.Context) error {
 		if card, err = u.press(ctx, cards.VerbNext, data, want); err != nil {
 			return err
 		}
-		if want == "step-confirm_new" && !bytes.Contains(card.raw, []byte(newName)) {
+		if want == "step-"+string(dialogs.StepConfirmNew) && !bytes.Contains(card.raw, []byte(newName)) {
 			u.fail(errCard, "step 8 does not name the new device %q", newName)
 			return errors.New("new device not named")
 		}
