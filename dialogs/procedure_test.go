@@ -1,0 +1,199 @@
+package dialogs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smartswap/mfabot/cards"
+)
+
+// The embedded step content follows the procedure table, in its order, and
+// a content file that lacks a step of the table, or has one the table does
+// not know, is refused.
+func TestContentFollowsTheProcedure(t *testing.T) {
+	if got := cards.DefaultContent().StepIDs(); !slices.Equal(got, Steps()) {
+		t.Fatalf("embedded steps %v, table %v", got, Steps())
+	}
+	DefaultContent() // does not panic
+
+	var m map[string]any
+	raw, _ := json.Marshal(cards.DefaultContent())
+	json.Unmarshal(raw, &m)
+	steps := m["steps"].([]any)
+	m["steps"] = steps[1:]
+	short, _ := json.Marshal(m)
+	if _, err := LoadContent("steps.json", short); err == nil || !strings.Contains(err.Error(), string(StepCautions)+": is missing") {
+		t.Errorf("content without the first step: %v", err)
+	}
+	extra := map[string]any{}
+	for k, v := range steps[0].(map[string]any) {
+		extra[k] = v
+	}
+	extra["id"] = "reboot_phone"
+	m["steps"] = append(slices.Clone(steps), extra)
+	long, _ := json.Marshal(m)
+	if _, err := LoadContent("steps.json", long); err == nil || !strings.Contains(err.Error(), "not a step of the procedure") {
+		t.Errorf("content with a step the table does not know: %v", err)
+	}
+}
+
+// The table's rules: where 戻る goes, what is skipped and when, where a
+// lost new phone is added again, where a pass resumes the dialog.
+func TestProcedureTable(t *testing.T) {
+	i, st := rowOf(StepOldPhone)
+	if back(i, st) != StepCautions || !st.Lost {
+		t.Errorf("old_phone: back %q, lost %v", back(i, st), st.Lost)
+	}
+	if i, st := rowOf(StepCautions); back(i, st) != "" {
+		t.Errorf("the first step has a 戻る: %q", back(i, st))
+	}
+	if _, st := rowOf(stepLost); st.Back != StepOldPhone {
+		t.Errorf("the lost branch goes back to %q", st.Back)
+	}
+	if !forgetsNew(StepEnterNumber) || !forgetsNew(StepShowQR) || forgetsNew(StepConfirmNew) || forgetsNew(StepDeleteOld) {
+		t.Error("going back before the new-device check must forget what it found, and only then")
+	}
+
+	found := &state{New: &device{ID: "new"}}
+	i, _ = rowOf(StepConfirmNew)
+	if to, skipped := forward(i, found); to.ID != StepRemoveAccount || skipped == nil || skipped.Note != "old.none" {
+		t.Errorf("no old registration: forward to %v (skipped %v), want remove_account with old.none", to, skipped)
+	}
+	withOld := &state{New: &device{ID: "new"}, Old: []device{{ID: "old"}}}
+	if to, skipped := forward(i, withOld); to.ID != StepDeleteOld || skipped != nil {
+		t.Errorf("with an old registration: forward to %v (skipped %v)", to, skipped)
+	}
+	if to, _ := forward(len(procedure)-1, withOld); to != nil {
+		t.Errorf("after the last step: %v", to)
+	}
+	if _, st := rowOf(StepDeleteOld); st.NewGone != StepAddMethod {
+		t.Errorf("a deleted new phone is added again at %q", st.NewGone)
+	}
+	if signIn() != StepOpenPage {
+		t.Errorf("a pass resumes at %q", signIn())
+	}
+	if (&state{Step: stepLost}).stepIndex() != 2 || (&state{Step: StepRemoveAccount}).stepIndex() != len(procedure) {
+		t.Error("step positions")
+	}
+}
+
+// A cached step card is the card the builder makes, with the dialog's own
+// id and nonce, whatever look it has.
+func TestStepCardsCacheIsTheBuiltCard(t *testing.T) {
+	content := DefaultContent()
+	var sc stepCards
+	for _, loc := range []cards.Locale{cards.Japanese, cards.English} {
+		for i, st := range procedure {
+			for _, v := range []cards.StepView{
+				{Index: i + 1, Total: len(procedure), Lost: st.Lost},
+				{Index: i + 1, Total: len(procedure), Notice: "stale", Problem: "p", Retry: true, Checking: true, Found: "iPhone \"15\" <b>"},
+			} {
+				for n := range 2 {
+					v.Ref = cards.Ref{Dialog: newID(), Step: string(st.ID), Nonce: newID()}
+					got := sc.render(content, loc, v)
+					want := render(cards.Step(content, loc, v))
+					if string(got) != string(want) {
+						t.Fatalf("%s %s (render %d): cached card differs:\n got %s\nwant %s", st.ID, loc, n, got, want)
+					}
+				}
+			}
+		}
+	}
+	if len(sc.m) != 2*2*len(procedure) {
+		t.Errorf("%d looks cached, want %d", len(sc.m), 4*len(procedure))
+	}
+	// Not JSON-safe as it is: built, not filled in.
+	v := cards.StepView{Ref: cards.Ref{Dialog: `d"1`, Step: string(StepCautions), Nonce: "n"}, Index: 1, Total: 10}
+	if got, want := sc.render(content, cards.Japanese, v), render(cards.Step(content, cards.Japanese, v)); string(got) != string(want) {
+		t.Errorf("a reference that needs escaping:\n got %s\nwant %s", got, want)
+	}
+}
+
+// memStore is a Store in memory whose saves can be made to lose a race.
+type memStore struct {
+	doc     []byte
+	rev     int64
+	loads   int
+	steal   int // the next steal saves lose against another turn
+	saveErr error
+}
+
+func (m *memStore) LoadDialog(context.Context, string, string) ([]byte, int64, error) {
+	m.loads++
+	return m.doc, m.rev, nil
+}
+
+func (m *memStore) SaveDialog(_ context.Context, _, _ string, doc []byte, prev int64) (int64, bool, error) {
+	if m.saveErr != nil {
+		return 0, false, m.saveErr
+	}
+	if m.steal > 0 {
+		m.steal--
+		m.rev++ // another turn saved first
+		return 0, false, nil
+	}
+	if prev != m.rev {
+		return 0, false, nil
+	}
+	m.doc, m.rev = doc, m.rev+1
+	return m.rev, true, nil
+}
+
+// The one state path: decide again on a lost race, give up after
+// maxCASAttempts, return encode and save errors, count what was saved.
+func TestUpdateIsTheOneStatePath(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	k := userKey{tenant: "t", user: "u"}
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, tokyo)
+	obs := &countingObserver{}
+	store := &memStore{steal: 2}
+	d := &dialogs{store: store, now: func() time.Time { return now }, stats: NewStats(StatsOptions{Observer: obs})}
+
+	decisions := 0
+	_, saved, err := d.update(ctx, k, log, func(cur *state) (*state, error) {
+		decisions++
+		return &state{V: stateVersion, ID: "d1", Step: first(), Nonce: "n", Status: statusActive, Started: now}, nil
+	})
+	if err != nil || saved == nil || decisions != 3 || store.loads != 3 {
+		t.Fatalf("saved %v, err %v after %d decisions and %d loads; want saved on the third", saved, err, decisions, store.loads)
+	}
+	if obs.started != 1 || obs.entered != 1 {
+		t.Errorf("funnel counted %+v, want one start and one step", obs)
+	}
+
+	store.steal = maxCASAttempts
+	if _, _, err := d.update(ctx, k, log, func(cur *state) (*state, error) { return cur.clone(), nil }); err == nil || !strings.Contains(err.Error(), "kept changing") {
+		t.Errorf("endless races: %v", err)
+	}
+
+	bad := &state{V: stateVersion, ID: "d1", Step: first(), Status: statusActive, Started: now}
+	bad.Remind = &reminder{Due: time.Unix(math.MaxInt64, 0)} // a time encoding/json refuses
+	if _, saved, err := d.update(ctx, k, log, func(*state) (*state, error) { return bad, nil }); err == nil || saved != nil {
+		t.Errorf("a state that cannot be encoded: saved %v, err %v", saved, err)
+	}
+
+	store.saveErr = errors.New("redis down")
+	if _, _, err := d.update(ctx, k, log, func(cur *state) (*state, error) { return cur.clone(), nil }); !errors.Is(err, store.saveErr) {
+		t.Errorf("save error: %v", err)
+	}
+	store.saveErr = nil
+	if cur, saved, err := d.update(ctx, k, log, func(*state) (*state, error) { return nil, nil }); err != nil || saved != nil || cur == nil {
+		t.Errorf("nothing to save: cur %v saved %v err %v", cur, saved, err)
+	}
+}
+
+type countingObserver struct {
+	nopObserver
+	started, entered int
+}
+
+func (o *countingObserver) DialogStarted()     { o.started++ }
+func (o *countingObserver) StepEntered(string) { o.entered++ }
