@@ -1,10 +1,12 @@
 package dialogs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -42,6 +44,7 @@ type dialogs struct {
 	queue reminderQueue // nil: no reminders
 	stats *Stats        // nil: nothing counted
 	now   func() time.Time
+	seen  decodedCache
 }
 
 // load returns the user's dialog and its revision; nil when there is none
@@ -55,11 +58,15 @@ func (d *dialogs) load(ctx context.Context, k userKey, log *slog.Logger) (*state
 	if err != nil || doc == nil {
 		return nil, rev, err
 	}
+	if st := d.seen.get(k, rev, doc); st != nil {
+		return st, rev, nil
+	}
 	st, err := decodeState(doc)
 	if err != nil {
 		log.WarnContext(ctx, "dropping unreadable dialog state", "err", err)
 		return nil, rev, nil
 	}
+	d.seen.put(k, rev, doc, st)
 	return st, rev, nil
 }
 
@@ -86,11 +93,12 @@ func (d *dialogs) update(ctx context.Context, k userKey, log *slog.Logger, decid
 		if err != nil {
 			return cur, nil, err
 		}
-		_, ok, err := d.store.SaveDialog(ctx, k.tenant, k.user, doc, rev)
+		saved, ok, err := d.store.SaveDialog(ctx, k.tenant, k.user, doc, rev)
 		if err != nil {
 			return cur, nil, err
 		}
 		if ok {
+			d.seen.put(k, saved, doc, next)
 			d.queueReminder(ctx, k, log, cur, next)
 			d.stats.count(ctx, change)
 			return cur, next, nil
@@ -126,4 +134,44 @@ func (d *dialogs) queueReminder(ctx context.Context, k userKey, log *slog.Logger
 	if err != nil {
 		log.WarnContext(ctx, "could not queue the reminder", "err", err)
 	}
+}
+
+// decodedCache keeps the last dialog this replica read or wrote for each
+// user, decoded: a user's next turn usually finds the document it left,
+// and decoding it again was most of the cost of a load. An entry is used
+// only for the same revision and the very same bytes, so a change made by
+// another replica is always decoded. Dialogs in it are shared and never
+// changed (update's deciders clone what they change).
+type decodedCache struct {
+	mu sync.Mutex
+	m  map[userKey]decoded
+}
+
+type decoded struct {
+	rev int64
+	doc []byte
+	st  *state
+}
+
+// maxDecoded bounds the cache (about 2 KB an entry); when full it starts
+// afresh.
+const maxDecoded = 4096
+
+func (c *decodedCache) get(k userKey, rev int64, doc []byte) *state {
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if !ok || e.rev != rev || !bytes.Equal(e.doc, doc) {
+		return nil
+	}
+	return e.st
+}
+
+func (c *decodedCache) put(k userKey, rev int64, doc []byte, st *state) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxDecoded {
+		c.m = make(map[userKey]decoded, 64)
+	}
+	c.m[k] = decoded{rev: rev, doc: doc, st: st}
 }
