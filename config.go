@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smartswap/mfabot/internal/loopback"
 )
 
 // App types, as the Bot Framework names them in MicrosoftAppType.
@@ -223,7 +225,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	if v := get("PPROF_ADDR"); v != "" {
 		host, port, err := net.SplitHostPort(v)
-		if _, perr := strconv.Atoi(port); err != nil || perr != nil || !isLoopbackHost(host) {
+		if _, perr := strconv.Atoi(port); err != nil || perr != nil || !loopback.Host(host) {
 			return c, &configError{"PPROF_ADDR", fmt.Sprintf("%q must be a loopback host:port (e.g. 127.0.0.1:6060): profiles are never served to the network", v)}
 		}
 		c.PprofAddr = v
@@ -232,7 +234,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		if net.ParseIP(v) == nil && !strings.EqualFold(v, "localhost") {
 			return c, &configError{"BIND_HOST", fmt.Sprintf("%q is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)", v)}
 		}
-		if c.LocalMode && !isLoopbackHost(v) {
+		if c.LocalMode && !loopback.Host(v) {
 			return c, &configError{"BIND_HOST", "local mode (no MicrosoftAppId) accepts unauthenticated activities and binds loopback only"}
 		}
 		c.BindHost = v
@@ -273,7 +275,7 @@ func urlVar(get func(string) string, name, def string) (string, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return "", &configError{name, fmt.Sprintf("%q is not an absolute http(s) URL", v)}
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		return "", &configError{name, "must use https (plain http is accepted only for loopback hosts)"}
 	}
 	return v, nil
@@ -298,14 +300,6 @@ func metricsAddr(v string, botPort int, local bool) (string, error) {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port), nil
-}
-
-func isLoopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 func splitList(v string) []string {

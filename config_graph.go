@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/smartswap/mfabot/internal/loopback"
 )
 
 // Graph modes.
@@ -43,7 +45,7 @@ func (c *Config) loadGraph(get func(string) string, getenv func(string) string) 
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return &configError{"GRAPH_BASE_URL", fmt.Sprintf("%q is not an absolute http(s) URL", c.GraphBaseURL)}
 	}
-	loopback := isLoopbackHost(u.Hostname())
+	loopback := loopback.Host(u.Hostname())
 	if u.Scheme == "http" && !loopback {
 		return &configError{"GRAPH_BASE_URL", "must use https (plain http is accepted only for loopback hosts)"}
 	}

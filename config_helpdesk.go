@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smartswap/mfabot/internal/loopback"
 )
 
 // helpdeskConfig is HELPDESK_* and TAP_*.
@@ -34,7 +36,7 @@ func loadHelpdesk(get func(string) string, getenv func(string) string, local boo
 	}
 	if hc.ServiceURL != "" {
 		u, err := url.Parse(hc.ServiceURL)
-		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback.Host(u.Hostname()))) {
 			return hc, &configError{"HELPDESK_SERVICE_URL", "is not an https URL (e.g. https://smba.trafficmanager.net/jp/)"}
 		}
 	}
@@ -60,7 +62,7 @@ func loadHelpdesk(get func(string) string, getenv func(string) string, local boo
 	}
 	if hc.WebhookURL != "" {
 		u, err := url.Parse(hc.WebhookURL)
-		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback.Host(u.Hostname()))) {
 			return hc, &configError{"HELPDESK_WEBHOOK_URL", "is not an https URL"}
 		}
 		if len(hc.WebhookSecret) < 16 {

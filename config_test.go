@@ -150,6 +150,7 @@ func TestLoadConfigGraphModes(t *testing.T) {
 	}{
 		{"local mode uses the sandbox", nil, graphModeSandbox, "", ""},
 		{"local mode with a loopback graph", map[string]string{"GRAPH_BASE_URL": "http://127.0.0.1:9999/v1.0"}, graphModeAnonymous, "", ""},
+		{"local mode with a graph on another 127/8 address", map[string]string{"GRAPH_BASE_URL": "http://127.0.0.2:9999/v1.0"}, graphModeAnonymous, "", ""},
 		{"loopback url without credentials in azure mode", with(azure, "GRAPH_CREDENTIAL", "none", "GRAPH_BASE_URL", "http://localhost:1/v1.0"), graphModeAnonymous, "", ""},
 		{"non-loopback url without credentials", map[string]string{"GRAPH_BASE_URL": "https://graph.example.com/v1.0"}, "", "", "GRAPH_BASE_URL"},
 		{"plain http to a remote graph", with(azure, "GRAPH_BASE_URL", "http://graph.example.com/v1.0"), "", "", "GRAPH_BASE_URL"},
