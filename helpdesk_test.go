@@ -19,8 +19,8 @@ import (
 	"github.com/smartswap/mfabot/cards"
 	"github.com/smartswap/mfabot/dialogs"
 	"github.com/smartswap/mfabot/dialogs/redisstore"
-	"github.com/smartswap/mfabot/dialogs/webhook"
 	"github.com/smartswap/mfabot/internal/redistest"
+	"github.com/smartswap/mfabot/internal/webhook"
 )
 
 // The helpdesk through the real HTTP handler: the user's chat and the

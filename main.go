@@ -22,10 +22,10 @@ import (
 	"github.com/smartswap/mfabot/cards"
 	"github.com/smartswap/mfabot/dialogs"
 	"github.com/smartswap/mfabot/dialogs/redisstore"
-	"github.com/smartswap/mfabot/dialogs/webhook"
 	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/graph/sandbox"
 	"github.com/smartswap/mfabot/internal/metrics"
+	"github.com/smartswap/mfabot/internal/webhook"
 )
 
 func main() {

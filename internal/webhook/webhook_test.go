@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smartswap/mfabot/dialogs/webhook"
+	"github.com/smartswap/mfabot/internal/webhook"
 )
 
 const (
