@@ -25,6 +25,7 @@ import (
 	"github.com/smartswap/mfabot/dialogs/redisstore"
 	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/graph/sandbox"
+	"github.com/smartswap/mfabot/internal/config"
 	"github.com/smartswap/mfabot/internal/redistest"
 )
 
@@ -68,7 +69,7 @@ type clusterWorld struct {
 // a channel of the shared Teams stand-in.
 func (w *clusterWorld) newReplica(t *testing.T, name string) *clReplica {
 	t.Helper()
-	cfg, err := loadConfig(func(k string) string {
+	cfg, err := config.Load(func(k string) string {
 		if k == "REDIS_URL" {
 			return w.redisURL
 		}

@@ -10,7 +10,7 @@
 //	mfabot manifest -out app.zip build the Teams app package
 //
 // The package main is only wiring: run reads the configuration once
-// (config*.go), builds the Redis store, the Graph directory (or the local
+// (internal/config), builds the Redis store, the Graph directory (or the local
 // sandbox), the conversation (dialogs) and the protocol layer (bot), and
 // adapts one to the other (handler.go, directory.go, proactive.go).
 package main

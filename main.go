@@ -24,6 +24,7 @@ import (
 	"github.com/smartswap/mfabot/dialogs/redisstore"
 	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/graph/sandbox"
+	"github.com/smartswap/mfabot/internal/config"
 	"github.com/smartswap/mfabot/internal/metrics"
 	"github.com/smartswap/mfabot/internal/webhook"
 )
@@ -44,7 +45,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg, err := loadConfig(getenv)
+	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
@@ -54,16 +55,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.StepsFile != "" {
 		data, err := os.ReadFile(cfg.StepsFile)
 		if err != nil {
-			return &configError{"STEPS_FILE", err.Error()}
+			return &config.Error{Var: "STEPS_FILE", Problem: err.Error()}
 		}
 		if content, err = cards.ParseContent(cfg.StepsFile, data); err != nil {
 			return fmt.Errorf("STEPS_FILE: %w", err)
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.listenAddr())
+	ln, err := net.Listen("tcp", cfg.ListenAddr())
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.listenAddr(), err)
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
 	}
 	defer ln.Close()
 
@@ -103,7 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			HTTPClient:  httpClient,
 		})
 		switch cfg.AppType {
-		case appTypeUserMSI:
+		case config.AppTypeUserMSI:
 			tokens = bot.NewManagedIdentity(bot.ManagedIdentityOptions{
 				ClientID:   cfg.AppID,
 				Resource:   "https://api.botframework.com",
@@ -142,7 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Helpdesk.WebhookURL != "" {
 		hook, err := webhook.New(webhook.Options{URL: cfg.Helpdesk.WebhookURL, Secret: string(cfg.Helpdesk.WebhookSecret)})
 		if err != nil {
-			return &configError{"HELPDESK_WEBHOOK_URL", err.Error()}
+			return &config.Error{Var: "HELPDESK_WEBHOOK_URL", Problem: err.Error()}
 		}
 		helpdesk.Notify = func(ctx context.Context, e dialogs.TicketEvent) {
 			// Delivered after the turn, retried with back-off; a failure is
@@ -230,7 +231,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if metricsLn != nil {
 		started = append(started, "metrics_addr", metricsLn.Addr().String())
 	}
-	logger.Info("mfabot started", append(started, cfg.summary()...)...)
+	logger.Info("mfabot started", append(started, cfg.Summary()...)...)
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
@@ -272,22 +273,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
+// shutdownTimeout bounds how long in-flight turns may take after SIGTERM.
+const shutdownTimeout = 20 * time.Second
+
 // openGraph builds the directory the dialog checks through: Microsoft Graph
 // with the configured credential, a loopback stand-in, or the in-process
 // sandbox (whose routes are returned to be mounted, and whose page replaces
 // the security-info page).
-func openGraph(cfg Config, listenAddr string, obs graph.Observer) (dialogs.Directory, map[string]http.Handler, func(string) string, error) {
+func openGraph(cfg config.Config, listenAddr string, obs graph.Observer) (dialogs.Directory, map[string]http.Handler, func(string) string, error) {
 	opts := []graph.Option{graph.WithBaseURL(cfg.GraphBaseURL)}
 	var mounts map[string]http.Handler
 	var pageURL func(string) string
 	switch cfg.GraphMode {
-	case graphModeSandbox:
+	case config.GraphModeSandbox:
 		sb := sandbox.New(sandbox.Options{})
 		origin := "http://" + listenAddr
 		mounts = map[string]http.Handler{sb.BasePath() + "/": sb.Handler()}
 		pageURL = func(user string) string { return sb.PageURL(origin, user) }
 		opts = []graph.Option{graph.WithBaseURL(sb.GraphBaseURL(origin))}
-	case graphModeCredential:
+	case config.GraphModeCredential:
 		gc := cfg.GraphCredential
 		cred, err := graph.NewCredential(graph.CredentialConfig{
 			Kind: gc.Kind, TenantID: gc.TenantID, ClientID: gc.ClientID, ClientSecret: string(gc.ClientSecret),
@@ -295,13 +299,13 @@ func openGraph(cfg Config, listenAddr string, obs graph.Observer) (dialogs.Direc
 			ManagedIdentityClientID: gc.ManagedIdentityClientID,
 		})
 		if err != nil {
-			return nil, nil, nil, &configError{"GRAPH_CREDENTIAL", err.Error()}
+			return nil, nil, nil, &config.Error{Var: "GRAPH_CREDENTIAL", Problem: err.Error()}
 		}
 		opts = append(opts, graph.WithCredential(cred))
 	}
 	client, err := graph.NewClient(append(opts, graph.WithObserver(obs))...)
 	if err != nil {
-		return nil, nil, nil, &configError{"GRAPH_BASE_URL", err.Error()}
+		return nil, nil, nil, &config.Error{Var: "GRAPH_BASE_URL", Problem: err.Error()}
 	}
 	return graphDirectory{client}, mounts, pageURL, nil
 }
@@ -316,7 +320,7 @@ const redisPoolSize = 64
 // REDIS_URL forms: redis://[:password@]host:port/db (rediss:// for TLS) for a
 // single server; redis+cluster://host:port?addr=host2:port2… for a Redis
 // Cluster; redis+sentinel://host:26379?master_name=name&addr=… for Sentinel.
-func openRedis(cfg Config) (redisstore.Client, func(), error) {
+func openRedis(cfg config.Config) (redisstore.Client, func(), error) {
 	if cfg.RedisURL == "" {
 		mr := miniredis.NewMiniRedis()
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
@@ -330,7 +334,7 @@ func openRedis(cfg Config) (redisstore.Client, func(), error) {
 	base, kind, _ := strings.Cut(scheme, "+")
 	plain := base + "://" + rest
 	// Errors name the variable, not the value: the URL may hold a password.
-	bad := &configError{"REDIS_URL", "cannot be parsed as a Redis URL (redis://, rediss://, redis+cluster://, redis+sentinel://)"}
+	bad := &config.Error{Var: "REDIS_URL", Problem: "cannot be parsed as a Redis URL (redis://, rediss://, redis+cluster://, redis+sentinel://)"}
 	switch kind {
 	case "":
 		opt, err := redis.ParseURL(plain)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smartswap/mfabot/internal/config"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger's goroutines.
@@ -79,7 +81,7 @@ func TestRunServesAndStopsGracefully(t *testing.T) {
 
 func TestRunRefusesBadConfiguration(t *testing.T) {
 	err := run(context.Background(), nil, env(map[string]string{"MicrosoftAppId": "not-a-guid"}), os.Stdout, os.Stderr)
-	var ce *configError
+	var ce *config.Error
 	if !errors.As(err, &ce) || ce.Var != "MicrosoftAppId" {
 		t.Fatalf("err = %v, want a configError naming MicrosoftAppId", err)
 	}

@@ -225,35 +225,6 @@ func TestMetricsTwoBotsDoNotCollide(t *testing.T) {
 	}
 }
 
-func TestMetricsAddrConfig(t *testing.T) {
-	for _, tc := range []struct {
-		env     map[string]string
-		want    string
-		problem string
-	}{
-		{map[string]string{}, "", ""},
-		{map[string]string{"METRICS_ADDR": ":9090"}, "127.0.0.1:9090", ""}, // local mode: loopback only
-		{map[string]string{"METRICS_ADDR": "0.0.0.0:9090"}, "0.0.0.0:9090", ""},
-		{map[string]string{"METRICS_ADDR": "localhost:9100"}, "localhost:9100", ""},
-		{map[string]string{"METRICS_ADDR": "9090"}, "", "METRICS_ADDR"},
-		{map[string]string{"METRICS_ADDR": ":http"}, "", "METRICS_ADDR"},
-		{map[string]string{"METRICS_ADDR": ":70000"}, "", "METRICS_ADDR"},
-		{map[string]string{"METRICS_ADDR": "bad host:9090"}, "", "METRICS_ADDR"},
-		{map[string]string{"METRICS_ADDR": ":3978"}, "", "METRICS_ADDR"}, // the bot's own port
-	} {
-		cfg, err := loadConfig(env(tc.env))
-		if tc.problem != "" {
-			if ce, ok := err.(*configError); !ok || ce.Var != tc.problem {
-				t.Errorf("%v: err = %v, want a problem with %s", tc.env, err, tc.problem)
-			}
-			continue
-		}
-		if err != nil || cfg.MetricsAddr != tc.want {
-			t.Errorf("%v: MetricsAddr = %q, %v; want %q", tc.env, cfg.MetricsAddr, err, tc.want)
-		}
-	}
-}
-
 // run serves /metrics on the bot's port, or only on METRICS_ADDR when set,
 // and names it in the start-up line.
 func TestRunServesMetrics(t *testing.T) {

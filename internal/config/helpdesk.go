@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"fmt"
@@ -10,63 +10,63 @@ import (
 	"github.com/smartswap/mfabot/internal/loopback"
 )
 
-// helpdeskConfig is HELPDESK_* and TAP_*.
-type helpdeskConfig struct {
-	ConversationID string
-	ServiceURL     string
-	TeamID         string
+// Helpdesk is HELPDESK_* and TAP_*.
+type Helpdesk struct {
+	ConversationID string // HELPDESK_CONVERSATION_ID: the channel fixed by the environment, if any
+	ServiceURL     string // HELPDESK_SERVICE_URL: its team's serviceUrl
+	TeamID         string // HELPDESK_TEAM_ID
 	Admins         []string
 	TAPEnabled     bool
 	TAPLifetime    time.Duration
-	WebhookURL     string
-	WebhookSecret  secret
+	WebhookURL     string // HELPDESK_WEBHOOK_URL: ticket events are POSTed there when set
+	WebhookSecret  Secret
 }
 
-func loadHelpdesk(get func(string) string, getenv func(string) string, local bool) (helpdeskConfig, error) {
-	hc := helpdeskConfig{
+func loadHelpdesk(get func(string) string, getenv func(string) string, local bool) (Helpdesk, error) {
+	hc := Helpdesk{
 		ConversationID: get("HELPDESK_CONVERSATION_ID"),
 		ServiceURL:     get("HELPDESK_SERVICE_URL"),
 		TeamID:         get("HELPDESK_TEAM_ID"),
 		TAPLifetime:    time.Hour,
 		WebhookURL:     get("HELPDESK_WEBHOOK_URL"),
-		WebhookSecret:  secret(getenv("HELPDESK_WEBHOOK_SECRET")),
+		WebhookSecret:  Secret(getenv("HELPDESK_WEBHOOK_SECRET")),
 	}
 	if (hc.ConversationID == "") != (hc.ServiceURL == "") {
-		return hc, &configError{"HELPDESK_SERVICE_URL", "HELPDESK_CONVERSATION_ID and HELPDESK_SERVICE_URL go together (the channel's conversation id and the serviceUrl of its team)"}
+		return hc, &Error{"HELPDESK_SERVICE_URL", "HELPDESK_CONVERSATION_ID and HELPDESK_SERVICE_URL go together (the channel's conversation id and the serviceUrl of its team)"}
 	}
 	if hc.ServiceURL != "" {
 		u, err := url.Parse(hc.ServiceURL)
 		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback.Host(u.Hostname()))) {
-			return hc, &configError{"HELPDESK_SERVICE_URL", "is not an https URL (e.g. https://smba.trafficmanager.net/jp/)"}
+			return hc, &Error{"HELPDESK_SERVICE_URL", "is not an https URL (e.g. https://smba.trafficmanager.net/jp/)"}
 		}
 	}
 	for _, a := range splitList(get("HELPDESK_ADMINS")) {
 		if !guidPattern.MatchString(a) {
-			return hc, &configError{"HELPDESK_ADMINS", fmt.Sprintf("%q is not an aadObjectId (GUID)", a)}
+			return hc, &Error{"HELPDESK_ADMINS", fmt.Sprintf("%q is not an aadObjectId (GUID)", a)}
 		}
 		hc.Admins = append(hc.Admins, strings.ToLower(a))
 	}
 	if v := get("TAP_ENABLED"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return hc, &configError{"TAP_ENABLED", fmt.Sprintf("%q is not true or false", v)}
+			return hc, &Error{"TAP_ENABLED", fmt.Sprintf("%q is not true or false", v)}
 		}
 		hc.TAPEnabled = b
 	}
 	if v := get("TAP_LIFETIME"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 10*time.Minute || d > 8*time.Hour || d%time.Minute != 0 {
-			return hc, &configError{"TAP_LIFETIME", fmt.Sprintf("%q is not a whole number of minutes between 10m and 8h", v)}
+			return hc, &Error{"TAP_LIFETIME", fmt.Sprintf("%q is not a whole number of minutes between 10m and 8h", v)}
 		}
 		hc.TAPLifetime = d
 	}
 	if hc.WebhookURL != "" {
 		u, err := url.Parse(hc.WebhookURL)
 		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback.Host(u.Hostname()))) {
-			return hc, &configError{"HELPDESK_WEBHOOK_URL", "is not an https URL"}
+			return hc, &Error{"HELPDESK_WEBHOOK_URL", "is not an https URL"}
 		}
 		if len(hc.WebhookSecret) < 16 {
-			return hc, &configError{"HELPDESK_WEBHOOK_SECRET", "must be set, at least 16 characters, when HELPDESK_WEBHOOK_URL is"}
+			return hc, &Error{"HELPDESK_WEBHOOK_SECRET", "must be set, at least 16 characters, when HELPDESK_WEBHOOK_URL is"}
 		}
 	}
 	return hc, nil
