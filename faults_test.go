@@ -23,22 +23,19 @@ import (
 	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/smartswap/mfabot/bot"
 	"github.com/smartswap/mfabot/cards"
-	"github.com/smartswap/mfabot/dialogs"
-	"github.com/smartswap/mfabot/dialogs/redisstore"
-	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/graph/sandbox"
+	"github.com/smartswap/mfabot/internal/app"
 	"github.com/smartswap/mfabot/internal/redistest"
 )
 
 // Fault tests with real parts: a real redis-server that is killed and
-// restarted, the whole bot as main wires it (run) where the fault needs no
-// hook inside the process, the real server/dialog/Graph client/connector
-// where it does, a connector that answers nothing but 429/503, and a Graph
-// that hangs past the client's timeout.
+// restarted, the whole bot as main runs it (run) where the fault needs no
+// hook inside the process, the bot as main assembles it (app.New) with a
+// gated or slow Graph where it does, a connector that answers nothing but
+// 429/503, and a Graph that hangs past the client's timeout.
 //
 // What the bot does under each fault, as asserted here:
 //   - Redis gone mid-dialog: the turn is answered 503 by the duplicate
@@ -63,8 +60,8 @@ import (
 // server's own turn timeout (10 s) plus slack, under Teams' 15 s deadline.
 const faultTurnMax = 12 * time.Second
 
-// connectorMaxAttempts is bot.ConnectorOptions.MaxAttempts as main wires
-// the turn connector (its documented default).
+// connectorMaxAttempts is bot.ConnectorOptions.MaxAttempts as app.New
+// wires the turn connector (its documented default).
 const connectorMaxAttempts = 4
 
 // ---------------------------------------------------------------------------
@@ -478,23 +475,9 @@ func (g *gatedGraph) onNextCall(f func()) { g.mu.Lock(); g.gate = f; g.mu.Unlock
 // acknowledged (200).
 func TestFaultRedisKilledDuringTurn(t *testing.T) {
 	rs := startFaultRedis(t)
-	rdb := faultRedisClient(t, rs.addr())
-	store := redisstore.New(rdb)
 	sb := sandbox.New(sandbox.Options{})
 	g := &gatedGraph{next: sb.Handler()}
-	graphSrv := httptest.NewServer(g)
-	t.Cleanup(graphSrv.Close)
-	gc, err := graph.NewClient(graph.WithBaseURL(sb.GraphBaseURL(graphSrv.URL)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := dialogs.NewHandler(dialogs.Options{
-		Store: store, Content: cards.DefaultContent(), Directory: graphDirectory{gc}, Reminders: store,
-	})
-	srv := bot.NewServer(bot.ServerOptions{
-		Handler: turnHandler{d: d}, Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
-		Dedupe: store, Ready: []bot.ReadyCheck{store.Ping},
-	})
+	srv := newBot(t, map[string]string{"REDIS_URL": rs.url(), "GRAPH_BASE_URL": serveGraph(t, sb, g)}, app.Options{}).Handler()
 	conn := newConnStandIn(t)
 	c := faultChat(t, srv, conn, convUser)
 	conv := "a:" + c.user
@@ -551,14 +534,6 @@ func TestFaultRedisKilledDuringTurn(t *testing.T) {
 	card := c.say("スマホ交換")
 	wantCard(t, card, stepCard("cautions"))
 	wantCard(t, c.press(card, cards.VerbNext), stepCard("old_phone"))
-}
-
-// faultRedisClient is a go-redis client of addr with the library's
-// defaults (as REDIS_URL gives), closed at the end of the test.
-func faultRedisClient(t *testing.T, addr string) *redis.Client {
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
 }
 
 // ---------------------------------------------------------------------------
@@ -834,23 +809,13 @@ func TestFaultGraphSlowerThanTimeout(t *testing.T) {
 	graphSrv := httptest.NewServer(g)
 	t.Cleanup(graphSrv.Close)
 	t.Cleanup(g.releaseAll) // runs before Close, which waits for the held calls
-	gc, err := graph.NewClient(graph.WithBaseURL(sb.GraphBaseURL(graphSrv.URL)), graph.WithTimeout(graphTimeout))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := redisstore.New(redistest.Client(t), redisstore.WithPrefix(redistest.Prefix(t)))
-	d := dialogs.NewHandler(dialogs.Options{
-		Store: store, Content: cards.DefaultContent(), Directory: graphDirectory{gc},
-		CheckTimeout: checkTimeout,
-		PollEvery:    20 * time.Millisecond, PollFor: 300 * time.Millisecond,
-	})
 	logs := &faultLog{}
-	srv := bot.NewServer(bot.ServerOptions{
-		Logger:    slog.New(slog.NewJSONHandler(logs, nil)),
-		Handler:   turnHandler{d: d},
-		Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
-		Dedupe:    store,
+	a := newBot(t, map[string]string{"GRAPH_BASE_URL": sb.GraphBaseURL(graphSrv.URL)}, app.Options{
+		Logger:       slog.New(slog.NewJSONHandler(logs, nil)),
+		GraphTimeout: graphTimeout, CheckTimeout: checkTimeout,
+		PollEvery: 20 * time.Millisecond, PollFor: 300 * time.Millisecond,
 	})
+	srv := a.Handler()
 	conn := newConnStandIn(t)
 	closeIdle := func() {
 		conn.CloseClientConnections()
@@ -927,7 +892,7 @@ func TestFaultGraphSlowerThanTimeout(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Wait(wctx); err != nil {
+	if err := a.Wait(wctx); err != nil {
 		t.Fatalf("the poll did not end: %v", err)
 	}
 	var result cards.Card

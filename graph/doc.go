@@ -85,7 +85,7 @@
 // WithObserver(o) tells o of every call sent: its operation (an Op
 // constant), the HTTP status of the last answer (or timeout, canceled,
 // unauthorized, error) and its duration. The package imports no metrics
-// library; main wires the Observer to one.
+// library; internal/app wires the Observer to one.
 //
 // Graph API docs:
 //   - https://learn.microsoft.com/graph/api/resources/microsoftauthenticatorauthenticationmethod?view=graph-rest-1.0
