@@ -28,13 +28,14 @@ import (
 	"github.com/smartswap/mfabot/cards"
 	"github.com/smartswap/mfabot/graph/sandbox"
 	"github.com/smartswap/mfabot/internal/app"
+	"github.com/smartswap/mfabot/internal/config"
 	"github.com/smartswap/mfabot/internal/redistest"
 )
 
 // Fault tests with real parts: a real redis-server that is killed and
-// restarted, the whole bot as main runs it (run) where the fault needs no
-// hook inside the process, the bot as main assembles it (app.New) with a
-// gated or slow Graph where it does, a connector that answers nothing but
+// restarted, the whole bot served as main serves it where the fault needs
+// no hook inside the process, the bot as main assembles it (app.New) with
+// a gated or slow Graph where it does, a connector that answers nothing but
 // 429/503, and a Graph that hangs past the client's timeout.
 //
 // What the bot does under each fault, as asserted here:
@@ -166,7 +167,7 @@ func faultFreePort(t *testing.T) int {
 }
 
 // ---------------------------------------------------------------------------
-// The whole bot, as main wires it, served on a loopback port.
+// The whole bot, as main runs it, served on a loopback port.
 
 type faultLog struct {
 	mu sync.Mutex
@@ -183,14 +184,16 @@ func (l *faultLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.
 
 type faultBot struct {
 	t    *testing.T
+	bot  *app.App
 	base string
 	logs *faultLog
 	hc   *http.Client
 }
 
-// startFaultBot runs the program (local mode: sandbox Graph, loopback
-// connector) against redisURL and waits for /readyz (or, when Redis is
-// not expected to answer, /healthz).
+// startFaultBot runs the bot (local mode: sandbox Graph, loopback
+// connector) against redisURL as run does (config.Load, app.New, listen,
+// Serve; the test keeps the App to close its idle connections) and waits
+// for /readyz (or, when Redis is not expected to answer, /healthz).
 func startFaultBot(t *testing.T, redisURL string, expectReady bool) *faultBot {
 	t.Helper()
 	port := faultFreePort(t)
@@ -199,19 +202,33 @@ func startFaultBot(t *testing.T, redisURL string, expectReady bool) *faultBot {
 		t: t, base: "http://127.0.0.1:" + strconv.Itoa(port), logs: &faultLog{},
 		hc: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
 	}
+	cfg, err := config.Load(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if b.bot, err = app.New(cfg, app.Options{Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr())
+	if err != nil {
+		b.bot.Close()
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"mfabot"}, func(k string) string { return vars[k] }, b.logs, b.logs) }()
+	go func() { done <- b.bot.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("run returned %v", err)
+				t.Errorf("Serve returned %v", err)
 			}
 		case <-time.After(25 * time.Second):
-			t.Errorf("run did not stop after its context ended")
+			t.Errorf("Serve did not stop after its context ended")
 		}
+		b.bot.Close()
 		b.hc.CloseIdleConnections()
 	})
 	path := "/healthz"
@@ -680,7 +697,7 @@ func TestFaultConnectorStorm(t *testing.T) {
 	closeIdle := func() {
 		b.hc.CloseIdleConnections()
 		storm.CloseClientConnections()
-		http.DefaultTransport.(*http.Transport).CloseIdleConnections() // the sandbox Graph client's
+		b.bot.CloseIdleConnections() // the sandbox Graph client's, the connectors'
 	}
 
 	// One turn first, so that pools and lazily started goroutines exist
@@ -820,7 +837,7 @@ func TestFaultGraphSlowerThanTimeout(t *testing.T) {
 	closeIdle := func() {
 		conn.CloseClientConnections()
 		graphSrv.CloseClientConnections()
-		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+		a.CloseIdleConnections()
 	}
 	baseline := settleGoroutines(closeIdle)
 

@@ -167,6 +167,10 @@ func newConnectorHTTPClient() *http.Client {
 	}
 }
 
+// CloseIdleConnections closes the idle connections of the connector's
+// HTTP client, as http.Client.CloseIdleConnections does.
+func (c *Connector) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -36,6 +36,7 @@ type Client struct {
 	adapter  abs.RequestAdapter
 	timeout  time.Duration
 	observer Observer
+	pool     http.RoundTripper // the transport under the middleware
 }
 
 // Observer is told of every call a Client sends (not of calls refused for
@@ -89,8 +90,8 @@ func WithBaseURL(u string) Option {
 	return func(o *options) { o.baseURL = u }
 }
 
-// WithHTTPClient sets the HTTP client whose Transport (http.DefaultTransport
-// if nil) carries the requests. The Client works on a copy and wraps the
+// WithHTTPClient sets the HTTP client whose Transport (if nil, the
+// Client's own pool: see newTransport) carries the requests. The Client works on a copy and wraps the
 // transport; the given client is not modified. Its Timeout, if set, bounds
 // each call including throttling waits.
 func WithHTTPClient(c *http.Client) Option {
@@ -162,14 +163,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 	parent := hc.Transport
 	if parent == nil {
-		parent = http.DefaultTransport
-		if !isLoopback {
-			// http.DefaultTransport keeps 2 idle connections per host: under
-			// load most calls to Graph would open a new TLS connection.
-			t := http.DefaultTransport.(*http.Transport).Clone()
-			t.MaxIdleConns, t.MaxIdleConnsPerHost = 128, 64
-			parent = t
-		}
+		parent = newTransport()
 	}
 	coreOpts := msgraphcore.GraphClientOptions{}
 	// Not kiota's default middleware: no RetryHandler (throttleTransport
@@ -204,7 +198,28 @@ func NewClient(opts ...Option) (*Client, error) {
 		adapter:  adapter,
 		timeout:  o.timeout,
 		observer: o.observer,
+		pool:     parent,
 	}, nil
+}
+
+// CloseIdleConnections closes the idle connections of the Client's pool (of
+// the transport given with WithHTTPClient, if it has the method), as
+// http.Client.CloseIdleConnections does.
+func (c *Client) CloseIdleConnections() {
+	if p, ok := c.pool.(interface{ CloseIdleConnections() }); ok {
+		p.CloseIdleConnections()
+	}
+}
+
+// newTransport is the connection pool of a Client given no transport, the
+// same whatever the base URL: http.DefaultTransport keeps 2 idle connections
+// per host, so under load most calls would open a new connection (a new TLS
+// handshake, for Graph itself). Loopback decides whether a URL may be called
+// without TLS or a credential, never how it is called.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 128, 64
+	return t
 }
 
 // parseBaseURL validates u and reports whether its host is loopback

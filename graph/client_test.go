@@ -910,3 +910,61 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// The pool is the same for a loopback base URL as for Graph itself: a
+// second burst of concurrent calls reuses the first burst's connections
+// (http.DefaultTransport would keep only 2 of them).
+func TestLoopbackKeepsThePool(t *testing.T) {
+	t.Parallel()
+	const burst = 16
+	var (
+		mu      sync.Mutex
+		opened  int
+		arrived = make(chan struct{}, burst)
+		release = make(chan struct{})
+	)
+	api := http.NewServeMux()
+	api.HandleFunc("/v1.0/users/", func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release // hold every call until the whole burst is in flight
+		writeJSON(w, http.StatusOK, userBody)
+	})
+	srv := httptest.NewUnstartedServer(api)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			opened++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c, err := graph.NewClient(graph.WithBaseURL(srv.URL + "/v1.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		var wg sync.WaitGroup
+		for range burst {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := c.GetUser(context.Background(), "u1"); err != nil {
+					t.Errorf("round %d: %v", round, err)
+				}
+			}()
+		}
+		for range burst {
+			<-arrived
+		}
+		for range burst {
+			release <- struct{}{}
+		}
+		wg.Wait()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if opened != burst {
+		t.Errorf("two bursts of %d calls opened %d connections, want %d: the second burst did not reuse the pool", burst, opened, burst)
+	}
+}

@@ -228,6 +228,17 @@ func (a *App) Wait(ctx context.Context) error { return a.server.Wait(ctx) }
 // redis+cluster://), or the embedded Redis's.
 func (a *App) Redis() redisstore.Client { return a.rdb }
 
+// CloseIdleConnections closes the idle connections of the bot's outbound
+// HTTP clients: Graph (or its sandbox), the Bot Connector, the token and
+// signing-key endpoints. A test counting goroutines calls it; nothing else
+// needs to.
+func (a *App) CloseIdleConnections() {
+	a.graph.closeIdleConnections()
+	a.connector.CloseIdleConnections()
+	a.proactive.CloseIdleConnections()
+	a.auth.CloseIdleConnections()
+}
+
 // Close finishes what is still in flight (the work turns deferred and the
 // webhook deliveries, within the shutdown budget), then closes the Redis
 // client New opened and the embedded Redis. Serve does not call it; call

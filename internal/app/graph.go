@@ -97,3 +97,10 @@ func (g *graphs) pageURL() func(userID string) string {
 		return g.sandbox.PageURL(origin, userID)
 	}
 }
+
+// closeIdleConnections closes the Graph client's idle connections.
+func (g *graphs) closeIdleConnections() {
+	if c := g.client.Load(); c != nil {
+		c.CloseIdleConnections()
+	}
+}
