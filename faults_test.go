@@ -87,7 +87,7 @@ func startFaultRedis(t *testing.T) *faultRedis {
 	t.Cleanup(r.kill)
 	var err error
 	for range 5 { // another process may take the port between probe and bind
-		r.port = faultFreePort(t)
+		r.port = freePort(t)
 		if err = r.start(); err == nil {
 			return r
 		}
@@ -156,37 +156,14 @@ func redisPing(addr string) error {
 	return nil
 }
 
-func faultFreePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // ---------------------------------------------------------------------------
 // The whole bot, as main runs it, served on a loopback port.
-
-type faultLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *faultLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *faultLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 type faultBot struct {
 	t    *testing.T
 	bot  *app.App
 	base string
-	logs *faultLog
+	logs *syncBuffer
 	hc   *http.Client
 }
 
@@ -196,10 +173,10 @@ type faultBot struct {
 // for /readyz (or, when Redis is not expected to answer, /healthz).
 func startFaultBot(t *testing.T, redisURL string, expectReady bool) *faultBot {
 	t.Helper()
-	port := faultFreePort(t)
+	port := freePort(t)
 	vars := map[string]string{"PORT": strconv.Itoa(port), "REDIS_URL": redisURL}
 	b := &faultBot{
-		t: t, base: "http://127.0.0.1:" + strconv.Itoa(port), logs: &faultLog{},
+		t: t, base: "http://127.0.0.1:" + strconv.Itoa(port), logs: &syncBuffer{},
 		hc: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
 	}
 	cfg, err := config.Load(env(vars))
@@ -557,7 +534,7 @@ func TestFaultRedisKilledDuringTurn(t *testing.T) {
 // 2. Nothing listening on the Redis address.
 
 func TestFaultRedisDown(t *testing.T) {
-	down := faultFreePort(t) // probed and closed: nothing listens there
+	down := freePort(t) // probed and closed: nothing listens there
 	b := startFaultBot(t, "redis://127.0.0.1:"+strconv.Itoa(down)+"/0", false)
 	conn := newConnStandIn(t)
 	c := faultChat(t, b, conn, convUser)
@@ -826,7 +803,7 @@ func TestFaultGraphSlowerThanTimeout(t *testing.T) {
 	graphSrv := httptest.NewServer(g)
 	t.Cleanup(graphSrv.Close)
 	t.Cleanup(g.releaseAll) // runs before Close, which waits for the held calls
-	logs := &faultLog{}
+	logs := &syncBuffer{}
 	a := newBot(t, map[string]string{"GRAPH_BASE_URL": sb.GraphBaseURL(graphSrv.URL)}, app.Options{
 		Logger:       slog.New(slog.NewJSONHandler(logs, nil)),
 		GraphTimeout: graphTimeout, CheckTimeout: checkTimeout,
