@@ -14,14 +14,17 @@ import (
 )
 
 // Serve serves the bot on ln, plus GET /metrics on METRICS_ADDR and the
-// profiler on PPROF_ADDR when set, and runs the replica's background work
-// (the reminder worker, the statistics flusher, the warm-up of the Bot
-// Framework signing keys), all under one errgroup, until ctx ends or one
-// of them fails. Then it shuts down within Options.ShutdownTimeout: it
-// stops accepting requests and finishes the turns in flight, then the work
-// they deferred, then stops the background work, and waits for the
-// webhook deliveries still in flight, logging what the budget cut short.
-// It returns nil after a shutdown that ctx asked for. Call it once.
+// profiler on PPROF_ADDR when set, and runs the replica's background work:
+// the reminder worker, the statistics flusher, the warm-up of the Bot
+// Framework signing keys. The servers and the warm-up run in an errgroup
+// that ends with ctx or with the first failure; the worker and the flusher
+// in a second one, which the shutdown stops once the turns have finished,
+// so that they see the turns' effects (the statistics' last flush counts
+// them). The shutdown, within Options.ShutdownTimeout, stops accepting
+// requests and finishes the turns in flight, then the work they deferred,
+// then stops the background work, then waits for the webhook deliveries
+// still in flight, logging what the budget cut short. Serve returns nil
+// after a shutdown that ctx asked for. Call it once.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err := a.graph.serveSandbox("http://" + ln.Addr().String()); err != nil {
 		return err
@@ -43,15 +46,15 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 
 	botSrv := a.httpServer(a.server)
-	servers := []*http.Server{botSrv}
 	var metricsSrv, pprofSrv *http.Server
+	var others []*http.Server // nothing to finish at shutdown: closed
 	if metricsLn != nil {
 		metricsSrv = a.metricsServer()
-		servers = append(servers, metricsSrv)
+		others = append(others, metricsSrv)
 	}
 	if pprofLn != nil {
 		pprofSrv = pprofServer()
-		servers = append(servers, pprofSrv)
+		others = append(others, pprofSrv)
 	}
 	started := []any{"addr", ln.Addr().String()}
 	if metricsLn != nil {
@@ -59,9 +62,6 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	a.logger.Info("mfabot started", append(started, a.cfg.Summary()...)...)
 
-	// The background work stops after the turns in flight have finished,
-	// so that it sees their effects (the statistics' last flush counts
-	// them); not when ctx ends.
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var workers errgroup.Group
@@ -89,7 +89,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	g.Go(func() error {
 		<-gctx.Done()
-		a.shutdown(servers, stopWork, &workers)
+		a.shutdown(botSrv, others, stopWork, &workers)
 		return nil
 	})
 	err := g.Wait()
@@ -101,14 +101,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 // closes the others, waits for the work turns deferred, stops the
 // background work and waits for the webhook deliveries, all within the
 // shutdown budget.
-func (a *App) shutdown(servers []*http.Server, stopWork func(), workers *errgroup.Group) {
+func (a *App) shutdown(botSrv *http.Server, others []*http.Server, stopWork func(), workers *errgroup.Group) {
 	a.logger.Info("shutting down: finishing turns in flight")
 	ctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
 	defer cancel()
-	if err := servers[0].Shutdown(ctx); err != nil {
+	if err := botSrv.Shutdown(ctx); err != nil {
 		a.logger.Warn("shutdown incomplete", "err", err)
 	}
-	for _, s := range servers[1:] { // /metrics and the profiler: nothing to finish
+	for _, s := range others {
 		s.Close()
 	}
 	if err := a.server.Wait(ctx); err != nil {
