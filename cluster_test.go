@@ -21,110 +21,64 @@ import (
 
 	"github.com/smartswap/mfabot/bot"
 	"github.com/smartswap/mfabot/cards"
-	"github.com/smartswap/mfabot/dialogs"
 	"github.com/smartswap/mfabot/dialogs/redisstore"
-	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/graph/sandbox"
+	"github.com/smartswap/mfabot/internal/app"
 	"github.com/smartswap/mfabot/internal/redistest"
 )
 
-// Scale-out on Redis Cluster: two replicas of the bot, each with its own
-// cluster client (opened from REDIS_URL as in production), its own store,
-// dialog handler, HTTP server and reminder worker, share nothing but a
-// three-master Redis Cluster, the Graph stand-in and the Teams stand-in.
+// Scale-out on Redis Cluster: two replicas of the bot, each built by
+// app.New with its own cluster client (opened from REDIS_URL as in
+// production), store, dialog handler, HTTP handler and reminder worker,
+// share nothing but a three-master Redis Cluster, the Graph stand-in and
+// the Teams stand-in.
 // Every user's turns alternate between the replicas, as a load balancer
 // without session affinity would send them.
 
 // replica is one instance of the bot.
 type clReplica struct {
 	name  string
-	srv   *bot.Server
-	dlg   *dialogs.Handler
-	store *redisstore.Store
+	bot   *app.App
 	rdb   *redis.ClusterClient
 	turns atomic.Int64
 }
 
 func (r *clReplica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.turns.Add(1)
-	r.srv.ServeHTTP(w, req)
+	r.bot.Handler().ServeHTTP(w, req)
 }
 
 // clusterWorld is what the replicas share, and the test's handles on it.
 type clusterWorld struct {
 	redisURL string
 	sb       *sandbox.Sandbox
+	graph    string // GRAPH_BASE_URL of sb
 	conn     *connStandIn
 	clock    *testClock
-	policy   dialogs.ReminderPolicy
 	reps     [2]*clReplica
 	idBase   string
 	seq      *atomic.Int64
 }
 
-// newReplica builds one instance of the bot the way run does: REDIS_URL
-// through loadConfig and openRedis, the store with its production prefix,
-// the real Graph client against the shared sandbox, the helpdesk posting to
-// a channel of the shared Teams stand-in.
+// newReplica builds one instance of the bot as main does, through
+// config.Load and app.New: REDIS_URL opened by the app, the store with its
+// production prefix, the real Graph client against the shared sandbox, the
+// helpdesk posting to a channel of the shared Teams stand-in, reminders at
+// any hour, and a reminder worker (one per replica, as in production) not
+// held back by the rate limit.
 func (w *clusterWorld) newReplica(t *testing.T, name string) *clReplica {
 	t.Helper()
-	cfg, err := loadConfig(func(k string) string {
-		if k == "REDIS_URL" {
-			return w.redisURL
-		}
-		return ""
+	a := newBot(t, helpdeskVars(w.conn, "REDIS_URL", w.redisURL, "GRAPH_BASE_URL", w.graph, "REMINDER_HOURS", "always"), app.Options{
+		Now: w.clock.Now, PollFor: 2 * time.Second, ReminderRate: 100000, ReminderBatch: 20,
 	})
-	if err != nil {
-		t.Fatalf("replica %s: config: %v", name, err)
-	}
-	rdb, closeRedis, err := openRedis(cfg)
-	if err != nil {
-		t.Fatalf("replica %s: openRedis: %v", name, err)
-	}
-	t.Cleanup(closeRedis)
-	cc, ok := rdb.(*redis.ClusterClient)
+	cc, ok := a.Redis().(*redis.ClusterClient)
 	if !ok {
-		t.Fatalf("replica %s: REDIS_URL %s opened a %T, want *redis.ClusterClient", name, w.redisURL, rdb)
+		t.Fatalf("replica %s: REDIS_URL %s opened a %T, want *redis.ClusterClient", name, w.redisURL, a.Redis())
 	}
-	store := redisstore.New(rdb)
-	if store.Prefix() != "mfabot:" {
-		t.Fatalf("store prefix %q, want the production mfabot:", store.Prefix())
+	if a.Store().Prefix() != "mfabot:" {
+		t.Fatalf("store prefix %q, want the production mfabot:", a.Store().Prefix())
 	}
-	graphSrv := httptest.NewServer(w.sb.Handler())
-	t.Cleanup(graphSrv.Close)
-	gc, err := graph.NewClient(graph.WithBaseURL(w.sb.GraphBaseURL(graphSrv.URL)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dlg := dialogs.NewHandler(dialogs.Options{
-		Store: store, Content: cards.DefaultContent(), Directory: graphDirectory{gc},
-		Now: w.clock.Now, PollEvery: 10 * time.Millisecond, PollFor: 2 * time.Second,
-		Reminders: store, Policy: w.policy,
-		Helpdesk: &dialogs.HelpdeskOptions{
-			Store: store, Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
-			Channel: &dialogs.Channel{ServiceURL: w.conn.URL, ConversationID: helpdeskChannel, TeamID: helpdeskTeam, FromEnv: true},
-		},
-	})
-	srv := bot.NewServer(bot.ServerOptions{
-		Handler:   turnHandler{d: dlg},
-		Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
-		Dedupe:    store,
-		Ready:     []bot.ReadyCheck{store.Ping},
-	})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Wait(ctx)
-	})
-	return &clReplica{name: name, srv: srv, dlg: dlg, store: store, rdb: cc}
-}
-
-// worker is the replica's reminder worker (one per replica, as in run).
-func (r *clReplica) worker(policy dialogs.ReminderPolicy) *dialogs.Reminders {
-	return dialogs.NewReminders(dialogs.ReminderOptions{
-		Dialogs: r.dlg, Store: r.store, Policy: policy, Rate: 100000, Batch: 20,
-		Sender: proactiveSender{bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true, MaxAttempts: 1})},
-	})
+	return &clReplica{name: name, bot: a, rdb: cc}
 }
 
 // person is one user whose turns alternate between the replicas: turn 1
@@ -175,15 +129,15 @@ func TestScaleOutOnRedisCluster(t *testing.T) {
 		sb:       sandbox.New(sandbox.Options{}),
 		conn:     newConnStandIn(t),
 		clock:    &testClock{t: monday10()},
-		policy:   dialogs.ReminderPolicy{Schedule: dialogs.DefaultSchedule, Hours: dialogs.Window{Always: true}},
 		idBase:   redistest.Prefix(t),
 		seq:      new(atomic.Int64),
 	}
+	w.graph = serveGraph(t, w.sb, w.sb.Handler())
 	w.reps = [2]*clReplica{w.newReplica(t, "A"), w.newReplica(t, "B")}
 	A, B := 0, 1
 	ctx := context.Background()
 	for _, r := range w.reps {
-		if err := r.store.Ping(ctx); err != nil {
+		if err := r.bot.Store().Ping(ctx); err != nil {
 			t.Fatalf("replica %s: %v", r.name, err)
 		}
 	}
@@ -357,7 +311,7 @@ func TestScaleOutOnRedisCluster(t *testing.T) {
 
 	w.clock.Advance(25 * time.Hour)
 	// Replica A's worker claims one reminder and dies before sending it.
-	ids, err := w.reps[A].store.ClaimReminders(ctx, w.clock.Now(), time.Minute, 1)
+	ids, err := w.reps[A].bot.Store().ClaimReminders(ctx, w.clock.Now(), time.Minute, 1)
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("claim one reminder on the cluster: %v %v", ids, err)
 	}
@@ -366,7 +320,7 @@ func TestScaleOutOnRedisCluster(t *testing.T) {
 		t.Fatalf("claimed reminder %q of an unexpected user", ids[0])
 	}
 
-	workers := [2]*dialogs.Reminders{w.reps[A].worker(w.policy), w.reps[B].worker(w.policy)}
+	workers := [2]*app.App{w.reps[A].bot, w.reps[B].bot}
 	phase = time.Now()
 	clDrainBoth(t, workers)
 	firstDrain := time.Since(phase)
@@ -391,7 +345,7 @@ func TestScaleOutOnRedisCluster(t *testing.T) {
 	for _, u := range finished {
 		clCheckReminders(t, w, u, 0, "")
 	}
-	stA, stB := workers[A].Stats(), workers[B].Stats()
+	stA, stB := workers[A].ReminderCounts(), workers[B].ReminderCounts()
 	t.Logf("%d reminders by two workers concurrently in %s (first drain); A sent %d, B sent %d; skipped A %v B %v",
 		len(wantKind), firstDrain.Round(time.Millisecond), stA.Sent, stB.Sent, stA.Skipped, stB.Skipped)
 	if got := stA.Sent + stB.Sent; got != int64(len(wantKind)) {
@@ -403,7 +357,7 @@ func TestScaleOutOnRedisCluster(t *testing.T) {
 	if n := stA.Skipped["duplicate"] + stB.Skipped["duplicate"]; n != 0 {
 		t.Errorf("%d reminders were claimed by both workers", n)
 	}
-	if n, err := w.reps[B].store.DueReminders(ctx); err != nil {
+	if n, err := w.reps[B].bot.Store().DueReminders(ctx); err != nil {
 		t.Fatal(err)
 	} else if n != int64(deleteOldUsers) {
 		// The delete_old users' next reminders (72 h) remain queued.
@@ -548,8 +502,9 @@ func clInvokeCard(h http.Handler, a schema.Activity) (cards.Card, error) {
 	return resp.Value, nil
 }
 
-// drainBoth runs both workers concurrently until each claims nothing.
-func clDrainBoth(t *testing.T, workers [2]*dialogs.Reminders) {
+// drainBoth runs both replicas' reminder workers concurrently until each
+// claims nothing.
+func clDrainBoth(t *testing.T, workers [2]*app.App) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make([]error, len(workers))
@@ -558,7 +513,7 @@ func clDrainBoth(t *testing.T, workers [2]*dialogs.Reminders) {
 		go func() {
 			defer wg.Done()
 			for range 1000 {
-				n, err := wk.RunOnce(context.Background())
+				n, err := wk.SendDueReminders(context.Background())
 				if err != nil {
 					errs[i] = err
 					return

@@ -9,8 +9,10 @@
 //	mfabot                       serve (configuration from the environment; see README.md)
 //	mfabot manifest -out app.zip build the Teams app package
 //
-// The package main is only wiring: run reads the configuration once
-// (config*.go), builds the Redis store, the Graph directory (or the local
-// sandbox), the conversation (dialogs) and the protocol layer (bot), and
-// adapts one to the other (handler.go, directory.go, proactive.go).
+// The package main is only the entry point: run reads the configuration
+// once (internal/config), has internal/app assemble the bot (app.New, the
+// one constructor, which the tests use too) and serves it until a signal
+// (App.Serve). cmd_manifest.go is the manifest subcommand. The tests here
+// are the bot's scenarios, end to end through its HTTP handler; their
+// shared stand-ins and helpers are in harness_test.go.
 package main

@@ -23,22 +23,20 @@ import (
 	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/smartswap/mfabot/bot"
 	"github.com/smartswap/mfabot/cards"
-	"github.com/smartswap/mfabot/dialogs"
-	"github.com/smartswap/mfabot/dialogs/redisstore"
-	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/graph/sandbox"
+	"github.com/smartswap/mfabot/internal/app"
+	"github.com/smartswap/mfabot/internal/config"
 	"github.com/smartswap/mfabot/internal/redistest"
 )
 
 // Fault tests with real parts: a real redis-server that is killed and
-// restarted, the whole bot as main wires it (run) where the fault needs no
-// hook inside the process, the real server/dialog/Graph client/connector
-// where it does, a connector that answers nothing but 429/503, and a Graph
-// that hangs past the client's timeout.
+// restarted, the whole bot served as main serves it where the fault needs
+// no hook inside the process, the bot as main assembles it (app.New) with
+// a gated or slow Graph where it does, a connector that answers nothing but
+// 429/503, and a Graph that hangs past the client's timeout.
 //
 // What the bot does under each fault, as asserted here:
 //   - Redis gone mid-dialog: the turn is answered 503 by the duplicate
@@ -63,8 +61,8 @@ import (
 // server's own turn timeout (10 s) plus slack, under Teams' 15 s deadline.
 const faultTurnMax = 12 * time.Second
 
-// connectorMaxAttempts is bot.ConnectorOptions.MaxAttempts as main wires
-// the turn connector (its documented default).
+// connectorMaxAttempts is bot.ConnectorOptions.MaxAttempts as app.New
+// wires the turn connector (its documented default).
 const connectorMaxAttempts = 4
 
 // ---------------------------------------------------------------------------
@@ -89,7 +87,7 @@ func startFaultRedis(t *testing.T) *faultRedis {
 	t.Cleanup(r.kill)
 	var err error
 	for range 5 { // another process may take the port between probe and bind
-		r.port = faultFreePort(t)
+		r.port = freePort(t)
 		if err = r.start(); err == nil {
 			return r
 		}
@@ -158,63 +156,56 @@ func redisPing(addr string) error {
 	return nil
 }
 
-func faultFreePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // ---------------------------------------------------------------------------
-// The whole bot, as main wires it, served on a loopback port.
-
-type faultLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *faultLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *faultLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+// The whole bot, as main runs it, served on a loopback port.
 
 type faultBot struct {
 	t    *testing.T
+	bot  *app.App
 	base string
-	logs *faultLog
+	logs *syncBuffer
 	hc   *http.Client
 }
 
-// startFaultBot runs the program (local mode: sandbox Graph, loopback
-// connector) against redisURL and waits for /readyz (or, when Redis is
-// not expected to answer, /healthz).
+// startFaultBot runs the bot (local mode: sandbox Graph, loopback
+// connector) against redisURL as run does (config.Load, app.New, listen,
+// Serve; the test keeps the App to close its idle connections) and waits
+// for /readyz (or, when Redis is not expected to answer, /healthz).
 func startFaultBot(t *testing.T, redisURL string, expectReady bool) *faultBot {
 	t.Helper()
-	port := faultFreePort(t)
+	port := freePort(t)
 	vars := map[string]string{"PORT": strconv.Itoa(port), "REDIS_URL": redisURL}
 	b := &faultBot{
-		t: t, base: "http://127.0.0.1:" + strconv.Itoa(port), logs: &faultLog{},
+		t: t, base: "http://127.0.0.1:" + strconv.Itoa(port), logs: &syncBuffer{},
 		hc: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+	}
+	cfg, err := config.Load(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if b.bot, err = app.New(cfg, app.Options{Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr())
+	if err != nil {
+		b.bot.Close()
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"mfabot"}, func(k string) string { return vars[k] }, b.logs, b.logs) }()
+	go func() { done <- b.bot.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("run returned %v", err)
+				t.Errorf("Serve returned %v", err)
 			}
 		case <-time.After(25 * time.Second):
-			t.Errorf("run did not stop after its context ended")
+			t.Errorf("Serve did not stop after its context ended")
 		}
+		b.bot.Close()
 		b.hc.CloseIdleConnections()
 	})
 	path := "/healthz"
@@ -478,23 +469,9 @@ func (g *gatedGraph) onNextCall(f func()) { g.mu.Lock(); g.gate = f; g.mu.Unlock
 // acknowledged (200).
 func TestFaultRedisKilledDuringTurn(t *testing.T) {
 	rs := startFaultRedis(t)
-	rdb := faultRedisClient(t, rs.addr())
-	store := redisstore.New(rdb)
 	sb := sandbox.New(sandbox.Options{})
 	g := &gatedGraph{next: sb.Handler()}
-	graphSrv := httptest.NewServer(g)
-	t.Cleanup(graphSrv.Close)
-	gc, err := graph.NewClient(graph.WithBaseURL(sb.GraphBaseURL(graphSrv.URL)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := dialogs.NewHandler(dialogs.Options{
-		Store: store, Content: cards.DefaultContent(), Directory: graphDirectory{gc}, Reminders: store,
-	})
-	srv := bot.NewServer(bot.ServerOptions{
-		Handler: turnHandler{d: d}, Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
-		Dedupe: store, Ready: []bot.ReadyCheck{store.Ping},
-	})
+	srv := newBot(t, map[string]string{"REDIS_URL": rs.url(), "GRAPH_BASE_URL": serveGraph(t, sb, g)}, app.Options{}).Handler()
 	conn := newConnStandIn(t)
 	c := faultChat(t, srv, conn, convUser)
 	conv := "a:" + c.user
@@ -553,19 +530,11 @@ func TestFaultRedisKilledDuringTurn(t *testing.T) {
 	wantCard(t, c.press(card, cards.VerbNext), stepCard("old_phone"))
 }
 
-// faultRedisClient is a go-redis client of addr with the library's
-// defaults (as REDIS_URL gives), closed at the end of the test.
-func faultRedisClient(t *testing.T, addr string) *redis.Client {
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
-}
-
 // ---------------------------------------------------------------------------
 // 2. Nothing listening on the Redis address.
 
 func TestFaultRedisDown(t *testing.T) {
-	down := faultFreePort(t) // probed and closed: nothing listens there
+	down := freePort(t) // probed and closed: nothing listens there
 	b := startFaultBot(t, "redis://127.0.0.1:"+strconv.Itoa(down)+"/0", false)
 	conn := newConnStandIn(t)
 	c := faultChat(t, b, conn, convUser)
@@ -705,7 +674,7 @@ func TestFaultConnectorStorm(t *testing.T) {
 	closeIdle := func() {
 		b.hc.CloseIdleConnections()
 		storm.CloseClientConnections()
-		http.DefaultTransport.(*http.Transport).CloseIdleConnections() // the sandbox Graph client's
+		b.bot.CloseIdleConnections() // the sandbox Graph client's, the connectors'
 	}
 
 	// One turn first, so that pools and lazily started goroutines exist
@@ -834,28 +803,18 @@ func TestFaultGraphSlowerThanTimeout(t *testing.T) {
 	graphSrv := httptest.NewServer(g)
 	t.Cleanup(graphSrv.Close)
 	t.Cleanup(g.releaseAll) // runs before Close, which waits for the held calls
-	gc, err := graph.NewClient(graph.WithBaseURL(sb.GraphBaseURL(graphSrv.URL)), graph.WithTimeout(graphTimeout))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := redisstore.New(redistest.Client(t), redisstore.WithPrefix(redistest.Prefix(t)))
-	d := dialogs.NewHandler(dialogs.Options{
-		Store: store, Content: cards.DefaultContent(), Directory: graphDirectory{gc},
-		CheckTimeout: checkTimeout,
-		PollEvery:    20 * time.Millisecond, PollFor: 300 * time.Millisecond,
+	logs := &syncBuffer{}
+	a := newBot(t, map[string]string{"GRAPH_BASE_URL": sb.GraphBaseURL(graphSrv.URL)}, app.Options{
+		Logger:       slog.New(slog.NewJSONHandler(logs, nil)),
+		GraphTimeout: graphTimeout, CheckTimeout: checkTimeout,
+		PollEvery: 20 * time.Millisecond, PollFor: 300 * time.Millisecond,
 	})
-	logs := &faultLog{}
-	srv := bot.NewServer(bot.ServerOptions{
-		Logger:    slog.New(slog.NewJSONHandler(logs, nil)),
-		Handler:   turnHandler{d: d},
-		Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
-		Dedupe:    store,
-	})
+	srv := a.Handler()
 	conn := newConnStandIn(t)
 	closeIdle := func() {
 		conn.CloseClientConnections()
 		graphSrv.CloseClientConnections()
-		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+		a.CloseIdleConnections()
 	}
 	baseline := settleGoroutines(closeIdle)
 
@@ -927,7 +886,7 @@ func TestFaultGraphSlowerThanTimeout(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Wait(wctx); err != nil {
+	if err := a.Wait(wctx); err != nil {
 		t.Fatalf("the poll did not end: %v", err)
 	}
 	var result cards.Card

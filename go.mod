@@ -11,7 +11,6 @@ require (
 	github.com/infracloudio/msbotbuilder-go v0.2.5
 	github.com/makiuchi-d/gozxing v0.1.1
 	github.com/microsoft/kiota-abstractions-go v1.9.3
-	github.com/microsoft/kiota-authentication-azure-go v1.3.1
 	github.com/microsoft/kiota-http-go v1.5.4
 	github.com/microsoft/kiota-serialization-json-go v1.1.2
 	github.com/microsoftgraph/msgraph-sdk-go v1.89.0

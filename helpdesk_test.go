@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,170 +15,30 @@ import (
 
 	"github.com/smartswap/mfabot/bot"
 	"github.com/smartswap/mfabot/cards"
-	"github.com/smartswap/mfabot/dialogs"
-	"github.com/smartswap/mfabot/dialogs/redisstore"
-	"github.com/smartswap/mfabot/dialogs/webhook"
+	"github.com/smartswap/mfabot/internal/app"
 	"github.com/smartswap/mfabot/internal/redistest"
 )
 
 // The helpdesk through the real HTTP handler: the user's chat and the
-// helpdesk channel share one connector stand-in, which records what the bot
-// posts (POST) and updates in place (PUT) in each conversation.
-
-const (
-	helpdeskChannel = "19:helpdesk@thread.tacv2"
-	helpdeskTeam    = "19:team@thread.tacv2"
-	agentAAD        = "7d5c3b1a-0000-4000-8000-00000000a9e1"
-	strangerAAD     = "7d5c3b1a-0000-4000-8000-00000000bad0"
-	webhookSecret   = "a-webhook-secret-of-32-bytes-...."
-)
-
-type helpdeskRig struct {
-	*chat
-	logs  *syncBuffer
-	hooks *hookReceiver
-	dlg   *dialogs.Handler
-	store *redisstore.Store
-}
-
-// hookReceiver is a ticketing system: it verifies each delivery's
-// signature and fails the first delivery of every event once.
-type hookReceiver struct {
-	*httptest.Server
-	mu       sync.Mutex
-	bodies   []string
-	attempts map[string]int
-	bad      int
-}
-
-func newHookReceiver(t testing.TB) *hookReceiver {
-	h := &hookReceiver{attempts: map[string]int{}}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		err := webhook.Verify([]byte(webhookSecret), r.Header.Get("X-MFABot-Timestamp"), r.Header.Get("X-MFABot-Signature"), body, time.Now(), 5*time.Minute)
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if err != nil {
-			h.bad++
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		id := r.Header.Get("X-MFABot-Delivery")
-		h.attempts[id]++
-		if h.attempts[id] == 1 {
-			w.WriteHeader(http.StatusServiceUnavailable) // the first try of each event fails
-			return
-		}
-		h.bodies = append(h.bodies, string(body))
-	}))
-	t.Cleanup(h.Close)
-	return h
-}
-
-func (h *hookReceiver) events() []map[string]any {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []map[string]any
-	for _, b := range h.bodies {
-		var e map[string]any
-		json.Unmarshal([]byte(b), &e)
-		out = append(out, e)
-	}
-	return out
-}
+// helpdesk channel share one connector stand-in (see helpdeskRig), and a
+// ticketing system receives the webhook.
 
 func newHelpdeskRig(t *testing.T) *helpdeskRig {
-	prefix := redistest.Prefix(t)
-	c, _ := newChat(t, prefix)
+	return newHelpdeskRigWith(t, app.Options{})
+}
+
+// newHelpdeskRigWith is newHelpdeskRig with opts for the bot.
+func newHelpdeskRigWith(t *testing.T, opts app.Options) *helpdeskRig {
+	c := newUser(t)
 	r := &helpdeskRig{chat: c, logs: &syncBuffer{}, hooks: newHookReceiver(t)}
-	hook, err := webhook.New(webhook.Options{URL: r.hooks.URL, Secret: webhookSecret, Backoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(wg.Wait)
-	logger := slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c.h, r.dlg, r.store = newBotHandler(t, prefix, c.sb, func(o *dialogs.Options) {
-		st := o.Store.(*redisstore.Store)
-		o.Reminders = st
-		o.Helpdesk = &dialogs.HelpdeskOptions{
-			Store: st, Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
-			Channel:    &dialogs.Channel{ServiceURL: c.conn.URL, ConversationID: helpdeskChannel, TeamID: helpdeskTeam, FromEnv: true},
-			TAPEnabled: true, TAPLifetime: time.Hour,
-			Notify: func(ctx context.Context, e dialogs.TicketEvent) {
-				wg.Add(1)
-				go func() { defer wg.Done(); hook.Send(context.Background(), e) }()
-			},
-		}
-	}, logger)
+	opts.Logger = slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r.bot = c.startBot(redistest.Prefix(t), helpdeskVars(c.conn,
+		"TAP_ENABLED", "true", "TAP_LIFETIME", "1h",
+		"HELPDESK_WEBHOOK_URL", r.hooks.URL, "HELPDESK_WEBHOOK_SECRET", webhookSecret,
+	), opts)
 	// Only the agent belongs to the helpdesk team.
 	c.conn.member = func(conv, user string) bool { return conv == helpdeskTeam && user == "29:"+agentAAD }
 	return r
-}
-
-// inChannel is what the helpdesk channel received, by method (POST, PUT).
-func (r *helpdeskRig) inChannel(method string) []schema.Activity {
-	r.conn.mu.Lock()
-	defer r.conn.mu.Unlock()
-	var out []schema.Activity
-	for i, a := range r.conn.sent {
-		if r.conn.conv[i] == helpdeskChannel && r.conn.method[i] == method {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// userTexts are the plain messages the user received.
-func (r *helpdeskRig) userTexts() []string {
-	var out []string
-	for _, a := range r.conn.to("a:" + r.user) {
-		if a.Text != "" && len(a.Attachments) == 0 {
-			out = append(out, a.Text)
-		}
-	}
-	return out
-}
-
-// agentPress presses a button of a ticket card in the channel as from.
-func (r *helpdeskRig) agentPress(from string, card cards.Card, verb string, inputs map[string]any) (string, any) {
-	r.t.Helper()
-	data := actionData(r.t, card, verb)
-	for k, v := range inputs {
-		data[k] = v
-	}
-	a := r.activity(schema.Invoke)
-	a.Name = "adaptiveCard/action"
-	a.From = schema.ChannelAccount{ID: "29:" + from, AadObjectID: from, Name: "Agent " + from[len(from)-4:]}
-	a.Conversation = schema.ConversationAccount{ID: helpdeskChannel + ";messageid=1", ConversationType: "channel", TenantID: convTenant}
-	a.ChannelData = map[string]any{"tenant": map[string]any{"id": convTenant}, "team": map[string]any{"id": helpdeskTeam}, "channel": map[string]any{"id": helpdeskChannel}}
-	a.Value = map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": verb, "data": data}}
-	rec := r.post(a)
-	var resp struct {
-		Type  string
-		Value any
-	}
-	json.Unmarshal(rec.Body.Bytes(), &resp)
-	return resp.Type, resp.Value
-}
-
-func asCard(t testing.TB, v any) cards.Card {
-	b, _ := json.Marshal(v)
-	var c cards.Card
-	if err := json.Unmarshal(b, &c); err != nil || c["type"] != "AdaptiveCard" {
-		t.Fatalf("not a card: %s", b)
-	}
-	return c
-}
-
-// submitHelpdesk presses ヘルプデスクに相談 on card and sends the form.
-func (r *helpdeskRig) submitHelpdesk(card cards.Card, reason, note string) cards.Card {
-	r.t.Helper()
-	form := r.press(card, cards.VerbHelpdesk)
-	wantCard(r.t, form, "helpdesk-form")
-	data := actionData(r.t, form, cards.VerbHelpdeskSubmit)
-	data["reason"], data["note"] = reason, note
-	return r.invoke(data)
 }
 
 func TestTicketLifecycle(t *testing.T) {
@@ -423,5 +281,92 @@ func tapPass(t testing.TB, c cards.Card) string {
 }
 
 func (r *helpdeskRig) prefixKey(k string) string {
-	return r.store.Prefix() + k
+	return r.bot.Store().Prefix() + k
+}
+
+// serveRig runs r's bot with Serve, as main does, on a loopback listener
+// until the returned stop is called; stop returns Serve's error.
+func serveRig(t *testing.T, r *helpdeskRig) (stop func() error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.bot.Serve(ctx, ln) }()
+	t.Cleanup(cancel)
+	return func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("Serve did not return after its context ended")
+			return nil
+		}
+	}
+}
+
+// A ticket event whose delivery is in flight when the bot is told to stop
+// is delivered before Serve returns: the shutdown waits for it.
+func TestWebhookDeliveryInFlightAtShutdown(t *testing.T) {
+	r := newHelpdeskRig(t)
+	stop := serveRig(t, r)
+	arrived, release := make(chan struct{}, 10), make(chan struct{})
+	r.hooks.holdWith(func() { arrived <- struct{}{}; <-release })
+
+	wantCard(t, r.submitHelpdesk(r.say("スマホ交換"), "qr", ""), "ticket-received")
+	select {
+	case <-arrived: // the first attempt is at the ticketing system, unanswered
+	case <-time.After(10 * time.Second):
+		t.Fatal("the ticket event never reached the ticketing system")
+	}
+	go func() { time.Sleep(200 * time.Millisecond); close(release) }()
+	if err := stop(); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	var kinds []string
+	for _, e := range r.hooks.events() {
+		kinds = append(kinds, e["event"].(string))
+	}
+	if len(kinds) != 1 || kinds[0] != "created" {
+		t.Errorf("delivered by the time Serve returned: %v, want [created] (after its retry)", kinds)
+	}
+	if strings.Contains(r.logs.String(), "given up") || strings.Contains(r.logs.String(), "not delivered") {
+		t.Errorf("the delivery was given up:\n%s", r.logs.String())
+	}
+}
+
+// When the shutdown budget ends first, the delivery still in flight is
+// given up, and the log says so.
+func TestWebhookDeliveryGivenUpWhenShutdownBudgetEnds(t *testing.T) {
+	r := newHelpdeskRigWith(t, app.Options{ShutdownTimeout: 500 * time.Millisecond})
+	stop := serveRig(t, r)
+	arrived, release := make(chan struct{}, 10), make(chan struct{})
+	r.hooks.holdWith(func() { arrived <- struct{}{}; <-release })
+	t.Cleanup(func() { close(release) }) // before the receiver closes
+
+	wantCard(t, r.submitHelpdesk(r.say("スマホ交換"), "qr", ""), "ticket-received")
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the ticket event never reached the ticketing system")
+	}
+	began := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("Serve took %s to return with a 500ms shutdown budget", took)
+	}
+	logs := r.logs.String()
+	for _, want := range []string{`"msg":"shutdown budget spent: webhook deliveries given up","deliveries":1`, `"msg":"helpdesk webhook not delivered"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no %s in the logs:\n%s", want, logs)
+		}
+	}
+	if n := len(r.hooks.events()); n != 0 {
+		t.Errorf("%d events delivered, want none (the ticketing system never answered)", n)
+	}
 }

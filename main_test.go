@@ -1,41 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/smartswap/mfabot/internal/config"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 func TestRunServesAndStopsGracefully(t *testing.T) {
 	port := freePort(t)
@@ -79,7 +56,7 @@ func TestRunServesAndStopsGracefully(t *testing.T) {
 
 func TestRunRefusesBadConfiguration(t *testing.T) {
 	err := run(context.Background(), nil, env(map[string]string{"MicrosoftAppId": "not-a-guid"}), os.Stdout, os.Stderr)
-	var ce *configError
+	var ce *config.Error
 	if !errors.As(err, &ce) || ce.Var != "MicrosoftAppId" {
 		t.Fatalf("err = %v, want a configError naming MicrosoftAppId", err)
 	}

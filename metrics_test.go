@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -15,72 +14,12 @@ import (
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
 
-	"github.com/smartswap/mfabot/bot"
 	"github.com/smartswap/mfabot/cards"
-	"github.com/smartswap/mfabot/dialogs"
-	"github.com/smartswap/mfabot/graph"
-	"github.com/smartswap/mfabot/internal/metrics"
 )
 
 // /metrics through the real handler: turns, the funnel, connector and
-// Graph calls, as main wires them.
-
-// withMetrics wires m into every producer of a test bot, as run does, and
-// serves it at GET /metrics on the bot's mux.
-func withMetrics(m *metrics.Metrics, mod func(*dialogs.Options)) botWiring {
-	return botWiring{
-		dialogs: func(o *dialogs.Options) {
-			o.Observer = m
-			if mod != nil {
-				mod(o)
-			}
-		},
-		server: func(o *bot.ServerOptions) {
-			o.Observer = m
-			o.Mounts = map[string]http.Handler{"GET /metrics": m.Handler()}
-		},
-		connector: func(o *bot.ConnectorOptions) {
-			o.Observer = m
-			o.Sleep = func(context.Context, time.Duration) error { return nil } // no real waits for 429s
-		},
-		graph: []graph.Option{graph.WithObserver(m)},
-	}
-}
-
-// scrape reads /metrics from h: each series ("name{label="v",…}", labels
-// sorted as Prometheus writes them) and its value.
-func scrape(t testing.TB, h http.Handler) map[string]float64 {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if rec.Code != http.StatusOK {
-		t.Fatalf("GET /metrics: %d %s", rec.Code, rec.Body.String())
-	}
-	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Errorf("GET /metrics: Content-Type %q", ct)
-	}
-	return parseExposition(t, rec.Body)
-}
-
-func parseExposition(t testing.TB, r io.Reader) map[string]float64 {
-	t.Helper()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("exposition line %q: %v", line, err)
-		}
-		out[line[:i]] = v
-	}
-	return out
-}
+// Graph calls, as app.New wires them (one Metrics observing every part,
+// served at GET /metrics on the bot's mux when METRICS_ADDR is unset).
 
 // wantSeries checks that each series is there with the value wanted.
 func wantSeries(t testing.TB, got map[string]float64, want map[string]float64) {
@@ -96,35 +35,8 @@ func wantSeries(t testing.TB, got map[string]float64, want map[string]float64) {
 	}
 }
 
-// completeProcedure takes c's user through the whole procedure (the user
-// adds the new phone and deletes the old one on the sandbox's page) and
-// returns the done card.
-func completeProcedure(t testing.TB, c *chat) cards.Card {
-	t.Helper()
-	card := c.say("スマホ交換")
-	for _, step := range cards.StepIDs {
-		wantCard(t, card, stepCard(step))
-		switch step {
-		case "enter_number":
-			c.sb.AddMethod(c.user, "iPhone 15")
-		case "delete_old":
-			for _, m := range c.sb.Methods(c.user) {
-				if m.DisplayName == "iPhone SE (3rd generation)" {
-					c.sb.DeleteMethod(c.user, m.ID)
-				}
-			}
-		}
-		card = c.press(card, cards.VerbNext)
-	}
-	wantCard(t, card, "done")
-	return card
-}
-
 func TestMetricsThroughTheHandler(t *testing.T) {
-	c, prefix := newChat(t, "")
-	m := metrics.New()
-	m.InitSteps(cards.StepIDs)
-	c.h, _, _ = newBotHandlerWith(t, prefix, c.sb, withMetrics(m, nil))
+	c, _ := newChat(t, "")
 
 	// The first send of the bot is throttled once, then retried.
 	var throttled atomic.Bool
@@ -202,12 +114,8 @@ func TestMetricsThroughTheHandler(t *testing.T) {
 // Each Metrics has its own registry: two bots in one process (as in these
 // tests) count apart, and neither touches Prometheus's global registry.
 func TestMetricsTwoBotsDoNotCollide(t *testing.T) {
-	c1, p1 := newChat(t, "")
-	m1 := metrics.New()
-	c1.h, _, _ = newBotHandlerWith(t, p1, c1.sb, withMetrics(m1, nil))
-	c2, p2 := newChat(t, "")
-	m2 := metrics.New()
-	c2.h, _, _ = newBotHandlerWith(t, p2, c2.sb, withMetrics(m2, nil))
+	c1, _ := newChat(t, "")
+	c2, _ := newChat(t, "")
 
 	c1.say("スマホ交換")
 	c1.say("ヘルプ")
@@ -222,35 +130,6 @@ func TestMetricsTwoBotsDoNotCollide(t *testing.T) {
 	}
 	if got := scrape(t, c2.h)["mfabot_dialogs_started_total"]; got != 0 {
 		t.Errorf("second bot counted the first bot's start: %v", got)
-	}
-}
-
-func TestMetricsAddrConfig(t *testing.T) {
-	for _, tc := range []struct {
-		env     map[string]string
-		want    string
-		problem string
-	}{
-		{map[string]string{}, "", ""},
-		{map[string]string{"METRICS_ADDR": ":9090"}, "127.0.0.1:9090", ""}, // local mode: loopback only
-		{map[string]string{"METRICS_ADDR": "0.0.0.0:9090"}, "0.0.0.0:9090", ""},
-		{map[string]string{"METRICS_ADDR": "localhost:9100"}, "localhost:9100", ""},
-		{map[string]string{"METRICS_ADDR": "9090"}, "", "METRICS_ADDR"},
-		{map[string]string{"METRICS_ADDR": ":http"}, "", "METRICS_ADDR"},
-		{map[string]string{"METRICS_ADDR": ":70000"}, "", "METRICS_ADDR"},
-		{map[string]string{"METRICS_ADDR": "bad host:9090"}, "", "METRICS_ADDR"},
-		{map[string]string{"METRICS_ADDR": ":3978"}, "", "METRICS_ADDR"}, // the bot's own port
-	} {
-		cfg, err := loadConfig(env(tc.env))
-		if tc.problem != "" {
-			if ce, ok := err.(*configError); !ok || ce.Var != tc.problem {
-				t.Errorf("%v: err = %v, want a problem with %s", tc.env, err, tc.problem)
-			}
-			continue
-		}
-		if err != nil || cfg.MetricsAddr != tc.want {
-			t.Errorf("%v: MetricsAddr = %q, %v; want %q", tc.env, cfg.MetricsAddr, err, tc.want)
-		}
 	}
 }
 

@@ -12,70 +12,60 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/smartswap/mfabot/bot"
 	"github.com/smartswap/mfabot/cards"
-	"github.com/smartswap/mfabot/dialogs"
-	"github.com/smartswap/mfabot/dialogs/redisstore"
+	"github.com/smartswap/mfabot/internal/app"
 	"github.com/smartswap/mfabot/internal/redistest"
 )
 
 // Reminders against a real Redis, the real connector client and a connector
-// stand-in that counts what arrives, with a clock the test moves.
-
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-func (c *testClock) Set(t time.Time)         { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
-// jst is Monday 2026-11-23 10:00 in Tokyo.
-var jst = time.FixedZone("JST", 9*3600)
-
-func monday10() time.Time { return time.Date(2026, 11, 23, 10, 0, 0, 0, jst) }
+// stand-in that counts what arrives, with a clock the test moves. Each
+// worker is the reminder worker of a replica of the bot (app.New), sharing
+// the chat's Redis key prefix, as replicas share one Redis.
 
 type reminderRig struct {
-	t         testing.TB
-	clock     *testClock
-	chat      *chat
-	dlg       *dialogs.Handler
-	store     *redisstore.Store
-	prefix    string
-	policy    dialogs.ReminderPolicy
-	escalated atomic.Int32
+	t       testing.TB
+	clock   *testClock
+	chat    *chat
+	vars    map[string]string // the reminder settings, and the chat's Graph
+	prefix  string
+	workers []*app.App
 }
 
-func newReminderRig(t testing.TB, policy dialogs.ReminderPolicy) *reminderRig {
-	r := &reminderRig{t: t, clock: &testClock{t: monday10()}, policy: policy, prefix: redistest.Prefix(t)}
-	c, _ := newChat(t, r.prefix)
-	r.chat = c
-	c.h, r.dlg, r.store = newBotHandler(t, r.prefix, c.sb, func(o *dialogs.Options) {
-		o.Now = r.clock.Now
-		o.Reminders = o.Store.(*redisstore.Store)
-		o.Policy = policy
-	})
+// newReminderRig is a chat with a bot whose reminder settings are the
+// environment pairs kv (REMINDER_SCHEDULE, REMINDER_HOURS,
+// REMINDER_ESCALATE) and whose clock the test moves.
+func newReminderRig(t testing.TB, kv ...string) *reminderRig {
+	r := &reminderRig{t: t, clock: &testClock{t: monday10()}, prefix: redistest.Prefix(t)}
+	r.chat = newUser(t)
+	r.vars = r.chat.vars(withVars(nil, kv...))
+	r.chat.startBot(r.prefix, withVars(nil, kv...), app.Options{Now: r.clock.Now})
 	return r
 }
 
-// worker is one replica's reminder worker.
-func (r *reminderRig) worker(rate int) *dialogs.Reminders {
-	return dialogs.NewReminders(dialogs.ReminderOptions{
-		Dialogs: r.dlg, Store: r.store, Policy: r.policy, Rate: rate, Batch: 20,
-		Sender: proactiveSender{bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true, MaxAttempts: 1})},
-		Escalate: func(ctx context.Context, tenant, user string) error {
-			r.escalated.Add(1)
-			return nil
-		},
-	})
+// worker is another replica's reminder worker, sending at most rate
+// reminders per second (all replicas together).
+func (r *reminderRig) worker(rate int) *app.App {
+	a := newBot(r.t, r.vars, app.Options{KeyPrefix: r.prefix, Now: r.clock.Now, ReminderRate: rate, ReminderBatch: 20})
+	r.workers = append(r.workers, a)
+	return a
 }
 
-// drain runs w until a round claims nothing.
-func drain(t testing.TB, w *dialogs.Reminders) {
+// escalated is how often the workers handed a user to the helpdesk: the
+// tickets they opened or added to.
+func (r *reminderRig) escalated() int {
+	n := 0
+	for _, w := range r.workers {
+		got := scrape(r.t, w.Handler())
+		n += int(got[`mfabot_ticket_events_total{event="opened"}`] + got[`mfabot_ticket_events_total{event="note_added"}`])
+	}
+	return n
+}
+
+// drain runs w's reminder worker until a round claims nothing.
+func drain(t testing.TB, w *app.App) {
 	t.Helper()
 	for range 1000 {
-		n, err := w.RunOnce(context.Background())
+		n, err := w.SendDueReminders(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,43 +76,8 @@ func drain(t testing.TB, w *dialogs.Reminders) {
 	t.Fatal("reminder queue never drained")
 }
 
-// reminders returns the reminder cards user c received.
-func reminders(c *chat) []cards.Card {
-	var out []cards.Card
-	for _, a := range c.conn.to("a:" + c.user) {
-		if len(a.Attachments) == 1 {
-			if card := cardOf(c.t, a); cards.CardID(card) == "reminder" {
-				out = append(out, card)
-			}
-		}
-	}
-	return out
-}
-
-// toDeleteOld walks c to the delete_old step with a new device confirmed.
-func toDeleteOld(t testing.TB, c *chat) cards.Card {
-	card := c.say("スマホ交換")
-	for card != nil && cards.CardID(card) != "step-delete_old" {
-		if cards.CardID(card) == "step-enter_number" {
-			c.sb.AddMethod(c.user, "iPhone 15")
-		}
-		card = c.press(card, cards.VerbNext)
-	}
-	return card
-}
-
-var workdays = mustWindow("Mon-Fri 09:00-18:00")
-
-func mustWindow(s string) dialogs.Window {
-	w, err := dialogs.ParseWindow(s)
-	if err != nil {
-		panic(err)
-	}
-	return w
-}
-
 func TestReminderPolicyOverTime(t *testing.T) {
-	r := newReminderRig(t, dialogs.ReminderPolicy{Schedule: dialogs.DefaultSchedule, Hours: workdays, Escalate: true})
+	r := newReminderRig(t, "REMINDER_ESCALATE", "true") // 24h,72h,168h on workdays 09:00-18:00
 	c := r.chat
 	toDeleteOld(t, c) // Monday 10:00 JST: new phone confirmed, old one not deleted
 	w := r.worker(1000)
@@ -142,8 +97,8 @@ func TestReminderPolicyOverTime(t *testing.T) {
 	step(monday10().Add(167*time.Hour), 2) //
 	step(monday10().Add(168*time.Hour), 3) // next Monday 10:00
 	step(monday10().Add(400*time.Hour), 3) // the schedule is spent
-	if r.escalated.Load() != 1 {
-		t.Errorf("escalated %d times after the last reminder, want 1", r.escalated.Load())
+	if r.escalated() != 1 {
+		t.Errorf("escalated %d times after the last reminder, want 1", r.escalated())
 	}
 	card := reminders(c)[2]
 	for _, want := range []string{"古いスマホの登録がまだ残っています", "iPhone SE (3rd generation)", "続きから", "あとで", "中止", "ヘルプデスクに相談"} {
@@ -153,14 +108,14 @@ func TestReminderPolicyOverTime(t *testing.T) {
 	}
 	// Its resume button reopens the right step.
 	wantCard(t, c.press(card, cards.VerbResume), "step-delete_old")
-	st := w.Stats()
+	st := w.ReminderCounts()
 	if st.Sent != 3 || st.Escalated != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
 
 func TestReminderHoursAndTimeZones(t *testing.T) {
-	r := newReminderRig(t, dialogs.ReminderPolicy{Schedule: []time.Duration{24 * time.Hour}, Hours: workdays})
+	r := newReminderRig(t, "REMINDER_SCHEDULE", "24h") // on workdays 09:00-18:00
 	friday17 := time.Date(2026, 11, 27, 17, 0, 0, 0, jst)
 	r.clock.Set(friday17)
 	c := r.chat
@@ -185,7 +140,7 @@ func TestReminderHoursAndTimeZones(t *testing.T) {
 	// A user in Los Angeles: Monday 10:00 JST is Sunday 17:00 there, so
 	// the reminder 24 h later (Monday 17:00 LA) is inside LA's hours, and
 	// one made at LA Monday 18:00 waits for Tuesday 09:00 LA.
-	r2 := newReminderRig(t, dialogs.ReminderPolicy{Schedule: []time.Duration{24 * time.Hour}, Hours: workdays})
+	r2 := newReminderRig(t, "REMINDER_SCHEDULE", "24h") // on workdays 09:00-18:00
 	la, _ := time.LoadLocation("America/Los_Angeles")
 	c2 := r2.chat
 	c2.tz = "America/Los_Angeles"
@@ -205,7 +160,7 @@ func TestReminderHoursAndTimeZones(t *testing.T) {
 }
 
 func TestReminderSnoozeLimit(t *testing.T) {
-	r := newReminderRig(t, dialogs.ReminderPolicy{Schedule: []time.Duration{time.Hour, 100 * time.Hour}, Hours: dialogs.Window{Always: true}})
+	r := newReminderRig(t, "REMINDER_SCHEDULE", "1h,100h", "REMINDER_HOURS", "always")
 	c := r.chat
 	toDeleteOld(t, c)
 	w := r.worker(1000)
@@ -245,7 +200,7 @@ func TestReminderSnoozeLimit(t *testing.T) {
 }
 
 func TestReminderNotSentWhenOldDeviceAlreadyGone(t *testing.T) {
-	r := newReminderRig(t, dialogs.ReminderPolicy{Schedule: dialogs.DefaultSchedule, Hours: dialogs.Window{Always: true}})
+	r := newReminderRig(t, "REMINDER_HOURS", "always")
 	c := r.chat
 	toDeleteOld(t, c)
 	for _, m := range c.sb.Methods(c.user) {
@@ -264,7 +219,7 @@ func TestReminderNotSentWhenOldDeviceAlreadyGone(t *testing.T) {
 		t.Errorf("last message %+v, want 完了を確認しました", last)
 	}
 	wantCard(t, c.say("状況"), "no-dialog")
-	if st := w.Stats(); st.Skipped["already_done"] != 1 || st.Sent != 0 {
+	if st := w.ReminderCounts(); st.Skipped["already_done"] != 1 || st.Sent != 0 {
 		t.Errorf("stats %+v", st)
 	}
 	r.clock.Advance(200 * time.Hour)
@@ -275,7 +230,7 @@ func TestReminderNotSentWhenOldDeviceAlreadyGone(t *testing.T) {
 }
 
 func TestAbandonedDialogGetsOneReminder(t *testing.T) {
-	r := newReminderRig(t, dialogs.ReminderPolicy{Schedule: dialogs.DefaultSchedule, Hours: dialogs.Window{Always: true}})
+	r := newReminderRig(t, "REMINDER_HOURS", "always")
 	c := r.chat
 	c.press(c.press(c.say("スマホ交換"), cards.VerbNext), cards.VerbNext) // stopped at step 3
 	w := r.worker(1000)
@@ -294,7 +249,7 @@ func TestAbandonedDialogGetsOneReminder(t *testing.T) {
 }
 
 func TestReminderDroppedWhenUninstalled(t *testing.T) {
-	r := newReminderRig(t, dialogs.ReminderPolicy{Schedule: dialogs.DefaultSchedule, Hours: dialogs.Window{Always: true}})
+	r := newReminderRig(t, "REMINDER_HOURS", "always")
 	c := r.chat
 	toDeleteOld(t, c)
 	c.conn.fail = func(int) (int, string) { return 403, "" }
@@ -302,7 +257,7 @@ func TestReminderDroppedWhenUninstalled(t *testing.T) {
 	r.clock.Advance(24 * time.Hour)
 	drain(t, w)
 	c.conn.fail = nil
-	if st := w.Stats(); st.Failed["recipient_gone"] != 1 {
+	if st := w.ReminderCounts(); st.Failed["recipient_gone"] != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	r.clock.Advance(500 * time.Hour)
@@ -313,11 +268,11 @@ func TestReminderDroppedWhenUninstalled(t *testing.T) {
 }
 
 func TestThreeWorkersSendEachReminderOnce(t *testing.T) {
-	r := newReminderRig(t, dialogs.ReminderPolicy{Schedule: dialogs.DefaultSchedule, Hours: dialogs.Window{Always: true}})
+	r := newReminderRig(t, "REMINDER_HOURS", "always")
 	users := seedUsersFast(t, r, 1000)
 	r.clock.Advance(25 * time.Hour)
 	var wg sync.WaitGroup
-	workers := []*dialogs.Reminders{r.worker(100000), r.worker(100000), r.worker(100000)}
+	workers := []*app.App{r.worker(100000), r.worker(100000), r.worker(100000)}
 	for _, w := range workers {
 		wg.Add(1)
 		go func() { defer wg.Done(); drain(t, w) }()
@@ -325,7 +280,7 @@ func TestThreeWorkersSendEachReminderOnce(t *testing.T) {
 	wg.Wait()
 	var sent int64
 	for _, w := range workers {
-		sent += w.Stats().Sent
+		sent += w.ReminderCounts().Sent
 	}
 	if sent != 1000 {
 		t.Errorf("workers report %d sent, want 1000", sent)
@@ -358,12 +313,12 @@ func seedUsersFast(t testing.TB, r *reminderRig, n int) []*chat {
 }
 
 func TestCrashAfterClaimSendsOnce(t *testing.T) {
-	r := newReminderRig(t, dialogs.ReminderPolicy{Schedule: dialogs.DefaultSchedule, Hours: dialogs.Window{Always: true}})
+	r := newReminderRig(t, "REMINDER_HOURS", "always")
 	c := r.chat
 	toDeleteOld(t, c)
 	r.clock.Advance(25 * time.Hour)
 	// A worker claims the reminder and dies before sending it.
-	ids, err := r.store.ClaimReminders(context.Background(), r.clock.Now(), time.Minute, 10)
+	ids, err := r.chat.bot.Store().ClaimReminders(context.Background(), r.clock.Now(), time.Minute, 10)
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("claim: %v %v", ids, err)
 	}
@@ -383,7 +338,7 @@ func TestCrashAfterClaimSendsOnce(t *testing.T) {
 
 func TestSharedRateLimitAcrossWorkers(t *testing.T) {
 	const rate = 40
-	r := newReminderRig(t, dialogs.ReminderPolicy{Schedule: dialogs.DefaultSchedule, Hours: dialogs.Window{Always: true}})
+	r := newReminderRig(t, "REMINDER_HOURS", "always")
 	users := seedUsersFast(t, r, 150)
 	// Now and then Teams answers 429 with a short Retry-After.
 	var calls atomic.Int32
@@ -395,7 +350,7 @@ func TestSharedRateLimitAcrossWorkers(t *testing.T) {
 	}
 	r.clock.Advance(25 * time.Hour)
 	var wg sync.WaitGroup
-	workers := []*dialogs.Reminders{r.worker(rate), r.worker(rate), r.worker(rate)}
+	workers := []*app.App{r.worker(rate), r.worker(rate), r.worker(rate)}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -404,7 +359,7 @@ func TestSharedRateLimitAcrossWorkers(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				w.RunOnce(ctx)
+				w.SendDueReminders(ctx)
 				if n := countReminders(users); n == len(users) {
 					return
 				}
@@ -462,10 +417,10 @@ func countReminders(users []*chat) int {
 
 func TestSharedRateLimitIsReachedNotExceeded(t *testing.T) {
 	const rate = 40
-	r := newReminderRig(t, dialogs.ReminderPolicy{Schedule: dialogs.DefaultSchedule, Hours: dialogs.Window{Always: true}})
+	r := newReminderRig(t, "REMINDER_HOURS", "always")
 	users := seedUsersFast(t, r, 120)
 	r.clock.Advance(25 * time.Hour)
-	workers := []*dialogs.Reminders{r.worker(rate), r.worker(rate), r.worker(rate)}
+	workers := []*app.App{r.worker(rate), r.worker(rate), r.worker(rate)}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, w := range workers {
@@ -490,13 +445,10 @@ func TestSharedRateLimitIsReachedNotExceeded(t *testing.T) {
 //
 //	go test . -run '^$' -bench BenchmarkReminderDispatch -benchtime 2000x
 func BenchmarkReminderDispatch(b *testing.B) {
-	r := newReminderRig(b, dialogs.ReminderPolicy{Schedule: dialogs.DefaultSchedule, Hours: dialogs.Window{Always: true}})
+	r := newReminderRig(b, "REMINDER_HOURS", "always")
 	users := seedUsersFast(b, r, b.N)
 	r.clock.Advance(25 * time.Hour)
-	w := dialogs.NewReminders(dialogs.ReminderOptions{
-		Dialogs: r.dlg, Store: r.store, Policy: r.policy, Rate: 1_000_000, Batch: 100,
-		Sender: proactiveSender{bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true, MaxAttempts: 1})},
-	})
+	w := newBot(b, r.vars, app.Options{KeyPrefix: r.prefix, Now: r.clock.Now, ReminderRate: 1_000_000, ReminderBatch: 100})
 	rdb := redistest.Client(b)
 	before := commandsProcessed(b, rdb)
 	b.ResetTimer()
@@ -505,7 +457,7 @@ func BenchmarkReminderDispatch(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	cmds := commandsProcessed(b, rdb) - before
-	if sent := w.Stats().Sent; sent != int64(len(users)) {
+	if sent := w.ReminderCounts().Sent; sent != int64(len(users)) {
 		b.Fatalf("sent %d of %d", sent, len(users))
 	}
 	b.ReportMetric(float64(len(users))/elapsed.Seconds(), "reminders/s")

@@ -12,8 +12,7 @@ import (
 
 	"github.com/smartswap/mfabot/bot"
 	"github.com/smartswap/mfabot/cards"
-	"github.com/smartswap/mfabot/dialogs"
-	"github.com/smartswap/mfabot/dialogs/redisstore"
+	"github.com/smartswap/mfabot/internal/app"
 	"github.com/smartswap/mfabot/internal/redistest"
 )
 
@@ -21,25 +20,14 @@ import (
 // funnel counted in Redis as users go through the procedure, shown to
 // helpdesk members only.
 
-// statsOptions is the helpdesk (channel from the environment, the agent a
-// member of its team) with the stats kept in the store.
-func statsOptions(c *chat) func(*dialogs.Options) {
-	return func(o *dialogs.Options) {
-		st := o.Store.(*redisstore.Store)
-		o.Reminders, o.Stats = st, st
-		o.Helpdesk = &dialogs.HelpdeskOptions{
-			Store: st, Connector: bot.NewConnector(bot.ConnectorOptions{AllowLoopback: true}),
-			Channel: &dialogs.Channel{ServiceURL: c.conn.URL, ConversationID: helpdeskChannel, TeamID: helpdeskTeam, FromEnv: true},
-		}
-	}
-}
-
+// newStatsRig is the helpdesk (channel from the environment, the agent a
+// member of its team); the stats are kept in the store, as always.
 func newStatsRig(t *testing.T) (*helpdeskRig, string) {
 	prefix := redistest.Prefix(t)
-	c, _ := newChat(t, prefix)
+	c := newUser(t)
 	r := &helpdeskRig{chat: c, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c.h, r.dlg, r.store = newBotHandler(t, prefix, c.sb, statsOptions(c), logger)
+	r.bot = c.startBot(prefix, helpdeskVars(c.conn), app.Options{Logger: logger})
 	c.conn.member = func(conv, user string) bool { return conv == helpdeskTeam && user == "29:"+agentAAD }
 	return r, prefix
 }
@@ -192,7 +180,7 @@ func TestStatsCommand(t *testing.T) {
 
 	// The counts live in Redis: a restarted bot (or another replica) shows
 	// the same.
-	r.h, _, _ = newBotHandler(t, prefix, r.sb, statsOptions(r.chat))
+	r.startBot(prefix, helpdeskVars(r.conn), app.Options{})
 	check(cardOf(t, r.channelSay(agentAAD, helpdeskChannel, "stats")))
 }
 
@@ -204,7 +192,7 @@ func TestStatsWindows(t *testing.T) {
 	old := now.AddDate(0, 0, -10)
 	// Counters of ten days ago, as the dialog writes them.
 	day := old.In(time.FixedZone("JST", 9*3600)).Format(time.DateOnly)
-	if err := r.store.AddDailyStats(t.Context(), day, []string{"started", "entered:cautions", "completed"}, 40*time.Minute); err != nil {
+	if err := r.bot.Store().AddDailyStats(t.Context(), day, []string{"started", "entered:cautions", "completed"}, 40*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	r.say("スマホ交換")

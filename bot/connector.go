@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/infracloudio/msbotbuilder-go/connector/client"
 	"github.com/infracloudio/msbotbuilder-go/schema"
+
+	"github.com/smartswap/mfabot/internal/loopback"
 )
 
 // ErrServiceURLNotAllowed is returned, without any request being made, for a
@@ -165,6 +166,10 @@ func newConnectorHTTPClient() *http.Client {
 		},
 	}
 }
+
+// CloseIdleConnections closes the idle connections of the connector's
+// HTTP client, as http.Client.CloseIdleConnections does.
+func (c *Connector) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -428,7 +433,7 @@ func (c *Connector) allowURL(u *url.URL) bool {
 	if host == "" {
 		return false
 	}
-	loopback := isLoopbackHost(host)
+	loopback := loopback.Host(host)
 	switch u.Scheme {
 	case "https":
 	case "http":
@@ -470,19 +475,6 @@ func isGovConnectorHost(host string) bool {
 		}
 	}
 	return true
-}
-
-// isLoopbackHost reports whether host (without brackets or port) is
-// localhost, in 127.0.0.0/8, or ::1.
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	return ip.Unmap().IsLoopback()
 }
 
 // do sends body to target, retrying throttling and transient answers, and

@@ -12,5 +12,6 @@
 // (ConnectorObserver) are told of each request and each connector call; the
 // package imports no metrics library.
 //
-// Leaf packages (dialogs, cards, graph) never import bot; main wires them.
+// Leaf packages (dialogs, cards, graph) never import bot; internal/app wires
+// them.
 package bot

@@ -11,15 +11,14 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	abs "github.com/microsoft/kiota-abstractions-go"
-	absauth "github.com/microsoft/kiota-abstractions-go/authentication"
 	absser "github.com/microsoft/kiota-abstractions-go/serialization"
-	kiotaazure "github.com/microsoft/kiota-authentication-azure-go"
 	khttp "github.com/microsoft/kiota-http-go"
 	jsonser "github.com/microsoft/kiota-serialization-json-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	"github.com/smartswap/mfabot/internal/loopback"
 )
 
 // DefaultBaseURL is the Microsoft Graph v1.0 endpoint of the global cloud.
@@ -37,6 +36,7 @@ type Client struct {
 	adapter  abs.RequestAdapter
 	timeout  time.Duration
 	observer Observer
+	pool     http.RoundTripper // the transport under the middleware
 }
 
 // Observer is told of every call a Client sends (not of calls refused for
@@ -90,8 +90,8 @@ func WithBaseURL(u string) Option {
 	return func(o *options) { o.baseURL = u }
 }
 
-// WithHTTPClient sets the HTTP client whose Transport (http.DefaultTransport
-// if nil) carries the requests. The Client works on a copy and wraps the
+// WithHTTPClient sets the HTTP client whose Transport (if nil, the
+// Client's own pool: see newTransport) carries the requests. The Client works on a copy and wraps the
 // transport; the given client is not modified. Its Timeout, if set, bounds
 // each call including throttling waits.
 func WithHTTPClient(c *http.Client) Option {
@@ -138,11 +138,11 @@ func NewClient(opts ...Option) (*Client, error) {
 		}
 	}
 
-	base, loopback, err := parseBaseURL(o.baseURL)
+	base, isLoopback, err := parseBaseURL(o.baseURL)
 	if err != nil {
 		return nil, err
 	}
-	if o.cred == nil && !loopback {
+	if o.cred == nil && !isLoopback {
 		return nil, fmt.Errorf("graph: no credential for base URL %s (only loopback URLs may go without one)", base)
 	}
 	if o.maxAttempts < 1 {
@@ -154,7 +154,7 @@ func NewClient(opts ...Option) (*Client, error) {
 
 	auth, err := authProvider(o.cred, base)
 	if err != nil {
-		return nil, fmt.Errorf("graph: %w", err)
+		return nil, err
 	}
 
 	hc := &http.Client{}
@@ -163,14 +163,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 	parent := hc.Transport
 	if parent == nil {
-		parent = http.DefaultTransport
-		if !loopback {
-			// http.DefaultTransport keeps 2 idle connections per host: under
-			// load most calls to Graph would open a new TLS connection.
-			t := http.DefaultTransport.(*http.Transport).Clone()
-			t.MaxIdleConns, t.MaxIdleConnsPerHost = 128, 64
-			parent = t
-		}
+		parent = newTransport()
 	}
 	coreOpts := msgraphcore.GraphClientOptions{}
 	// Not kiota's default middleware: no RetryHandler (throttleTransport
@@ -205,11 +198,32 @@ func NewClient(opts ...Option) (*Client, error) {
 		adapter:  adapter,
 		timeout:  o.timeout,
 		observer: o.observer,
+		pool:     parent,
 	}, nil
 }
 
-// parseBaseURL validates u and reports whether its host is loopback, in the
-// sense kiota's Azure token provider uses to allow plain http.
+// CloseIdleConnections closes the idle connections of the Client's pool (of
+// the transport given with WithHTTPClient, if it has the method), as
+// http.Client.CloseIdleConnections does.
+func (c *Client) CloseIdleConnections() {
+	if p, ok := c.pool.(interface{ CloseIdleConnections() }); ok {
+		p.CloseIdleConnections()
+	}
+}
+
+// newTransport is the connection pool of a Client given no transport, the
+// same whatever the base URL: http.DefaultTransport keeps 2 idle connections
+// per host, so under load most calls would open a new connection (a new TLS
+// handshake, for Graph itself). Loopback decides whether a URL may be called
+// without TLS or a credential, never how it is called.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 128, 64
+	return t
+}
+
+// parseBaseURL validates u and reports whether its host is loopback
+// (internal/loopback): plain http, and no credential, are allowed only there.
 func parseBaseURL(raw string) (*url.URL, bool, error) {
 	u, err := url.Parse(strings.TrimRight(raw, "/"))
 	if err != nil {
@@ -218,52 +232,15 @@ func parseBaseURL(raw string) (*url.URL, bool, error) {
 	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, false, fmt.Errorf("graph: invalid base URL %q: want scheme://host[:port][/path]", u.Redacted())
 	}
-	loopback := isLoopbackHost(u.Hostname())
+	isLoopback := loopback.Host(u.Hostname())
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && loopback:
+	case u.Scheme == "http" && isLoopback:
 	default:
 		return nil, false, fmt.Errorf("graph: invalid base URL %q: want https (http only for loopback)", u.Redacted())
 	}
-	return u, loopback, nil
+	return u, isLoopback, nil
 }
-
-func isLoopbackHost(h string) bool {
-	switch strings.ToLower(h) {
-	case "localhost", "127.0.0.1", "::1":
-		return true
-	}
-	return false
-}
-
-func authProvider(cred azcore.TokenCredential, base *url.URL) (absauth.AuthenticationProvider, error) {
-	if cred == nil {
-		return &absauth.AnonymousAuthenticationProvider{}, nil
-	}
-	scope := "https://graph.microsoft.com/.default"
-	if !isLoopbackHost(base.Hostname()) {
-		scope = "https://" + base.Hostname() + "/.default"
-	}
-	return kiotaazure.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(
-		markedCredential{cred}, []string{scope}, []string{base.Hostname()})
-}
-
-// markedCredential marks the credential's failures so classify can tell
-// them from transport errors: kiota passes them on as they are.
-type markedCredential struct{ azcore.TokenCredential }
-
-func (m markedCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	tok, err := m.TokenCredential.GetToken(ctx, o)
-	if err != nil {
-		return tok, &tokenError{err}
-	}
-	return tok, nil
-}
-
-type tokenError struct{ err error }
-
-func (e *tokenError) Error() string { return "get access token: " + e.err.Error() }
-func (e *tokenError) Unwrap() error { return e.err }
 
 // call runs fn under the per-call timeout and turns its error into an *Error.
 func (c *Client) call(ctx context.Context, op string, fn func(context.Context) error) (err error) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -720,6 +721,65 @@ func TestBearerTokenWithCredential(t *testing.T) {
 	}
 }
 
+// listenOn127002 starts a Graph look-alike on 127.0.0.2, another loopback
+// address than httptest's (Linux routes all of 127.0.0.0/8 to lo).
+func listenOn127002(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatalf("listen on 127.0.0.2 (all of 127.0.0.0/8 is loopback on Linux): %v", err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Any 127.0.0.0/8 address is loopback, with or without a credential: the
+// base URL is accepted and the calls go through over plain http, a token
+// (for Graph's scope) included when there is a credential.
+func TestOtherLoopbackAddress(t *testing.T) {
+	t.Parallel()
+	for _, withCred := range []bool{false, true} {
+		cred := &fakeCredential{}
+		srv := listenOn127002(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/v1.0/users/u1" {
+				t.Errorf("request to %s", r.URL.Path)
+			}
+			if withCred {
+				if got := r.Header.Get("Authorization"); got != "Bearer "+fakeToken {
+					t.Errorf("with a credential: Authorization = %q, want the token", got)
+				}
+			} else {
+				noAuth(t, r)
+			}
+			writeJSON(w, http.StatusOK, userBody)
+		}))
+		if !strings.HasPrefix(srv.URL, "http://127.0.0.2:") {
+			t.Fatalf("server at %s", srv.URL)
+		}
+		opts := []graph.Option{graph.WithBaseURL(srv.URL + "/v1.0")}
+		if withCred {
+			opts = append(opts, graph.WithCredential(cred))
+		}
+		c, err := graph.NewClient(opts...)
+		if err != nil {
+			t.Fatalf("credential %v: NewClient(%s): %v", withCred, srv.URL, err)
+		}
+		u, err := c.GetUser(context.Background(), "u1")
+		if err != nil || u.UserPrincipalName == "" {
+			t.Fatalf("credential %v: GetUser through %s: %+v, %v", withCred, srv.URL, u, err)
+		}
+		cred.mu.Lock()
+		if withCred && (len(cred.scopes) != 1 || cred.scopes[0][0] != "https://graph.microsoft.com/.default") {
+			t.Errorf("scopes asked for = %v, want Graph's", cred.scopes)
+		}
+		cred.mu.Unlock()
+	}
+}
+
 func TestCredentialFailureIsUnauthorized(t *testing.T) {
 	t.Parallel()
 	c, _ := setup(t, graph.WithCredential(&fakeCredential{err: errors.New("AADSTS7000215: Invalid client secret provided")}))
@@ -776,6 +836,9 @@ func TestNewClientValidation(t *testing.T) {
 		{"loopback without credential", []graph.Option{graph.WithBaseURL("http://127.0.0.1:9/v1.0")}, true},
 		{"localhost without credential", []graph.Option{graph.WithBaseURL("http://localhost:9/v1.0")}, true},
 		{"IPv6 loopback without credential", []graph.Option{graph.WithBaseURL("http://[::1]:9/v1.0")}, true},
+		{"other 127/8 address without credential", []graph.Option{graph.WithBaseURL("http://127.0.0.2:9/v1.0")}, true},
+		{"other 127/8 address with credential", []graph.Option{graph.WithBaseURL("http://127.0.0.2:9/v1.0"), graph.WithCredential(cred)}, true},
+		{"plain http to a name under .localhost", []graph.Option{graph.WithBaseURL("http://graph.localhost:9/v1.0")}, false},
 	} {
 		c, err := graph.NewClient(tc.opts...)
 		if tc.ok && (err != nil || c == nil) {
@@ -846,4 +909,62 @@ func TestConcurrentUse(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// The pool is the same for a loopback base URL as for Graph itself: a
+// second burst of concurrent calls reuses the first burst's connections
+// (http.DefaultTransport would keep only 2 of them).
+func TestLoopbackKeepsThePool(t *testing.T) {
+	t.Parallel()
+	const burst = 16
+	var (
+		mu      sync.Mutex
+		opened  int
+		arrived = make(chan struct{}, burst)
+		release = make(chan struct{})
+	)
+	api := http.NewServeMux()
+	api.HandleFunc("/v1.0/users/", func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release // hold every call until the whole burst is in flight
+		writeJSON(w, http.StatusOK, userBody)
+	})
+	srv := httptest.NewUnstartedServer(api)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			opened++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c, err := graph.NewClient(graph.WithBaseURL(srv.URL + "/v1.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		var wg sync.WaitGroup
+		for range burst {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := c.GetUser(context.Background(), "u1"); err != nil {
+					t.Errorf("round %d: %v", round, err)
+				}
+			}()
+		}
+		for range burst {
+			<-arrived
+		}
+		for range burst {
+			release <- struct{}{}
+		}
+		wg.Wait()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if opened != burst {
+		t.Errorf("two bursts of %d calls opened %d connections, want %d: the second burst did not reuse the pool", burst, opened, burst)
+	}
 }

@@ -63,9 +63,14 @@
 //     (azidentity.NewWorkloadIdentityCredential).
 //
 // azidentity caches tokens and refreshes them before they expire. Tokens are
-// requested for "https://<base URL host>/.default" and sent only to the base
-// URL's host. Without a credential (WithCredential(nil), allowed only for
-// loopback base URLs, i.e. tests) no Authorization header is sent.
+// requested for "https://<base URL host>/.default" (Graph's own scope for a
+// loopback host) and sent only to the base URL's host, over https or, to a
+// loopback host, plain http. Loopback is what internal/loopback says
+// (localhost, 127.0.0.0/8, ::1), for the base URL and the token alike: the
+// token provider is the package's own, not kiota-authentication-azure-go's,
+// whose narrower loopback test refused http://127.0.0.2 at the first call.
+// Without a credential (WithCredential(nil), allowed only for loopback base
+// URLs, i.e. tests and stand-ins) no Authorization header is sent.
 //
 // # Throttling and time-outs
 //
@@ -80,7 +85,7 @@
 // WithObserver(o) tells o of every call sent: its operation (an Op
 // constant), the HTTP status of the last answer (or timeout, canceled,
 // unauthorized, error) and its duration. The package imports no metrics
-// library; main wires the Observer to one.
+// library; internal/app wires the Observer to one.
 //
 // Graph API docs:
 //   - https://learn.microsoft.com/graph/api/resources/microsoftauthenticatorauthenticationmethod?view=graph-rest-1.0

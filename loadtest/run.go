@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smartswap/mfabot/graph/sandbox"
+	"github.com/smartswap/mfabot/internal/loopback"
 )
 
 // botKeyPrefix is the prefix of every key the bot writes (redisstore's default).
@@ -337,11 +338,7 @@ func (e *env) startRedis(ctx context.Context, rep *Report) error {
 		if err != nil {
 			return fmt.Errorf("-redis-url: %w", err)
 		}
-		host := opt.Addr
-		if h, _, ok := strings.Cut(opt.Addr, ":"); ok {
-			host = h
-		}
-		if host != "127.0.0.1" && host != "localhost" && host != "::1" && host != "[::1]" {
+		if !loopback.HostPort(opt.Addr) {
 			return errors.New("-redis-url must name a loopback Redis")
 		}
 		e.rdb = redis.NewClient(opt)

@@ -5,9 +5,11 @@
 //
 // It is a local rehearsal tool: state lives in memory, and the handler
 // answers loopback clients only (403 for any other RemoteAddr, for a Host
-// that is not a loopback name, and for requests carrying proxy forwarding
-// headers). It must never be mounted in production. It uses the standard
-// library only (no msgraph-sdk-go), never logs, and does no I/O in New.
+// that is not a loopback name as internal/loopback defines it, and for
+// requests carrying proxy forwarding headers). It must never be mounted in
+// production. It uses the standard library only (and the module's
+// stdlib-only internal/loopback; no msgraph-sdk-go), never logs, and does no
+// I/O in New.
 //
 // # Wiring
 //

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"crypto/rand"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/smartswap/mfabot/internal/loopback"
 )
 
 // Defaults of Options.
@@ -369,14 +370,10 @@ func loopbackOnly(next http.Handler) http.Handler {
 }
 
 func notLoopback(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	if !loopback.HostPort(r.RemoteAddr) {
 		return "the client address is not loopback"
 	}
-	if !isLoopbackHost(r.Host) {
+	if !loopback.HostPort(r.Host) {
 		return "the Host header does not name this machine"
 	}
 	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
@@ -385,17 +382,4 @@ func notLoopback(r *http.Request) string {
 		}
 	}
 	return ""
-}
-
-func isLoopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -791,6 +791,9 @@ func TestLoopbackOnly(t *testing.T) {
 		{"Forwarded", "[::1]:5555", "localhost:3978", []string{"Forwarded", "for=198.51.100.7"}, http.StatusForbidden},
 		{"loopback IPv4", "127.0.0.1:5555", "127.0.0.1:3978", nil, http.StatusOK},
 		{"loopback IPv6, localhost", "[::1]:5555", "localhost:3978", nil, http.StatusOK},
+		{"other 127/8 address", "127.0.0.2:5555", "127.0.0.2:3978", nil, http.StatusOK},
+		{"IPv4-mapped loopback", "[::ffff:127.0.0.1]:5555", "LOCALHOST:3978", nil, http.StatusOK},
+		{"name under .localhost", "127.0.0.1:5555", "app.localhost:3978", nil, http.StatusForbidden},
 	} {
 		for _, path := range []string{
 			"/sandbox/graph/v1.0/users/" + userID + "/authentication/microsoftAuthenticatorMethods",

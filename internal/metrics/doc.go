@@ -3,8 +3,8 @@
 //
 // The packages that produce the numbers (bot, graph, dialogs) do not import
 // Prometheus, nor this package: each declares a small observer interface of
-// what it reports, and *Metrics satisfies all of them, so main wires one
-// Metrics into each:
+// what it reports, and *Metrics satisfies all of them, so internal/app
+// wires one Metrics into each:
 //
 //	m := metrics.New()
 //	bot.NewServer(bot.ServerOptions{Observer: m, …})

@@ -1,11 +1,14 @@
-// Package webhook posts helpdesk ticket events to an external ticketing
-// system as signed JSON webhooks, and gives receivers (and tests) Verify to
-// check them.
+// Package webhook posts events (any JSON-encodable value) to one URL as
+// signed JSON webhooks, and gives receivers (and tests) Verify to check
+// them. The bot uses it for the helpdesk's ticket events; it knows nothing
+// of tickets, dialogs or the bot.
 //
 // What it must not do: log (Send returns errors, all of type
 // *DeliveryError, and the caller logs them once), read the environment
-// (main reads HELPDESK_WEBHOOK_URL and HELPDESK_WEBHOOK_SECRET and passes
-// Options), or do network I/O in New. Error text and the String, GoString
+// (internal/config reads HELPDESK_WEBHOOK_URL and HELPDESK_WEBHOOK_SECRET,
+// and internal/app passes them in Options), start goroutines (Send
+// delivers in the caller's goroutine; the app runs and tracks deliveries),
+// or do network I/O in New. Error text and the String, GoString
 // and LogValue forms of Options and Webhook never contain the secret or the
 // URL's query string.
 //

@@ -14,11 +14,12 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smartswap/mfabot/internal/loopback"
 )
 
 // Header names of a webhook request, spelled as sent.
@@ -187,7 +188,7 @@ func parseURL(raw string) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopback(u.Hostname()) {
+		if !loopback.Host(u.Hostname()) {
 			return nil, fmt.Errorf("webhook: URL must be https (http only for loopback hosts), not http://%s", u.Host)
 		}
 	default:
@@ -195,14 +196,6 @@ func parseURL(raw string) (*url.URL, error) {
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // redactURL is u without user info or fragment and with any query replaced

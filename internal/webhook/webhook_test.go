@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smartswap/mfabot/dialogs/webhook"
+	"github.com/smartswap/mfabot/internal/webhook"
 )
 
 const (
@@ -605,6 +605,7 @@ func TestNew(t *testing.T) {
 		{"http on 127.0.0.1", webhook.Options{URL: "http://127.0.0.1:8080/hook", Secret: secret}, ""},
 		{"http on ::1", webhook.Options{URL: "http://[::1]:8080/hook", Secret: secret}, ""},
 		{"http on localhost", webhook.Options{URL: "http://LocalHost/hook", Secret: secret}, ""},
+		{"http on another 127/8 address", webhook.Options{URL: "http://127.0.0.2:8080/hook", Secret: secret}, ""},
 		{"secret of exactly 16 bytes", webhook.Options{URL: "https://tickets.example.com/", Secret: "0123456789abcdef"}, ""},
 
 		{"http on a public host", webhook.Options{URL: "http://example.com/hook?token=" + queryToken, Secret: secret}, "https"},

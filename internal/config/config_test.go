@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -30,14 +30,14 @@ func withEnv(base map[string]string, kv ...string) map[string]string {
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
-	c, err := loadConfig(env(nil))
+	c, err := Load(env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.LocalMode || c.Port != 3978 || c.listenAddr() != "127.0.0.1:3978" {
-		t.Errorf("local defaults wrong: %+v addr %s", c, c.listenAddr())
+	if !c.LocalMode || c.Port != 3978 || c.ListenAddr() != "127.0.0.1:3978" {
+		t.Errorf("local defaults wrong: %+v addr %s", c, c.ListenAddr())
 	}
-	if c.AppType != appTypeSingleTenant || c.OpenIDMetadataURL != defaultOpenIDMetadataURL || c.TokenIssuer != defaultTokenIssuer || c.OAuthScope != defaultOAuthScope {
+	if c.AppType != AppTypeSingleTenant || c.OpenIDMetadataURL != defaultOpenIDMetadataURL || c.TokenIssuer != defaultTokenIssuer || c.OAuthScope != defaultOAuthScope {
 		t.Errorf("bot framework defaults wrong: %+v", c)
 	}
 	if len(c.AllowedTenants) != 0 {
@@ -46,14 +46,14 @@ func TestLoadConfigDefaults(t *testing.T) {
 }
 
 func TestLoadConfigSingleTenant(t *testing.T) {
-	c, err := loadConfig(env(map[string]string{
+	c, err := Load(env(map[string]string{
 		"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "s3cret", "MicrosoftAppTenantId": testTenantID, "PORT": "8080",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.LocalMode || c.listenAddr() != ":8080" {
-		t.Errorf("azure mode should bind all interfaces: %s", c.listenAddr())
+	if c.LocalMode || c.ListenAddr() != ":8080" {
+		t.Errorf("azure mode should bind all interfaces: %s", c.ListenAddr())
 	}
 	if c.LoginURL != "https://login.microsoftonline.com/"+testTenantID {
 		t.Errorf("single-tenant authority = %s", c.LoginURL)
@@ -64,7 +64,7 @@ func TestLoadConfigSingleTenant(t *testing.T) {
 }
 
 func TestLoadConfigMultiTenantAuthority(t *testing.T) {
-	c, err := loadConfig(env(map[string]string{
+	c, err := Load(env(map[string]string{
 		"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "s3cret", "MicrosoftAppType": "MultiTenant",
 		"GRAPH_TENANT_ID": testTenantID,
 	}))
@@ -103,10 +103,10 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := loadConfig(env(tt.env))
-			var ce *configError
+			_, err := Load(env(tt.env))
+			var ce *Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("err = %v, want a configError", err)
+				t.Fatalf("err = %v, want a Error", err)
 			}
 			if ce.Var != tt.wantVar {
 				t.Errorf("error names %s, want %s (%v)", ce.Var, tt.wantVar, err)
@@ -119,7 +119,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 }
 
 func TestSecretsNeverPrinted(t *testing.T) {
-	c, err := loadConfig(env(map[string]string{
+	c, err := Load(env(map[string]string{
 		"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "hunter2-very-secret", "MicrosoftAppTenantId": testTenantID,
 		"REDIS_URL": "redis://:redispass@cache:6379/0",
 	}))
@@ -128,7 +128,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	}
 	var sb strings.Builder
 	logger := slog.New(slog.NewJSONHandler(&sb, nil))
-	logger.Info("start", c.summary()...)
+	logger.Info("start", c.Summary()...)
 	logger.Info("cfg", "password", c.AppPassword, "redis", c.RedisURL)
 	fmt.Fprintf(&sb, "%v %s %+v", c.AppPassword, c.RedisURL, c)
 	for _, s := range []string{"hunter2-very-secret", "redispass"} {
@@ -148,24 +148,25 @@ func TestLoadConfigGraphModes(t *testing.T) {
 		credKind string
 		errVar   string
 	}{
-		{"local mode uses the sandbox", nil, graphModeSandbox, "", ""},
-		{"local mode with a loopback graph", map[string]string{"GRAPH_BASE_URL": "http://127.0.0.1:9999/v1.0"}, graphModeAnonymous, "", ""},
-		{"loopback url without credentials in azure mode", with(azure, "GRAPH_CREDENTIAL", "none", "GRAPH_BASE_URL", "http://localhost:1/v1.0"), graphModeAnonymous, "", ""},
+		{"local mode uses the sandbox", nil, GraphModeSandbox, "", ""},
+		{"local mode with a loopback graph", map[string]string{"GRAPH_BASE_URL": "http://127.0.0.1:9999/v1.0"}, GraphModeAnonymous, "", ""},
+		{"local mode with a graph on another 127/8 address", map[string]string{"GRAPH_BASE_URL": "http://127.0.0.2:9999/v1.0"}, GraphModeAnonymous, "", ""},
+		{"loopback url without credentials in azure mode", with(azure, "GRAPH_CREDENTIAL", "none", "GRAPH_BASE_URL", "http://localhost:1/v1.0"), GraphModeAnonymous, "", ""},
 		{"non-loopback url without credentials", map[string]string{"GRAPH_BASE_URL": "https://graph.example.com/v1.0"}, "", "", "GRAPH_BASE_URL"},
 		{"plain http to a remote graph", with(azure, "GRAPH_BASE_URL", "http://graph.example.com/v1.0"), "", "", "GRAPH_BASE_URL"},
-		{"azure defaults to the bot's secret", azure, graphModeCredential, "secret", ""},
-		{"msi defaults to the managed identity", map[string]string{"MicrosoftAppId": testAppID, "MicrosoftAppTenantId": testTenantID, "MicrosoftAppType": "UserAssignedMSI"}, graphModeCredential, "managed-identity", ""},
+		{"azure defaults to the bot's secret", azure, GraphModeCredential, "secret", ""},
+		{"msi defaults to the managed identity", map[string]string{"MicrosoftAppId": testAppID, "MicrosoftAppTenantId": testTenantID, "MicrosoftAppType": "UserAssignedMSI"}, GraphModeCredential, "managed-identity", ""},
 		{"certificate needs a path", with(azure, "GRAPH_CREDENTIAL", "certificate"), "", "", "GRAPH_CERTIFICATE_PATH"},
-		{"certificate", with(azure, "GRAPH_CREDENTIAL", "certificate", "GRAPH_CERTIFICATE_PATH", "/etc/bot/graph.pem"), graphModeCredential, "certificate", ""},
-		{"workload identity", with(azure, "GRAPH_CREDENTIAL", "workload-identity"), graphModeCredential, "workload-identity", ""},
+		{"certificate", with(azure, "GRAPH_CREDENTIAL", "certificate", "GRAPH_CERTIFICATE_PATH", "/etc/bot/graph.pem"), GraphModeCredential, "certificate", ""},
+		{"workload identity", with(azure, "GRAPH_CREDENTIAL", "workload-identity"), GraphModeCredential, "workload-identity", ""},
 		{"unknown credential", with(azure, "GRAPH_CREDENTIAL", "kerberos"), "", "", "GRAPH_CREDENTIAL"},
 		{"allow delete garbled", with(azure, "GRAPH_ALLOW_DELETE", "maybe"), "", "", "GRAPH_ALLOW_DELETE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := loadConfig(env(tt.env))
+			c, err := Load(env(tt.env))
 			if tt.errVar != "" {
-				var ce *configError
+				var ce *Error
 				if !errors.As(err, &ce) || ce.Var != tt.errVar {
 					t.Fatalf("err = %v, want one naming %s", err, tt.errVar)
 				}
@@ -182,23 +183,52 @@ func TestLoadConfigGraphModes(t *testing.T) {
 }
 
 func TestLoadConfigPprofAndBindHost(t *testing.T) {
-	c, err := loadConfig(env(map[string]string{"PPROF_ADDR": "127.0.0.1:6060"}))
+	c, err := Load(env(map[string]string{"PPROF_ADDR": "127.0.0.1:6060"}))
 	if err != nil || c.PprofAddr != "127.0.0.1:6060" {
 		t.Fatalf("loopback pprof: %v %+v", err, c)
 	}
 	for _, bad := range []string{":6060", "0.0.0.0:6060", "10.0.0.1:6060", "127.0.0.1"} {
-		if _, err := loadConfig(env(map[string]string{"PPROF_ADDR": bad})); err == nil {
+		if _, err := Load(env(map[string]string{"PPROF_ADDR": bad})); err == nil {
 			t.Errorf("PPROF_ADDR=%q accepted: profiles must stay on loopback", bad)
 		}
 	}
 	azure := map[string]string{"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "x", "MicrosoftAppTenantId": testTenantID, "BIND_HOST": "127.0.0.1", "PORT": "8080"}
-	if c, err := loadConfig(env(azure)); err != nil || c.listenAddr() != "127.0.0.1:8080" {
-		t.Fatalf("BIND_HOST in azure mode: %v %s", err, c.listenAddr())
+	if c, err := Load(env(azure)); err != nil || c.ListenAddr() != "127.0.0.1:8080" {
+		t.Fatalf("BIND_HOST in azure mode: %v %s", err, c.ListenAddr())
 	}
-	if _, err := loadConfig(env(map[string]string{"BIND_HOST": "0.0.0.0"})); err == nil {
+	if _, err := Load(env(map[string]string{"BIND_HOST": "0.0.0.0"})); err == nil {
 		t.Error("local mode accepted a non-loopback BIND_HOST")
 	}
-	if _, err := loadConfig(env(map[string]string{"BIND_HOST": "example.com"})); err == nil {
+	if _, err := Load(env(map[string]string{"BIND_HOST": "example.com"})); err == nil {
 		t.Error("BIND_HOST accepted a host name")
+	}
+}
+
+func TestMetricsAddrConfig(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		want    string
+		problem string
+	}{
+		{map[string]string{}, "", ""},
+		{map[string]string{"METRICS_ADDR": ":9090"}, "127.0.0.1:9090", ""}, // local mode: loopback only
+		{map[string]string{"METRICS_ADDR": "0.0.0.0:9090"}, "0.0.0.0:9090", ""},
+		{map[string]string{"METRICS_ADDR": "localhost:9100"}, "localhost:9100", ""},
+		{map[string]string{"METRICS_ADDR": "9090"}, "", "METRICS_ADDR"},
+		{map[string]string{"METRICS_ADDR": ":http"}, "", "METRICS_ADDR"},
+		{map[string]string{"METRICS_ADDR": ":70000"}, "", "METRICS_ADDR"},
+		{map[string]string{"METRICS_ADDR": "bad host:9090"}, "", "METRICS_ADDR"},
+		{map[string]string{"METRICS_ADDR": ":3978"}, "", "METRICS_ADDR"}, // the bot's own port
+	} {
+		cfg, err := Load(env(tc.env))
+		if tc.problem != "" {
+			if ce, ok := err.(*Error); !ok || ce.Var != tc.problem {
+				t.Errorf("%v: err = %v, want a problem with %s", tc.env, err, tc.problem)
+			}
+			continue
+		}
+		if err != nil || cfg.MetricsAddr != tc.want {
+			t.Errorf("%v: MetricsAddr = %q, %v; want %q", tc.env, cfg.MetricsAddr, err, tc.want)
+		}
 	}
 }

@@ -1,29 +1,31 @@
-package main
+package config
 
 import (
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/smartswap/mfabot/internal/loopback"
 )
 
-// Graph modes.
+// Graph modes, the values of Config.GraphMode.
 const (
-	graphModeCredential = "graph"
-	graphModeAnonymous  = "graph-anonymous"
-	graphModeSandbox    = "sandbox"
+	GraphModeCredential = "graph"
+	GraphModeAnonymous  = "graph-anonymous"
+	GraphModeSandbox    = "sandbox"
 )
 
 const defaultGraphBaseURL = "https://graph.microsoft.com/v1.0"
 
-// graphCredential is how the bot authenticates to Microsoft Graph. The
-// secrets are of type secret, so printing it redacts them.
-type graphCredential struct {
+// GraphCredential is how the bot authenticates to Microsoft Graph. The
+// secrets are of type Secret, so printing it redacts them.
+type GraphCredential struct {
 	Kind                    string // secret, certificate, managed-identity, workload-identity
 	TenantID, ClientID      string
-	ClientSecret            secret
+	ClientSecret            Secret
 	CertificatePath         string
-	CertificatePassword     secret
+	CertificatePassword     Secret
 	ManagedIdentityClientID string
 }
 
@@ -41,34 +43,34 @@ func (c *Config) loadGraph(get func(string) string, getenv func(string) string) 
 	}
 	u, err := url.Parse(c.GraphBaseURL)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return &configError{"GRAPH_BASE_URL", fmt.Sprintf("%q is not an absolute http(s) URL", c.GraphBaseURL)}
+		return &Error{"GRAPH_BASE_URL", fmt.Sprintf("%q is not an absolute http(s) URL", c.GraphBaseURL)}
 	}
-	loopback := isLoopbackHost(u.Hostname())
+	loopback := loopback.Host(u.Hostname())
 	if u.Scheme == "http" && !loopback {
-		return &configError{"GRAPH_BASE_URL", "must use https (plain http is accepted only for loopback hosts)"}
+		return &Error{"GRAPH_BASE_URL", "must use https (plain http is accepted only for loopback hosts)"}
 	}
 
 	if v := get("GRAPH_ALLOW_DELETE"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return &configError{"GRAPH_ALLOW_DELETE", fmt.Sprintf("%q is not true or false", v)}
+			return &Error{"GRAPH_ALLOW_DELETE", fmt.Sprintf("%q is not true or false", v)}
 		}
 		c.GraphAllowDelete = b
 	}
 
 	kind := strings.ToLower(get("GRAPH_CREDENTIAL"))
-	cred := graphCredential{
+	cred := GraphCredential{
 		Kind:                    kind,
 		TenantID:                firstNonEmpty(get("GRAPH_TENANT_ID"), c.AppTenantID),
 		ClientID:                firstNonEmpty(get("GRAPH_CLIENT_ID"), c.AppID),
-		ClientSecret:            secret(firstNonEmpty(getenv("GRAPH_CLIENT_SECRET"), string(c.AppPassword))),
+		ClientSecret:            Secret(firstNonEmpty(getenv("GRAPH_CLIENT_SECRET"), string(c.AppPassword))),
 		CertificatePath:         get("GRAPH_CERTIFICATE_PATH"),
-		CertificatePassword:     secret(getenv("GRAPH_CERTIFICATE_PASSWORD")),
+		CertificatePassword:     Secret(getenv("GRAPH_CERTIFICATE_PASSWORD")),
 		ManagedIdentityClientID: get("GRAPH_MANAGED_IDENTITY_CLIENT_ID"),
 	}
 	if kind == "" {
 		switch {
-		case c.AppType == appTypeUserMSI && !c.LocalMode:
+		case c.AppType == AppTypeUserMSI && !c.LocalMode:
 			cred.Kind = "managed-identity"
 			if cred.ManagedIdentityClientID == "" {
 				cred.ManagedIdentityClientID = c.AppID
@@ -82,13 +84,13 @@ func (c *Config) loadGraph(get func(string) string, getenv func(string) string) 
 	if cred.Kind == "" || cred.Kind == "none" {
 		switch {
 		case baseSet && loopback:
-			c.GraphMode = graphModeAnonymous
+			c.GraphMode = GraphModeAnonymous
 		case baseSet:
-			return &configError{"GRAPH_BASE_URL", "is not a loopback URL and no Graph credentials are configured (set GRAPH_CREDENTIAL or the bot's MicrosoftAppPassword)"}
+			return &Error{"GRAPH_BASE_URL", "is not a loopback URL and no Graph credentials are configured (set GRAPH_CREDENTIAL or the bot's MicrosoftAppPassword)"}
 		case c.LocalMode:
-			c.GraphMode = graphModeSandbox
+			c.GraphMode = GraphModeSandbox
 		default:
-			return &configError{"GRAPH_CREDENTIAL", "no Graph credentials: set GRAPH_CREDENTIAL (secret, certificate, managed-identity, workload-identity)"}
+			return &Error{"GRAPH_CREDENTIAL", "no Graph credentials: set GRAPH_CREDENTIAL (secret, certificate, managed-identity, workload-identity)"}
 		}
 		return nil
 	}
@@ -97,24 +99,24 @@ func (c *Config) loadGraph(get func(string) string, getenv func(string) string) 
 		known = known || k == cred.Kind
 	}
 	if !known {
-		return &configError{"GRAPH_CREDENTIAL", fmt.Sprintf("%q is not one of %s", cred.Kind, strings.Join(graphCredentialKinds, ", "))}
+		return &Error{"GRAPH_CREDENTIAL", fmt.Sprintf("%q is not one of %s", cred.Kind, strings.Join(graphCredentialKinds, ", "))}
 	}
 	switch cred.Kind {
 	case "secret", "certificate":
 		if cred.TenantID == "" {
-			return &configError{"GRAPH_TENANT_ID", "is required for GRAPH_CREDENTIAL=" + cred.Kind + " (defaults to MicrosoftAppTenantId)"}
+			return &Error{"GRAPH_TENANT_ID", "is required for GRAPH_CREDENTIAL=" + cred.Kind + " (defaults to MicrosoftAppTenantId)"}
 		}
 		if cred.ClientID == "" {
-			return &configError{"GRAPH_CLIENT_ID", "is required for GRAPH_CREDENTIAL=" + cred.Kind + " (defaults to MicrosoftAppId)"}
+			return &Error{"GRAPH_CLIENT_ID", "is required for GRAPH_CREDENTIAL=" + cred.Kind + " (defaults to MicrosoftAppId)"}
 		}
 		if cred.Kind == "secret" && cred.ClientSecret == "" {
-			return &configError{"GRAPH_CLIENT_SECRET", "is required for GRAPH_CREDENTIAL=secret (defaults to MicrosoftAppPassword)"}
+			return &Error{"GRAPH_CLIENT_SECRET", "is required for GRAPH_CREDENTIAL=secret (defaults to MicrosoftAppPassword)"}
 		}
 		if cred.Kind == "certificate" && cred.CertificatePath == "" {
-			return &configError{"GRAPH_CERTIFICATE_PATH", "is required for GRAPH_CREDENTIAL=certificate"}
+			return &Error{"GRAPH_CERTIFICATE_PATH", "is required for GRAPH_CREDENTIAL=certificate"}
 		}
 	}
-	c.GraphMode = graphModeCredential
+	c.GraphMode = GraphModeCredential
 	c.GraphCredential = cred
 	return nil
 }

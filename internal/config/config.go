@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"fmt"
@@ -8,14 +8,15 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/smartswap/mfabot/internal/loopback"
 )
 
 // App types, as the Bot Framework names them in MicrosoftAppType.
 const (
-	appTypeSingleTenant = "SingleTenant"
-	appTypeMultiTenant  = "MultiTenant"
-	appTypeUserMSI      = "UserAssignedMSI"
+	AppTypeSingleTenant = "SingleTenant"
+	AppTypeMultiTenant  = "MultiTenant"
+	AppTypeUserMSI      = "UserAssignedMSI"
 )
 
 // Defaults of the Bot Framework's public cloud.
@@ -27,11 +28,13 @@ const (
 	defaultPort              = 3978
 )
 
-// secret is a configuration value that must never reach a log or an error.
-type secret string
+// Secret is a configuration value that must never reach a log or an error:
+// its slog and fmt forms are redacted. Convert it with string(s) where the
+// value itself is needed.
+type Secret string
 
 // LogValue redacts the secret in slog output.
-func (s secret) LogValue() slog.Value {
+func (s Secret) LogValue() slog.Value {
 	if s == "" {
 		return slog.StringValue("")
 	}
@@ -39,15 +42,17 @@ func (s secret) LogValue() slog.Value {
 }
 
 // String redacts the secret in fmt output.
-func (s secret) String() string { return s.LogValue().String() }
+func (s Secret) String() string { return s.LogValue().String() }
 
-// Config is the whole configuration, read once from the environment.
+// Config is the whole configuration, read once from the environment by
+// Load. Its secrets are of type Secret, so printing or logging a Config
+// redacts them.
 type Config struct {
 	Port      int
 	LocalMode bool // no MicrosoftAppId: loopback only, no inbound auth, no outbound token
 
 	AppID       string
-	AppPassword secret
+	AppPassword Secret
 	AppTenantID string
 	AppType     string
 
@@ -56,24 +61,25 @@ type Config struct {
 	LoginURL          string // authority; the token endpoint is LoginURL + /oauth2/v2.0/token
 	OAuthScope        string
 	MSIEndpoint       string // IDENTITY_ENDPOINT (App Service); empty → IMDS
-	MSIHeader         secret // IDENTITY_HEADER
+	MSIHeader         Secret // IDENTITY_HEADER
 
-	RedisURL               secret // may carry a password
+	RedisURL               Secret // may carry a password
 	AllowedTenants         []string
 	AllowedServiceURLHosts []string
 
 	StepsFile string // replaces the embedded step content
 
-	// Graph: GraphMode is "graph" (credentials; GraphBaseURL), "graph-anonymous"
-	// (a loopback GRAPH_BASE_URL without credentials, for tests and
-	// stand-ins) or "sandbox" (the in-process stand-in, local mode).
+	// Graph: GraphMode is GraphModeCredential (GraphCredential;
+	// GraphBaseURL), GraphModeAnonymous (a loopback GRAPH_BASE_URL without
+	// credentials, for tests and stand-ins) or GraphModeSandbox (the
+	// in-process stand-in, local mode).
 	GraphMode        string
 	GraphBaseURL     string
-	GraphCredential  graphCredential
+	GraphCredential  GraphCredential
 	GraphAllowDelete bool
 
-	Reminders reminderConfig
-	Helpdesk  helpdeskConfig
+	Reminders Reminders
+	Helpdesk  Helpdesk
 
 	// MetricsAddr, when set, serves GET /metrics on its own listener
 	// (host:port) instead of the bot's.
@@ -87,77 +93,79 @@ type Config struct {
 	LogLevel slog.Level
 }
 
-// configError names the variable at fault.
-type configError struct {
+// Error is an invalid or contradictory setting: Var names the variable at
+// fault, Problem says what is wrong without quoting a secret.
+type Error struct {
 	Var, Problem string
 }
 
-func (e *configError) Error() string { return fmt.Sprintf("configuration: %s: %s", e.Var, e.Problem) }
+// Error is "configuration: VAR: problem".
+func (e *Error) Error() string { return fmt.Sprintf("configuration: %s: %s", e.Var, e.Problem) }
 
 var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // hostnamePattern accepts DNS names and IP literals as used in URLs.
 var hostnamePattern = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$`)
 
-// loadConfig parses and validates the environment. The first problem found
+// Load parses and validates the environment. The first problem found
 // stops start-up with a message naming the variable.
-func loadConfig(getenv func(string) string) (Config, error) {
+func Load(getenv func(string) string) (Config, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	c := Config{Port: defaultPort}
 
 	if v := get("PORT"); v != "" {
 		p, err := strconv.Atoi(v)
 		if err != nil || p < 0 || p > 65535 {
-			return c, &configError{"PORT", fmt.Sprintf("%q is not a port number (0-65535)", v)}
+			return c, &Error{"PORT", fmt.Sprintf("%q is not a port number (0-65535)", v)}
 		}
 		c.Port = p
 	}
 
 	c.AppID = get("MicrosoftAppId")
-	c.AppPassword = secret(getenv("MicrosoftAppPassword"))
+	c.AppPassword = Secret(getenv("MicrosoftAppPassword"))
 	c.AppTenantID = get("MicrosoftAppTenantId")
 	c.LocalMode = c.AppID == ""
 
 	switch t := get("MicrosoftAppType"); strings.ToLower(t) {
-	case "", strings.ToLower(appTypeSingleTenant):
-		c.AppType = appTypeSingleTenant
-	case strings.ToLower(appTypeMultiTenant):
-		c.AppType = appTypeMultiTenant
-	case strings.ToLower(appTypeUserMSI):
-		c.AppType = appTypeUserMSI
+	case "", strings.ToLower(AppTypeSingleTenant):
+		c.AppType = AppTypeSingleTenant
+	case strings.ToLower(AppTypeMultiTenant):
+		c.AppType = AppTypeMultiTenant
+	case strings.ToLower(AppTypeUserMSI):
+		c.AppType = AppTypeUserMSI
 	default:
-		return c, &configError{"MicrosoftAppType", fmt.Sprintf("%q is not one of SingleTenant, MultiTenant, UserAssignedMSI", t)}
+		return c, &Error{"MicrosoftAppType", fmt.Sprintf("%q is not one of SingleTenant, MultiTenant, UserAssignedMSI", t)}
 	}
 
 	if c.LocalMode {
 		if c.AppPassword != "" {
-			return c, &configError{"MicrosoftAppPassword", "is set but MicrosoftAppId is not; set both, or neither for local mode"}
+			return c, &Error{"MicrosoftAppPassword", "is set but MicrosoftAppId is not; set both, or neither for local mode"}
 		}
 	} else {
 		if !guidPattern.MatchString(c.AppID) {
-			return c, &configError{"MicrosoftAppId", "is not a GUID (the Azure Bot's Microsoft App ID)"}
+			return c, &Error{"MicrosoftAppId", "is not a GUID (the Azure Bot's Microsoft App ID)"}
 		}
 		if c.AppTenantID != "" && !guidPattern.MatchString(c.AppTenantID) {
-			return c, &configError{"MicrosoftAppTenantId", "is not a GUID (the Entra tenant id)"}
+			return c, &Error{"MicrosoftAppTenantId", "is not a GUID (the Entra tenant id)"}
 		}
 		switch c.AppType {
-		case appTypeSingleTenant:
+		case AppTypeSingleTenant:
 			if c.AppTenantID == "" {
-				return c, &configError{"MicrosoftAppTenantId", "is required for MicrosoftAppType=SingleTenant"}
+				return c, &Error{"MicrosoftAppTenantId", "is required for MicrosoftAppType=SingleTenant"}
 			}
 			if c.AppPassword == "" {
-				return c, &configError{"MicrosoftAppPassword", "is required for MicrosoftAppType=SingleTenant"}
+				return c, &Error{"MicrosoftAppPassword", "is required for MicrosoftAppType=SingleTenant"}
 			}
-		case appTypeMultiTenant:
+		case AppTypeMultiTenant:
 			if c.AppPassword == "" {
-				return c, &configError{"MicrosoftAppPassword", "is required for MicrosoftAppType=MultiTenant"}
+				return c, &Error{"MicrosoftAppPassword", "is required for MicrosoftAppType=MultiTenant"}
 			}
-		case appTypeUserMSI:
+		case AppTypeUserMSI:
 			if c.AppTenantID == "" {
-				return c, &configError{"MicrosoftAppTenantId", "is required for MicrosoftAppType=UserAssignedMSI"}
+				return c, &Error{"MicrosoftAppTenantId", "is required for MicrosoftAppType=UserAssignedMSI"}
 			}
 			if c.AppPassword != "" {
-				return c, &configError{"MicrosoftAppPassword", "must be empty for MicrosoftAppType=UserAssignedMSI (the managed identity has no secret)"}
+				return c, &Error{"MicrosoftAppPassword", "must be empty for MicrosoftAppType=UserAssignedMSI (the managed identity has no secret)"}
 			}
 		}
 	}
@@ -171,7 +179,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		c.TokenIssuer = defaultTokenIssuer
 	}
 	authority := defaultLoginHost + "/" + c.AppTenantID
-	if c.AppType == appTypeMultiTenant {
+	if c.AppType == AppTypeMultiTenant {
 		authority = defaultLoginHost + "/botframework.com"
 	}
 	if c.LoginURL, err = urlVar(get, "ToChannelFromBotLoginUrl", authority); err != nil {
@@ -183,7 +191,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		c.OAuthScope = defaultOAuthScope
 	}
 	c.MSIEndpoint = get("IDENTITY_ENDPOINT")
-	c.MSIHeader = secret(get("IDENTITY_HEADER"))
+	c.MSIHeader = Secret(get("IDENTITY_HEADER"))
 
 	if v := getenv("REDIS_URL"); strings.TrimSpace(v) != "" {
 		u, perr := url.Parse(strings.TrimSpace(v))
@@ -196,15 +204,15 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			}
 		}
 		if !ok {
-			return c, &configError{"REDIS_URL", "must be a redis://, rediss://, redis+cluster://, redis+sentinel:// or unix:// URL"}
+			return c, &Error{"REDIS_URL", "must be a redis://, rediss://, redis+cluster://, redis+sentinel:// or unix:// URL"}
 		}
-		c.RedisURL = secret(strings.TrimSpace(v))
+		c.RedisURL = Secret(strings.TrimSpace(v))
 	}
 
 	c.AllowedTenants = splitList(get("ALLOWED_TENANTS"))
 	for _, t := range c.AllowedTenants {
 		if !guidPattern.MatchString(t) {
-			return c, &configError{"ALLOWED_TENANTS", fmt.Sprintf("%q is not a tenant GUID", t)}
+			return c, &Error{"ALLOWED_TENANTS", fmt.Sprintf("%q is not a tenant GUID", t)}
 		}
 	}
 	if len(c.AllowedTenants) == 0 && c.AppTenantID != "" {
@@ -213,7 +221,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c.AllowedServiceURLHosts = splitList(get("ALLOWED_SERVICE_URL_HOSTS"))
 	for _, h := range c.AllowedServiceURLHosts {
 		if !hostnamePattern.MatchString(h) {
-			return c, &configError{"ALLOWED_SERVICE_URL_HOSTS", fmt.Sprintf("%q is not a host name (give names only, no scheme or path)", h)}
+			return c, &Error{"ALLOWED_SERVICE_URL_HOSTS", fmt.Sprintf("%q is not a host name (give names only, no scheme or path)", h)}
 		}
 	}
 
@@ -223,17 +231,17 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	if v := get("PPROF_ADDR"); v != "" {
 		host, port, err := net.SplitHostPort(v)
-		if _, perr := strconv.Atoi(port); err != nil || perr != nil || !isLoopbackHost(host) {
-			return c, &configError{"PPROF_ADDR", fmt.Sprintf("%q must be a loopback host:port (e.g. 127.0.0.1:6060): profiles are never served to the network", v)}
+		if _, perr := strconv.Atoi(port); err != nil || perr != nil || !loopback.Host(host) {
+			return c, &Error{"PPROF_ADDR", fmt.Sprintf("%q must be a loopback host:port (e.g. 127.0.0.1:6060): profiles are never served to the network", v)}
 		}
 		c.PprofAddr = v
 	}
 	if v := get("BIND_HOST"); v != "" {
 		if net.ParseIP(v) == nil && !strings.EqualFold(v, "localhost") {
-			return c, &configError{"BIND_HOST", fmt.Sprintf("%q is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)", v)}
+			return c, &Error{"BIND_HOST", fmt.Sprintf("%q is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)", v)}
 		}
-		if c.LocalMode && !isLoopbackHost(v) {
-			return c, &configError{"BIND_HOST", "local mode (no MicrosoftAppId) accepts unauthenticated activities and binds loopback only"}
+		if c.LocalMode && !loopback.Host(v) {
+			return c, &Error{"BIND_HOST", "local mode (no MicrosoftAppId) accepts unauthenticated activities and binds loopback only"}
 		}
 		c.BindHost = v
 	}
@@ -258,7 +266,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	case "error":
 		c.LogLevel = slog.LevelError
 	default:
-		return c, &configError{"LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", v)}
+		return c, &Error{"LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", v)}
 	}
 	return c, nil
 }
@@ -271,10 +279,10 @@ func urlVar(get func(string) string, name, def string) (string, error) {
 	}
 	u, err := url.Parse(v)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", &configError{name, fmt.Sprintf("%q is not an absolute http(s) URL", v)}
+		return "", &Error{name, fmt.Sprintf("%q is not an absolute http(s) URL", v)}
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
-		return "", &configError{name, "must use https (plain http is accepted only for loopback hosts)"}
+	if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
+		return "", &Error{name, "must use https (plain http is accepted only for loopback hosts)"}
 	}
 	return v, nil
 }
@@ -289,23 +297,15 @@ func metricsAddr(v string, botPort int, local bool) (string, error) {
 	host, port, err := net.SplitHostPort(v)
 	p, perr := strconv.Atoi(port)
 	if err != nil || perr != nil || p < 0 || p > 65535 || (host != "" && net.ParseIP(host) == nil && !hostnamePattern.MatchString(host)) {
-		return "", &configError{"METRICS_ADDR", fmt.Sprintf("%q is not host:port or :port (e.g. :9090)", v)}
+		return "", &Error{"METRICS_ADDR", fmt.Sprintf("%q is not host:port or :port (e.g. :9090)", v)}
 	}
 	if p != 0 && p == botPort {
-		return "", &configError{"METRICS_ADDR", fmt.Sprintf("port %d is the bot's PORT; leave METRICS_ADDR empty to serve /metrics on the bot's port", p)}
+		return "", &Error{"METRICS_ADDR", fmt.Sprintf("port %d is the bot's PORT; leave METRICS_ADDR empty to serve /metrics on the bot's port", p)}
 	}
 	if host == "" && local {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port), nil
-}
-
-func isLoopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 func splitList(v string) []string {
@@ -318,8 +318,9 @@ func splitList(v string) []string {
 	return out
 }
 
-// listenAddr is where the server binds: loopback only in local mode.
-func (c Config) listenAddr() string {
+// ListenAddr is where the bot's listener binds: BIND_HOST, else all
+// interfaces in Azure mode and loopback only in local mode.
+func (c Config) ListenAddr() string {
 	if c.BindHost != "" {
 		return net.JoinHostPort(c.BindHost, strconv.Itoa(c.Port))
 	}
@@ -329,8 +330,9 @@ func (c Config) listenAddr() string {
 	return net.JoinHostPort("", strconv.Itoa(c.Port))
 }
 
-// summary is the one start-up log line's attributes: mode and defaults in force.
-func (c Config) summary() []any {
+// Summary is the one start-up log line's attributes: mode and defaults in
+// force, secrets redacted.
+func (c Config) Summary() []any {
 	mode := "azure"
 	if c.LocalMode {
 		mode = "local"
@@ -345,7 +347,7 @@ func (c Config) summary() []any {
 	}
 	attrs := []any{
 		"mode", mode,
-		"listen", c.listenAddr(),
+		"listen", c.ListenAddr(),
 		"redis", redis,
 		"allowed_tenants", tenants,
 		"log_level", c.LogLevel.String(),
@@ -354,9 +356,9 @@ func (c Config) summary() []any {
 		attrs = append(attrs, "steps_file", c.StepsFile)
 	}
 	switch c.GraphMode {
-	case graphModeSandbox:
+	case GraphModeSandbox:
 		attrs = append(attrs, "graph", "sandbox (in-process stand-in at /sandbox; no Azure)")
-	case graphModeAnonymous:
+	case GraphModeAnonymous:
 		attrs = append(attrs, "graph", "anonymous loopback", "graph_base_url", c.GraphBaseURL)
 	default:
 		attrs = append(attrs, "graph", c.GraphBaseURL, "graph_credential", c.GraphCredential.Kind)
@@ -394,6 +396,3 @@ func (c Config) summary() []any {
 	}
 	return attrs
 }
-
-// shutdownTimeout bounds how long in-flight turns may take after SIGTERM.
-const shutdownTimeout = 20 * time.Second

@@ -1,0 +1,301 @@
+package app
+
+// This file is the app's one contact with package dialogs, its Redis store
+// (dialogs/redisstore) and the step content (cards): every line of wiring
+// that names them is here, so that a change of their API changes this file
+// only. The rest of the app sees a *conversation and the App methods at the
+// bottom.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/infracloudio/msbotbuilder-go/schema"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/smartswap/mfabot/bot"
+	"github.com/smartswap/mfabot/cards"
+	"github.com/smartswap/mfabot/dialogs"
+	"github.com/smartswap/mfabot/dialogs/redisstore"
+	"github.com/smartswap/mfabot/graph"
+	"github.com/smartswap/mfabot/internal/config"
+	"github.com/smartswap/mfabot/internal/metrics"
+	"github.com/smartswap/mfabot/internal/webhook"
+)
+
+var _ dialogs.Observer = (*metrics.Metrics)(nil)
+
+// webhookTimeout bounds one ticket event's delivery, retries included.
+const webhookTimeout = 5 * time.Minute
+
+// conversation is the dialogs side of one replica: its store, the
+// conversation handler and the reminder worker.
+type conversation struct {
+	store     *redisstore.Store
+	handler   *dialogs.Handler
+	reminders *dialogs.Reminders
+}
+
+// loadContent is the step content: STEPS_FILE's, or the embedded one.
+func loadContent(path string) (*cards.Content, error) {
+	if path == "" {
+		return cards.DefaultContent(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &config.Error{Var: "STEPS_FILE", Problem: err.Error()}
+	}
+	content, err := cards.ParseContent(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("STEPS_FILE: %w", err)
+	}
+	return content, nil
+}
+
+// newConversation wires the conversation to the store, Graph, the
+// connectors, the helpdesk (its channel, its webhook) and the metrics.
+func (a *App) newConversation(content *cards.Content) (*conversation, error) {
+	cfg := a.cfg
+	var storeOpts []redisstore.Option
+	if a.opts.KeyPrefix != "" {
+		storeOpts = append(storeOpts, redisstore.WithPrefix(a.opts.KeyPrefix))
+	}
+	store := redisstore.New(a.rdb, storeOpts...)
+	a.metrics.InitSteps(cards.StepIDs)
+
+	policy := dialogs.ReminderPolicy{Schedule: cfg.Reminders.Schedule, Hours: cfg.Reminders.Hours, Escalate: cfg.Reminders.Escalate}
+	helpdesk, err := a.helpdesk(store)
+	if err != nil {
+		return nil, err
+	}
+	handler := dialogs.NewHandler(dialogs.Options{
+		Store: store, Content: content, Directory: graphDirectory{a.graph},
+		AllowDelete: cfg.GraphAllowDelete, SecurityInfoURL: a.graph.pageURL(),
+		Reminders: store, Policy: policy, Helpdesk: helpdesk,
+		Observer: a.metrics, Stats: store, Logger: a.logger,
+		Now: a.opts.Now, CheckTimeout: a.opts.CheckTimeout, PollEvery: a.opts.PollEvery, PollFor: a.opts.PollFor,
+	})
+	rate := cfg.Reminders.Rate
+	if a.opts.ReminderRate > 0 {
+		rate = a.opts.ReminderRate
+	}
+	reminders := dialogs.NewReminders(dialogs.ReminderOptions{
+		Dialogs: handler, Store: store, Sender: proactiveSender{a.proactive},
+		Policy: policy, Logger: a.logger.With("worker", "reminders"), Rate: rate, Batch: a.opts.ReminderBatch,
+		Escalate: handler.Escalate,
+	})
+	a.metrics.CollectReminders(reminderCounts(reminders))
+	return &conversation{store: store, handler: handler, reminders: reminders}, nil
+}
+
+// helpdesk is the helpdesk's wiring: tickets in the store, the channel
+// fixed by the environment (else the one set with ヘルプデスク設定), and
+// ticket events POSTed to HELPDESK_WEBHOOK_URL in the background, tracked
+// so that a shutdown waits for them.
+func (a *App) helpdesk(store *redisstore.Store) (*dialogs.HelpdeskOptions, error) {
+	if a.opts.WithoutHelpdesk {
+		return nil, nil
+	}
+	hc := a.cfg.Helpdesk
+	hd := &dialogs.HelpdeskOptions{
+		Store: store, Connector: a.connector, Admins: hc.Admins,
+		TAPEnabled: hc.TAPEnabled, TAPLifetime: hc.TAPLifetime,
+	}
+	if hc.ConversationID != "" {
+		hd.Channel = &dialogs.Channel{
+			ServiceURL: hc.ServiceURL, ConversationID: hc.ConversationID,
+			TeamID: hc.TeamID, FromEnv: true,
+		}
+	}
+	if hc.WebhookURL != "" {
+		hook, err := webhook.New(webhook.Options{URL: hc.WebhookURL, Secret: string(hc.WebhookSecret)})
+		if err != nil {
+			return nil, &config.Error{Var: "HELPDESK_WEBHOOK_URL", Problem: err.Error()}
+		}
+		hd.Notify = func(_ context.Context, e dialogs.TicketEvent) {
+			// After the turn, retried with back-off; a failure is logged,
+			// never shown to the user.
+			a.tasks.goRun(func(ctx context.Context) {
+				ctx, cancel := context.WithTimeout(ctx, webhookTimeout)
+				defer cancel()
+				if err := hook.Send(ctx, e); err != nil {
+					a.logger.Warn("helpdesk webhook not delivered", "err", err, "ticket", e.Ticket, "event", e.Event)
+				}
+			})
+		}
+	}
+	return hd, nil
+}
+
+// turns is the conversation as the protocol layer's turn handler.
+func (c *conversation) turns() bot.Handler { return turnHandler{c.handler} }
+
+// ping is the store's readiness check.
+func (c *conversation) ping(ctx context.Context) error { return c.store.Ping(ctx) }
+
+// dedupe is the store as the protocol layer's duplicate check.
+func (c *conversation) dedupe() bot.Deduper { return c.store }
+
+// run starts the replica's long-lived work under g, until ctx ends: the
+// reminder worker, and the flusher of the daily statistics (which flushes
+// once more as it stops).
+func (c *conversation) run(g *errgroup.Group, ctx context.Context) {
+	g.Go(func() error { return c.reminders.Run(ctx) })
+	g.Go(func() error { c.handler.RunStats(ctx); return nil })
+}
+
+// Store is the replica's Redis store, for tests that look at or seed the
+// state directly (claims, queued reminders, daily counters, key prefix).
+func (a *App) Store() *redisstore.Store { return a.conv.store }
+
+// SendDueReminders runs one round of the reminder worker, as Serve does
+// every second: it claims a batch of due reminders, handles them, and
+// returns how many it claimed.
+func (a *App) SendDueReminders(ctx context.Context) (int, error) {
+	return a.conv.reminders.RunOnce(ctx)
+}
+
+// ReminderCounts is what this replica's reminder worker has done so far.
+func (a *App) ReminderCounts() metrics.ReminderCounts { return reminderCounts(a.conv.reminders)() }
+
+// reminderCounts reads the reminder worker's counters for the metrics.
+func reminderCounts(r *dialogs.Reminders) func() metrics.ReminderCounts {
+	return func() metrics.ReminderCounts {
+		s := r.Stats()
+		return metrics.ReminderCounts{
+			Scheduled: s.Scheduled, Sent: s.Sent, Escalated: s.Escalated,
+			Skipped: s.Skipped, Failed: s.Failed,
+		}
+	}
+}
+
+// turnHandler adapts the conversation (dialogs) to the protocol layer (bot),
+// so that neither package imports the other.
+type turnHandler struct{ d *dialogs.Handler }
+
+var _ bot.Handler = turnHandler{}
+
+func (h turnHandler) OnMessage(ctx context.Context, t *bot.Turn) error {
+	return h.d.OnMessage(ctx, t)
+}
+
+func (h turnHandler) OnInvoke(ctx context.Context, t *bot.Turn) (bot.InvokeResponse, error) {
+	res, err := h.d.OnInvoke(ctx, t)
+	if err != nil {
+		return bot.InvokeResponse{}, err
+	}
+	if res.Card != nil {
+		return bot.CardInvokeResponse(res.Card), nil
+	}
+	return bot.MessageInvokeResponse(res.Text), nil
+}
+
+func (h turnHandler) OnConversationUpdate(ctx context.Context, t *bot.Turn) error {
+	return h.d.OnConversationUpdate(ctx, t)
+}
+
+func (h turnHandler) OnInstallationUpdate(ctx context.Context, t *bot.Turn) error {
+	return h.d.OnInstallationUpdate(ctx, t)
+}
+
+// graphDirectory adapts the Graph client to what the dialog needs, and
+// translates Graph's error kinds into the dialog's.
+type graphDirectory struct{ g *graphs }
+
+var _ dialogs.Directory = graphDirectory{}
+
+func (d graphDirectory) ListAuthenticatorMethods(ctx context.Context, userID string) ([]dialogs.Method, error) {
+	c, err := d.g.get()
+	if err != nil {
+		return nil, err
+	}
+	ms, err := c.ListAuthenticatorMethods(ctx, userID)
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]dialogs.Method, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, dialogs.Method{ID: m.ID, DeviceName: m.DisplayName, Created: m.Created})
+	}
+	return out, nil
+}
+
+func (d graphDirectory) DeleteAuthenticatorMethod(ctx context.Context, userID, methodID string) error {
+	c, err := d.g.get()
+	if err != nil {
+		return err
+	}
+	return classify(c.DeleteAuthenticatorMethod(ctx, userID, methodID))
+}
+
+func (d graphDirectory) GetUser(ctx context.Context, userID string) (dialogs.UserInfo, error) {
+	c, err := d.g.get()
+	if err != nil {
+		return dialogs.UserInfo{}, err
+	}
+	u, err := c.GetUser(ctx, userID)
+	if err != nil {
+		return dialogs.UserInfo{}, classify(err)
+	}
+	return dialogs.UserInfo{DisplayName: u.DisplayName, UPN: u.UserPrincipalName}, nil
+}
+
+func (d graphDirectory) CreateTemporaryAccessPass(ctx context.Context, userID string, lifetime time.Duration) (string, error) {
+	c, err := d.g.get()
+	if err != nil {
+		return "", err
+	}
+	tap, err := c.CreateTemporaryAccessPass(ctx, userID, lifetime, true)
+	if err != nil {
+		return "", classify(err)
+	}
+	return tap.Pass, nil
+}
+
+func (d graphDirectory) RevokeSignInSessions(ctx context.Context, userID string) error {
+	c, err := d.g.get()
+	if err != nil {
+		return err
+	}
+	return classify(c.RevokeSignInSessions(ctx, userID))
+}
+
+// classify wraps Graph errors with the dialog's kinds; the text (with the
+// missing permission, for a 403) stays for the log.
+func classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case graph.IsForbidden(err):
+		return fmt.Errorf("%w: %w", dialogs.ErrDirectoryForbidden, err)
+	case graph.IsThrottled(err):
+		return fmt.Errorf("%w: %w", dialogs.ErrDirectoryThrottled, err)
+	default:
+		return err
+	}
+}
+
+// proactiveSender adapts the connector to the reminder worker, translating
+// the connector's errors into the ones the worker acts on.
+type proactiveSender struct{ c *bot.Connector }
+
+var _ dialogs.ProactiveSender = proactiveSender{}
+
+func (p proactiveSender) SendToConversation(ctx context.Context, serviceURL, conversationID string, a schema.Activity) (string, error) {
+	id, err := p.c.SendToConversation(ctx, serviceURL, conversationID, a)
+	var ce *bot.ConnectorError
+	switch {
+	case err == nil:
+		return id, nil
+	case errors.As(err, &ce) && (ce.Status == http.StatusForbidden || ce.Status == http.StatusNotFound):
+		return "", fmt.Errorf("%w: %w", dialogs.ErrRecipientGone, err)
+	case errors.As(err, &ce) && ce.Status == http.StatusTooManyRequests:
+		return "", fmt.Errorf("%w: %w", &dialogs.ThrottledError{RetryAfter: ce.RetryAfter}, err)
+	default:
+		return "", err
+	}
+}
