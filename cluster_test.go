@@ -21,6 +21,7 @@ import (
 
 	"github.com/smartswap/mfabot/bot"
 	"github.com/smartswap/mfabot/cards"
+	"github.com/smartswap/mfabot/dialogs"
 	"github.com/smartswap/mfabot/dialogs/redisstore"
 	"github.com/smartswap/mfabot/graph/sandbox"
 	"github.com/smartswap/mfabot/internal/app"
@@ -234,7 +235,7 @@ func TestScaleOutOnRedisCluster(t *testing.T) {
 			close(start)
 			wg.Wait()
 			moved := -1
-			want := stepCard(cards.StepIDs[round])
+			want := stepCard(dialogs.Steps()[round])
 			for i := range 2 {
 				if errs[i] != nil {
 					t.Fatalf("round %d, replica %s: %v", round, w.reps[i].name, errs[i])
@@ -399,7 +400,7 @@ func TestScaleOutOnRedisCluster(t *testing.T) {
 // replicas turn by turn, doing on the sandbox page what the user would.
 func clAlternatingProcedure(t *testing.T, p *clPerson) {
 	card := p.next().say("スマホ交換")
-	for i, step := range cards.StepIDs {
+	for i, step := range dialogs.Steps() {
 		wantCard(t, card, stepCard(step))
 		if !strings.Contains(text(card), fmt.Sprintf("ステップ %d / 10", i+1)) {
 			t.Errorf("step %s: no progress line", step)

@@ -10,6 +10,7 @@ import (
 	"github.com/infracloudio/msbotbuilder-go/schema"
 
 	"github.com/smartswap/mfabot/cards"
+	"github.com/smartswap/mfabot/dialogs"
 	"github.com/smartswap/mfabot/internal/app"
 	"github.com/smartswap/mfabot/internal/redistest"
 )
@@ -21,7 +22,7 @@ import (
 func TestConversationWholeProcedure(t *testing.T) {
 	c, _ := newChat(t, "")
 	card := c.say("スマホ交換")
-	for i, step := range cards.StepIDs {
+	for i, step := range dialogs.Steps() {
 		wantCard(t, card, stepCard(step))
 		if !strings.Contains(text(card), "ステップ "+itoa(i+1)+" / 10") {
 			t.Errorf("step %s: no progress line", step)

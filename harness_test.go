@@ -25,6 +25,7 @@ import (
 
 	"github.com/smartswap/mfabot/bot"
 	"github.com/smartswap/mfabot/cards"
+	"github.com/smartswap/mfabot/dialogs"
 	"github.com/smartswap/mfabot/graph/sandbox"
 	"github.com/smartswap/mfabot/internal/app"
 	"github.com/smartswap/mfabot/internal/config"
@@ -344,7 +345,7 @@ func (c *chat) invoke(data map[string]any) cards.Card {
 func completeProcedure(t testing.TB, c *chat) cards.Card {
 	t.Helper()
 	card := c.say("スマホ交換")
-	for _, step := range cards.StepIDs {
+	for _, step := range dialogs.Steps() {
 		wantCard(t, card, stepCard(step))
 		switch step {
 		case "enter_number":

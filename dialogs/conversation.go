@@ -118,8 +118,8 @@ type observation struct {
 type outcome struct {
 	next  *state          // nil: nothing to save
 	card  json.RawMessage // what the user sees
-	poll  bool       // start polling Graph for the new registration
-	stale bool       // the input came from an old or forged card
+	poll  bool            // start polling Graph for the new registration
+	stale bool            // the input came from an old or forged card
 	// lost: the user just said the old phone is lost; a ticket is opened.
 	lost bool
 	// planned: the decision planned the reminder itself (あとで).

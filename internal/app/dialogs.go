@@ -33,23 +33,26 @@ var _ dialogs.Observer = (*metrics.Metrics)(nil)
 const webhookTimeout = 5 * time.Minute
 
 // conversation is the dialogs side of one replica: its store, the
-// conversation handler and the reminder worker.
+// procedure, the helpdesk, the statistics, the router in front of them,
+// and the reminder worker.
 type conversation struct {
 	store     *redisstore.Store
-	handler   *dialogs.Handler
+	router    *dialogs.Router
+	stats     *dialogs.Stats
 	reminders *dialogs.Reminders
 }
 
-// loadContent is the step content: STEPS_FILE's, or the embedded one.
+// loadContent is the step content: STEPS_FILE's, or the embedded one;
+// either is checked against the procedure's steps.
 func loadContent(path string) (*cards.Content, error) {
 	if path == "" {
-		return cards.DefaultContent(), nil
+		return dialogs.DefaultContent(), nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &config.Error{Var: "STEPS_FILE", Problem: err.Error()}
 	}
-	content, err := cards.ParseContent(path, data)
+	content, err := dialogs.LoadContent(path, data)
 	if err != nil {
 		return nil, fmt.Errorf("STEPS_FILE: %w", err)
 	}
@@ -65,31 +68,39 @@ func (a *App) newConversation(content *cards.Content) (*conversation, error) {
 		storeOpts = append(storeOpts, redisstore.WithPrefix(a.opts.KeyPrefix))
 	}
 	store := redisstore.New(a.rdb, storeOpts...)
-	a.metrics.InitSteps(cards.StepIDs)
+	a.metrics.InitSteps(dialogs.Steps())
+	dir := graphDirectory{a.graph}
 
 	policy := dialogs.ReminderPolicy{Schedule: cfg.Reminders.Schedule, Hours: cfg.Reminders.Hours, Escalate: cfg.Reminders.Escalate}
-	helpdesk, err := a.helpdesk(store)
+	stats := dialogs.NewStats(dialogs.StatsOptions{Observer: a.metrics, Store: store, Now: a.opts.Now, Logger: a.logger})
+	hd, err := a.helpdesk(store)
 	if err != nil {
 		return nil, err
 	}
-	handler := dialogs.NewHandler(dialogs.Options{
-		Store: store, Content: content, Directory: graphDirectory{a.graph},
+	conv := dialogs.NewConversation(dialogs.ConversationOptions{
+		Store: store, Content: content, Directory: dir,
 		AllowDelete: cfg.GraphAllowDelete, SecurityInfoURL: a.graph.pageURL(),
-		Reminders: store, Policy: policy, Helpdesk: helpdesk,
-		Observer: a.metrics, Stats: store, Logger: a.logger,
-		Now: a.opts.Now, CheckTimeout: a.opts.CheckTimeout, PollEvery: a.opts.PollEvery, PollFor: a.opts.PollFor,
+		References: store, Reminders: store, Policy: policy, Stats: stats, Helpdesk: hd != nil,
+		Logger: a.logger, Now: a.opts.Now, CheckTimeout: a.opts.CheckTimeout, PollEvery: a.opts.PollEvery, PollFor: a.opts.PollFor,
 	})
+	var help *dialogs.Helpdesk
+	var escalate func(ctx context.Context, tenant, user string) error
+	if hd != nil {
+		hd.References, hd.Directory, hd.Dialogs, hd.Stats = store, dir, conv, stats
+		help = dialogs.NewHelpdesk(*hd)
+		escalate = help.Escalate
+	}
 	rate := cfg.Reminders.Rate
 	if a.opts.ReminderRate > 0 {
 		rate = a.opts.ReminderRate
 	}
 	reminders := dialogs.NewReminders(dialogs.ReminderOptions{
-		Dialogs: handler, Store: store, Sender: proactiveSender{a.proactive},
+		Dialogs: conv, Queue: store, Recipients: store, Limiter: store, Sender: proactiveSender{a.proactive},
 		Policy: policy, Logger: a.logger.With("worker", "reminders"), Rate: rate, Batch: a.opts.ReminderBatch,
-		Escalate: handler.Escalate,
+		Escalate: escalate,
 	})
 	a.metrics.CollectReminders(reminderCounts(reminders))
-	return &conversation{store: store, handler: handler, reminders: reminders}, nil
+	return &conversation{store: store, router: dialogs.NewRouter(conv, help), stats: stats, reminders: reminders}, nil
 }
 
 // helpdesk is the helpdesk's wiring: tickets in the store, the channel
@@ -132,7 +143,7 @@ func (a *App) helpdesk(store *redisstore.Store) (*dialogs.HelpdeskOptions, error
 }
 
 // turns is the conversation as the protocol layer's turn handler.
-func (c *conversation) turns() bot.Handler { return turnHandler{c.handler} }
+func (c *conversation) turns() bot.Handler { return turnHandler{c.router} }
 
 // ping is the store's readiness check.
 func (c *conversation) ping(ctx context.Context) error { return c.store.Ping(ctx) }
@@ -145,7 +156,7 @@ func (c *conversation) dedupe() bot.Deduper { return c.store }
 // once more as it stops).
 func (c *conversation) run(g *errgroup.Group, ctx context.Context) {
 	g.Go(func() error { return c.reminders.Run(ctx) })
-	g.Go(func() error { c.handler.RunStats(ctx); return nil })
+	g.Go(func() error { return c.stats.Run(ctx) })
 }
 
 // Store is the replica's Redis store, for tests that look at or seed the
@@ -175,7 +186,7 @@ func reminderCounts(r *dialogs.Reminders) func() metrics.ReminderCounts {
 
 // turnHandler adapts the conversation (dialogs) to the protocol layer (bot),
 // so that neither package imports the other.
-type turnHandler struct{ d *dialogs.Handler }
+type turnHandler struct{ d *dialogs.Router }
 
 var _ bot.Handler = turnHandler{}
 
