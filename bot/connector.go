@@ -20,6 +20,7 @@ import (
 	"github.com/infracloudio/msbotbuilder-go/schema"
 
 	"github.com/smartswap/mfabot/internal/loopback"
+	"github.com/smartswap/mfabot/internal/retry"
 )
 
 // ErrServiceURLNotAllowed is returned, without any request being made, for a
@@ -617,25 +618,8 @@ func backoff(attempt int, limit time.Duration) time.Duration {
 // parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date.
 // It returns 0 when the header is absent or unreadable.
 func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
+	d, _ := retry.After(v, now)
+	return d
 }
 
 // newConnectorError builds the error for a non-2xx answer.

@@ -19,6 +19,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/smartswap/mfabot/internal/loopback"
+	"github.com/smartswap/mfabot/internal/retry"
 )
 
 // DefaultBaseURL is the Microsoft Graph v1.0 endpoint of the global cloud.
@@ -130,7 +131,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		maxAttempts: defaultMaxAttempts,
 		maxWait:     defaultMaxWait,
 		timeout:     defaultTimeout,
-		sleep:       sleepContext,
+		sleep:       retry.Sleep,
 	}
 	for _, opt := range opts {
 		if opt != nil {

@@ -11,6 +11,8 @@ import (
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"github.com/smartswap/mfabot/internal/retry"
 )
 
 // Operation names, used as Error.Op and as the argument of RequiredPermission.
@@ -234,7 +236,7 @@ func classify(op string, parent, callCtx context.Context, timeout time.Duration,
 			e.RequestID = st.header.Get("request-id")
 		}
 		if e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable {
-			if d, ok := parseRetryAfter(st.header.Get("Retry-After"), time.Now()); ok {
+			if d, ok := retry.After(st.header.Get("Retry-After"), time.Now()); ok {
 				e.RetryAfter = d
 			}
 		}

@@ -5,9 +5,9 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/smartswap/mfabot/internal/retry"
 )
 
 // callState is what the transport saw of one Client call's last response.
@@ -75,7 +75,7 @@ func (t *throttleTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		if !isThrottled(resp.StatusCode) || attempt >= t.maxAttempts {
 			return resp, nil
 		}
-		wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait, ok := retry.After(resp.Header.Get("Retry-After"), time.Now())
 		if !ok {
 			wait = backoff(attempt, t.maxWait)
 		}
@@ -96,28 +96,6 @@ func isThrottled(status int) bool {
 	return status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
 }
 
-// parseRetryAfter reads a Retry-After header: delay-seconds (Graph's form)
-// or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, true
-		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		return max(at.Sub(now), 0), true
-	}
-	return 0, false
-}
-
 // backoff is the wait before retry n (1-based) when the response gave no
 // Retry-After: 1 s, 2 s, 4 s … capped at maxWait.
 func backoff(n int, maxWait time.Duration) time.Duration {
@@ -128,15 +106,4 @@ func backoff(n int, maxWait time.Duration) time.Duration {
 func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-}
-
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

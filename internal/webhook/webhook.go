@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/smartswap/mfabot/internal/loopback"
+	"github.com/smartswap/mfabot/internal/retry"
 )
 
 // Header names of a webhook request, spelled as sent.
@@ -152,7 +153,7 @@ func New(o Options) (*Webhook, error) {
 		w.now = time.Now
 	}
 	if w.sleep == nil {
-		w.sleep = sleepContext
+		w.sleep = retry.Sleep
 	}
 	if o.HTTPClient != nil {
 		c := *o.HTTPClient
@@ -358,7 +359,8 @@ func (w *Webhook) post(ctx context.Context, id string, body []byte) (status int,
 		resp.Body.Close()
 	}()
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		retryAfter, hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
+		retryAfter, hasRetryAfter = retry.After(resp.Header.Get("Retry-After"), now)
+		retryAfter = min(retryAfter, maxWait)
 	}
 	return resp.StatusCode, retryAfter, hasRetryAfter, nil
 }
@@ -392,36 +394,6 @@ func (w *Webhook) pause(n int) time.Duration {
 	b = min(b, maxWait)
 	half := b / 2
 	return half + mrand.N(b-half)
-}
-
-// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date,
-// capped at maxWait.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
-		if secs >= uint64(maxWait/time.Second) {
-			return maxWait, true
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		return min(max(at.Sub(now), 0), maxWait), true
-	}
-	return 0, false
-}
-
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // newDeliveryID returns a random (version 4) UUID.
