@@ -109,6 +109,29 @@ func TestStepCardsCacheIsTheBuiltCard(t *testing.T) {
 	if len(sc.m) != 2*2*len(procedure) {
 		t.Errorf("%d looks cached, want %d", len(sc.m), 4*len(procedure))
 	}
+	// The new phone's name is filled in, not a look of its own.
+	i, _ := rowOf(StepConfirmNew)
+	for _, name := range []string{"Pixel 8", "iPhone <15> & \"Pro\"", "名前\n改行"} {
+		v := cards.StepView{Ref: cards.Ref{Dialog: newID(), Step: string(StepConfirmNew), Nonce: newID()}, Index: i + 1, Total: len(procedure), Found: name}
+		if got, want := sc.render(content, cards.Japanese, v), render(cards.Step(content, cards.Japanese, v)); string(got) != string(want) {
+			t.Errorf("found %q:\n got %s\nwant %s", name, got, want)
+		}
+	}
+	if len(sc.m) != 2*2*len(procedure)+1 {
+		t.Errorf("%d looks cached after three device names, want one more", len(sc.m))
+	}
+	// So is each user's own page (the sandbox's).
+	i, _ = rowOf(StepOpenPage)
+	for _, user := range []string{"u1", "c5e99701-2a32-49c1-a660-4629ceeb8c61"} {
+		v := cards.StepView{Ref: cards.Ref{Dialog: newID(), Step: string(StepOpenPage), Nonce: newID()}, Index: i + 1, Total: len(procedure),
+			SecurityInfoURL: "http://127.0.0.1:3978/sandbox/security-info?user=" + user + "&x=<1>"}
+		if got, want := sc.render(content, cards.English, v), render(cards.Step(content, cards.English, v)); string(got) != string(want) {
+			t.Errorf("page of %s:\n got %s\nwant %s", user, got, want)
+		}
+	}
+	if len(sc.m) != 2*2*len(procedure)+2 {
+		t.Errorf("%d looks cached after two users' pages, want one more", len(sc.m))
+	}
 	// Not JSON-safe as it is: built, not filled in.
 	v := cards.StepView{Ref: cards.Ref{Dialog: `d"1`, Step: string(StepCautions), Nonce: "n"}, Index: 1, Total: 10}
 	if got, want := sc.render(content, cards.Japanese, v), render(cards.Step(content, cards.Japanese, v)); string(got) != string(want) {

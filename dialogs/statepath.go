@@ -155,7 +155,7 @@ type decoded struct {
 
 // maxDecoded bounds the cache (about 2 KB an entry); when full it starts
 // afresh.
-const maxDecoded = 4096
+const maxDecoded = 1024
 
 func (c *decodedCache) get(k userKey, rev int64, doc []byte) *state {
 	c.mu.Lock()

@@ -10,40 +10,57 @@ import (
 )
 
 // stepCards renders step cards to JSON once per look and fills in each
-// dialog's id and nonce: most turns answer with a step card, and building
-// and encoding it anew (a tree of maps, its keys sorted) was a sixth of a
-// turn's CPU. A look is everything the card shows but the reference: the
-// step, the locale and the view's fields. Cards that list a user's devices
-// are rendered each time, and the cache stops growing at maxStepCards.
+// dialog's id and nonce, the new phone's name and the user's own page (the
+// sandbox's): most turns answer with a step card, and building and
+// encoding it anew (a tree of maps, its keys sorted) was a sixth of a
+// turn's CPU. A look is everything the card shows but those: the step, the
+// locale and the view's other fields, a few dozen in all. Cards that list a
+// user's devices are rendered each time, and the cache stops growing at
+// maxStepCards.
 type stepCards struct {
 	mu   sync.RWMutex
 	m    map[string]*stepTemplate
 	from *cards.Content // the content the templates were made from
 }
 
-// maxStepCards bounds the cache: the looks of a deployment are the steps ×
-// locales × a handful of problems; per-user looks (the sandbox's page URL)
-// are what the bound is for.
-const maxStepCards = 4096
+// maxStepCards bounds the cache (a card is 2–12 KB; the store QR codes
+// make step 5's the largest): the looks of a deployment are the steps ×
+// locales × a handful of problems and notices.
+const maxStepCards = 512
 
-// Placeholders of the reference in a template: the dialog id and nonce
-// are hex (newID), so they can never hold these.
+// Placeholders in a template: the dialog id and nonce are hex (newID), so
+// they can never hold these; a device name or page URL that does is
+// rendered as it is.
+var holes = [...]string{"@@dialog@@", "@@nonce@@", "@@found@@", "@@page@@"}
+
 const (
-	holeDialog = "@@dialog@@"
-	holeNonce  = "@@nonce@@"
+	holeDialog = iota
+	holeNonce
+	holeFound
+	holePage
 )
+
+// holeValues are what a view puts in the holes, in holes' order.
+func holeValues(v cards.StepView) [len(holes)]string {
+	return [...]string{v.Ref.Dialog, v.Ref.Nonce, v.Found, v.SecurityInfoURL}
+}
 
 // stepTemplate is a rendered card cut at the holes: parts[0] hole[0]
 // parts[1] hole[1] … parts[n].
 type stepTemplate struct {
 	parts [][]byte
-	holes []bool // true: the dialog id; false: the nonce
+	holes []int // an index of holes
 	size  int
 }
 
 func (sc *stepCards) render(content *cards.Content, loc cards.Locale, v cards.StepView) json.RawMessage {
-	if len(v.Devices) > 0 || !plain(v.Ref.Dialog) || !plain(v.Ref.Nonce) {
+	if len(v.Devices) > 0 {
 		return render(cards.Step(content, loc, v))
+	}
+	for _, val := range holeValues(v) {
+		if strings.Contains(val, "@@") {
+			return render(cards.Step(content, loc, v))
+		}
 	}
 	key := lookKey(loc, v)
 	sc.mu.RLock()
@@ -64,7 +81,7 @@ func (sc *stepCards) render(content *cards.Content, loc cards.Locale, v cards.St
 		}
 		sc.mu.Unlock()
 	}
-	return t.fill(v.Ref.Dialog, v.Ref.Nonce)
+	return t.fill(v)
 }
 
 // plain reports whether s goes into JSON as it is (ids made by newID do):
@@ -89,10 +106,12 @@ func lookKey(loc cards.Locale, v cards.StepView) string {
 			b.WriteByte('0')
 		}
 	}
-	for _, s := range []string{string(loc), v.Ref.Step, strconv.Itoa(v.Index), strconv.Itoa(v.Total), v.Notice, v.SecurityInfoURL, v.Found, v.Problem} {
+	for _, s := range []string{string(loc), v.Ref.Step, strconv.Itoa(v.Index), strconv.Itoa(v.Total), v.Notice, v.Problem} {
 		b.WriteString(s)
 		b.WriteByte(0)
 	}
+	flag(v.Found != "")
+	flag(v.SecurityInfoURL != "")
 	flag(v.Checking)
 	flag(v.Retry)
 	flag(v.BotDelete)
@@ -101,24 +120,31 @@ func lookKey(loc cards.Locale, v cards.StepView) string {
 }
 
 func newStepTemplate(content *cards.Content, loc cards.Locale, v cards.StepView) *stepTemplate {
-	v.Ref.Dialog, v.Ref.Nonce = holeDialog, holeNonce
+	v.Ref.Dialog, v.Ref.Nonce = holes[holeDialog], holes[holeNonce]
+	if v.Found != "" {
+		v.Found = holes[holeFound]
+	}
+	if v.SecurityInfoURL != "" {
+		v.SecurityInfoURL = holes[holePage]
+	}
 	doc := render(cards.Step(content, loc, v))
 	if doc == nil {
 		return nil
 	}
 	t := &stepTemplate{}
 	for {
-		d, n := strings.Index(string(doc), holeDialog), strings.Index(string(doc), holeNonce)
-		if d < 0 && n < 0 {
+		at, which := -1, 0
+		for h, hole := range holes {
+			if i := strings.Index(string(doc), hole); i >= 0 && (at < 0 || i < at) {
+				at, which = i, h
+			}
+		}
+		if at < 0 {
 			break
 		}
-		at, hole, isDialog := d, holeDialog, true
-		if d < 0 || (n >= 0 && n < d) {
-			at, hole, isDialog = n, holeNonce, false
-		}
 		t.parts = append(t.parts, doc[:at])
-		t.holes = append(t.holes, isDialog)
-		doc = doc[at+len(hole):]
+		t.holes = append(t.holes, which)
+		doc = doc[at+len(holes[which]):]
 	}
 	t.parts = append(t.parts, doc)
 	for _, p := range t.parts {
@@ -127,17 +153,24 @@ func newStepTemplate(content *cards.Content, loc cards.Locale, v cards.StepView)
 	return t
 }
 
-// fill writes the template with the reference in its holes.
-func (t *stepTemplate) fill(dialog, nonce string) json.RawMessage {
-	out := make([]byte, 0, t.size+len(t.holes)*max(len(dialog), len(nonce)))
+// fill writes the template with the view's values in its holes, escaped
+// as encoding/json escapes them.
+func (t *stepTemplate) fill(v cards.StepView) json.RawMessage {
+	var vals [len(holes)][]byte
+	size := t.size
+	for i, val := range holeValues(v) {
+		if plain(val) {
+			vals[i] = []byte(val)
+		} else if q, err := json.Marshal(val); err == nil {
+			vals[i] = q[1 : len(q)-1]
+		}
+		size += len(vals[i]) * 2
+	}
+	out := make([]byte, 0, size)
 	for i, p := range t.parts {
 		out = append(out, p...)
 		if i < len(t.holes) {
-			if t.holes[i] {
-				out = append(out, dialog...)
-			} else {
-				out = append(out, nonce...)
-			}
+			out = append(out, vals[t.holes[i]]...)
 		}
 	}
 	return out
