@@ -132,6 +132,20 @@ func TestStepCardsCacheIsTheBuiltCard(t *testing.T) {
 	if len(sc.m) != 2*2*len(procedure)+2 {
 		t.Errorf("%d looks cached after two users' pages, want one more", len(sc.m))
 	}
+	// And the old phones' names and dates.
+	i, _ = rowOf(StepDeleteOld)
+	for _, devs := range [][]cards.Device{
+		{{Name: "iPhone SE (3rd generation)"}, {Name: "Pixel 6", Registered: "2023-04-01"}},
+		{{Name: "Galaxy <S9>"}, {Name: "Old & \"odd\"", Registered: "2020-01-02"}},
+	} {
+		v := cards.StepView{Ref: cards.Ref{Dialog: newID(), Step: string(StepDeleteOld), Nonce: newID()}, Index: i + 1, Total: len(procedure), Devices: devs, BotDelete: true}
+		if got, want := sc.render(content, cards.Japanese, v), render(cards.Step(content, cards.Japanese, v)); string(got) != string(want) {
+			t.Errorf("devices %v:\n got %s\nwant %s", devs, got, want)
+		}
+	}
+	if len(sc.m) != 2*2*len(procedure)+3 {
+		t.Errorf("%d looks cached after two lists of two devices, want one more", len(sc.m))
+	}
 	// Not JSON-safe as it is: built, not filled in.
 	v := cards.StepView{Ref: cards.Ref{Dialog: `d"1`, Step: string(StepCautions), Nonce: "n"}, Index: 1, Total: 10}
 	if got, want := sc.render(content, cards.Japanese, v), render(cards.Step(content, cards.Japanese, v)); string(got) != string(want) {

@@ -9,14 +9,14 @@ import (
 	"github.com/smartswap/mfabot/cards"
 )
 
-// stepCards renders step cards to JSON once per look and fills in each
-// dialog's id and nonce, the new phone's name and the user's own page (the
-// sandbox's): most turns answer with a step card, and building and
-// encoding it anew (a tree of maps, its keys sorted) was a sixth of a
-// turn's CPU. A look is everything the card shows but those: the step, the
-// locale and the view's other fields, a few dozen in all. Cards that list a
-// user's devices are rendered each time, and the cache stops growing at
-// maxStepCards.
+// stepCards renders step cards to JSON once per look and fills in what
+// differs from one user to the next: the dialog's id and nonce, the new
+// phone's name, the old phones' names and dates, the user's own page (the
+// sandbox's). Most turns answer with a step card, and building and encoding
+// it anew (a tree of maps, its keys sorted) was a sixth of a turn's CPU. A
+// look is everything else the card shows: the step, the locale, the notice
+// and problem, the buttons, how many devices it lists; a few dozen in all.
+// The cache stops growing at maxStepCards.
 type stepCards struct {
 	mu   sync.RWMutex
 	m    map[string]*stepTemplate
@@ -24,51 +24,66 @@ type stepCards struct {
 }
 
 // maxStepCards bounds the cache (a card is 2–12 KB; the store QR codes
-// make step 5's the largest): the looks of a deployment are the steps ×
-// locales × a handful of problems and notices.
+// make step 5's the largest).
 const maxStepCards = 512
 
-// Placeholders in a template: the dialog id and nonce are hex (newID), so
-// they can never hold these; a device name or page URL that does is
-// rendered as it is.
-var holes = [...]string{"@@dialog@@", "@@nonce@@", "@@found@@", "@@page@@"}
-
-const (
-	holeDialog = iota
-	holeNonce
-	holeFound
-	holePage
-)
-
-// holeValues are what a view puts in the holes, in holes' order.
-func holeValues(v cards.StepView) [len(holes)]string {
-	return [...]string{v.Ref.Dialog, v.Ref.Nonce, v.Found, v.SecurityInfoURL}
-}
-
-// stepTemplate is a rendered card cut at the holes: parts[0] hole[0]
-// parts[1] hole[1] … parts[n].
+// stepTemplate is a rendered card cut at its holes: parts[0] value[at[0]]
+// parts[1] value[at[1]] … parts[n].
 type stepTemplate struct {
 	parts [][]byte
-	holes []int // an index of holes
+	at    []int // which of the view's values goes in each hole
 	size  int
 }
 
-func (sc *stepCards) render(content *cards.Content, loc cards.Locale, v cards.StepView) json.RawMessage {
-	if len(v.Devices) > 0 {
-		return render(cards.Step(content, loc, v))
+// hole is the placeholder of value i in a template. Ids made by newID are
+// hex and never hold "@@"; a name or URL that does is not templated.
+func hole(i int) string { return "@@" + strconv.Itoa(i) + "@@" }
+
+// masked is v with every per-user value replaced by its hole, and the
+// values in the holes' order.
+func masked(v cards.StepView) (cards.StepView, []string, bool) {
+	var vals []string
+	put := func(s *string) {
+		vals = append(vals, *s)
+		*s = hole(len(vals) - 1)
 	}
-	for _, val := range holeValues(v) {
-		if strings.Contains(val, "@@") {
-			return render(cards.Step(content, loc, v))
+	put(&v.Ref.Dialog)
+	put(&v.Ref.Nonce)
+	if v.Found != "" {
+		put(&v.Found)
+	}
+	if v.SecurityInfoURL != "" {
+		put(&v.SecurityInfoURL)
+	}
+	v.Devices = append([]cards.Device(nil), v.Devices...)
+	for i := range v.Devices {
+		put(&v.Devices[i].Name)
+		if v.Devices[i].Registered != "" {
+			put(&v.Devices[i].Registered)
 		}
 	}
-	key := lookKey(loc, v)
+	for _, val := range vals {
+		if strings.Contains(val, "@@") {
+			return v, nil, false
+		}
+	}
+	return v, vals, true
+}
+
+func (sc *stepCards) render(content *cards.Content, loc cards.Locale, v cards.StepView) json.RawMessage {
+	mv, vals, ok := masked(v)
+	if !ok {
+		return render(cards.Step(content, loc, v))
+	}
+	key := lookKey(loc, mv)
 	sc.mu.RLock()
 	t, ok := sc.m[key]
-	same := sc.from == content
+	if sc.from != content {
+		ok = false
+	}
 	sc.mu.RUnlock()
-	if !ok || !same {
-		t = newStepTemplate(content, loc, v)
+	if !ok {
+		t = newStepTemplate(render(cards.Step(content, loc, mv)), len(vals))
 		if t == nil {
 			return render(cards.Step(content, loc, v))
 		}
@@ -81,7 +96,81 @@ func (sc *stepCards) render(content *cards.Content, loc cards.Locale, v cards.St
 		}
 		sc.mu.Unlock()
 	}
-	return t.fill(v)
+	return t.fill(vals)
+}
+
+// lookKey names a masked view: everything the card shows.
+func lookKey(loc cards.Locale, v cards.StepView) string {
+	var b strings.Builder
+	for _, s := range []string{string(loc), v.Ref.Step, strconv.Itoa(v.Index), strconv.Itoa(v.Total), v.Notice, v.Problem, v.Found, v.SecurityInfoURL} {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	for _, d := range v.Devices {
+		b.WriteString(d.Name)
+		b.WriteByte(1)
+		b.WriteString(d.Registered)
+		b.WriteByte(0)
+	}
+	for _, on := range []bool{v.Checking, v.Retry, v.BotDelete, v.Lost} {
+		if on {
+			b.WriteByte('1')
+		} else {
+			b.WriteByte('0')
+		}
+	}
+	return b.String()
+}
+
+// newStepTemplate cuts a card rendered from a masked view at its holes
+// (nil when the card did not render).
+func newStepTemplate(doc []byte, values int) *stepTemplate {
+	if doc == nil {
+		return nil
+	}
+	t := &stepTemplate{}
+	for {
+		start := strings.Index(string(doc), "@@")
+		if start < 0 {
+			break
+		}
+		end := strings.Index(string(doc[start+2:]), "@@")
+		i, err := strconv.Atoi(string(doc[start+2 : start+2+max(end, 0)]))
+		if end < 0 || err != nil || i < 0 || i >= values {
+			return nil // "@@" in the content itself: not templated
+		}
+		t.parts = append(t.parts, doc[:start])
+		t.at = append(t.at, i)
+		doc = doc[start+2+end+2:]
+	}
+	t.parts = append(t.parts, doc)
+	for _, p := range t.parts {
+		t.size += len(p)
+	}
+	return t
+}
+
+// fill writes the template with the values in its holes, escaped as
+// encoding/json escapes them.
+func (t *stepTemplate) fill(vals []string) json.RawMessage {
+	enc := make([][]byte, len(vals))
+	size := t.size
+	for i, val := range vals {
+		if plain(val) {
+			enc[i] = []byte(val)
+		} else if q, err := json.Marshal(val); err == nil {
+			enc[i] = q[1 : len(q)-1]
+		}
+		size += len(enc[i])
+	}
+	out := make([]byte, 0, size+64)
+	for i, p := range t.parts {
+		out = append(out, p...)
+		if i < len(t.at) {
+			out = append(out, enc[t.at[i]]...)
+		}
+	}
+	return out
 }
 
 // plain reports whether s goes into JSON as it is (ids made by newID do):
@@ -94,84 +183,4 @@ func plain(s string) bool {
 		}
 	}
 	return true
-}
-
-// lookKey is everything a step card shows but its reference.
-func lookKey(loc cards.Locale, v cards.StepView) string {
-	var b strings.Builder
-	flag := func(on bool) {
-		if on {
-			b.WriteByte('1')
-		} else {
-			b.WriteByte('0')
-		}
-	}
-	for _, s := range []string{string(loc), v.Ref.Step, strconv.Itoa(v.Index), strconv.Itoa(v.Total), v.Notice, v.Problem} {
-		b.WriteString(s)
-		b.WriteByte(0)
-	}
-	flag(v.Found != "")
-	flag(v.SecurityInfoURL != "")
-	flag(v.Checking)
-	flag(v.Retry)
-	flag(v.BotDelete)
-	flag(v.Lost)
-	return b.String()
-}
-
-func newStepTemplate(content *cards.Content, loc cards.Locale, v cards.StepView) *stepTemplate {
-	v.Ref.Dialog, v.Ref.Nonce = holes[holeDialog], holes[holeNonce]
-	if v.Found != "" {
-		v.Found = holes[holeFound]
-	}
-	if v.SecurityInfoURL != "" {
-		v.SecurityInfoURL = holes[holePage]
-	}
-	doc := render(cards.Step(content, loc, v))
-	if doc == nil {
-		return nil
-	}
-	t := &stepTemplate{}
-	for {
-		at, which := -1, 0
-		for h, hole := range holes {
-			if i := strings.Index(string(doc), hole); i >= 0 && (at < 0 || i < at) {
-				at, which = i, h
-			}
-		}
-		if at < 0 {
-			break
-		}
-		t.parts = append(t.parts, doc[:at])
-		t.holes = append(t.holes, which)
-		doc = doc[at+len(holes[which]):]
-	}
-	t.parts = append(t.parts, doc)
-	for _, p := range t.parts {
-		t.size += len(p)
-	}
-	return t
-}
-
-// fill writes the template with the view's values in its holes, escaped
-// as encoding/json escapes them.
-func (t *stepTemplate) fill(v cards.StepView) json.RawMessage {
-	var vals [len(holes)][]byte
-	size := t.size
-	for i, val := range holeValues(v) {
-		if plain(val) {
-			vals[i] = []byte(val)
-		} else if q, err := json.Marshal(val); err == nil {
-			vals[i] = q[1 : len(q)-1]
-		}
-		size += len(vals[i]) * 2
-	}
-	out := make([]byte, 0, size)
-	for i, p := range t.parts {
-		out = append(out, p...)
-		if i < len(t.holes) {
-			out = append(out, vals[t.holes[i]]...)
-		}
-	}
-	return out
 }
