@@ -1,8 +1,10 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -163,5 +165,88 @@ func TestConnectorCallsObserved(t *testing.T) {
 	}
 	if !slices.Equal(obs.throttled, []string{"send"}) {
 		t.Errorf("429s observed %q", obs.throttled)
+	}
+}
+
+// prefetchingDeduper records activities under keys of its own and hands
+// the turn a context carrying what it read.
+type prefetchingDeduper struct {
+	mu        sync.Mutex
+	seen      map[string]bool
+	forgotten []string
+}
+
+type prefetchedKey struct{}
+
+func (d *prefetchingDeduper) FirstSeen(context.Context, string, time.Duration) (bool, error) {
+	return false, errors.New("a Prefetcher is asked through FirstSeenPrefetch")
+}
+
+func (d *prefetchingDeduper) FirstSeenPrefetch(ctx context.Context, key string, _ time.Duration, a schema.Activity) (context.Context, string, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	recorded := "user-tag:" + key
+	if d.seen[recorded] {
+		return ctx, recorded, false, nil
+	}
+	d.seen[recorded] = true
+	return context.WithValue(ctx, prefetchedKey{}, "read for "+a.ID), recorded, true, nil
+}
+
+func (d *prefetchingDeduper) Forget(_ context.Context, key string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.forgotten = append(d.forgotten, key)
+	delete(d.seen, key)
+	return nil
+}
+
+// A Deduper that prefetches: the turn runs with the context it returns, a
+// redelivery is still dropped, and a failed turn's record is forgotten
+// under the key it recorded.
+func TestPrefetchingDeduper(t *testing.T) {
+	dd := &prefetchingDeduper{seen: map[string]bool{}}
+	tb := newTestBot(t, func(o *ServerOptions) { o.Dedupe = dd })
+	var got []any
+	tb.handler.onMessage = func(ctx context.Context, tr *Turn) error {
+		got = append(got, ctx.Value(prefetchedKey{}))
+		if tr.Activity.Text == "fail" {
+			return errors.New("failed")
+		}
+		return nil
+	}
+	msg := tb.activity(schema.Message, uniqueID(t), "hello")
+	tb.post(t, msg, "")
+	tb.post(t, msg, "")
+	if len(got) != 1 || got[0] != "read for "+msg.ID {
+		t.Fatalf("the turn saw %v, want what the deduper read, once", got)
+	}
+	bad := tb.activity(schema.Message, uniqueID(t), "fail")
+	tb.post(t, bad, "")
+	if len(dd.forgotten) != 1 || !strings.HasPrefix(dd.forgotten[0], "user-tag:") {
+		t.Fatalf("forgotten %v, want the failed turn's recorded key", dd.forgotten)
+	}
+	tb.post(t, bad, "")
+	if len(got) != 3 {
+		t.Fatalf("a failed turn's redelivery was not handled: %d turns", len(got))
+	}
+}
+
+// A turn's log lines carry the turn's attributes, added only when a line
+// is written.
+func TestTurnLoggerCarriesTheTurnsAttributes(t *testing.T) {
+	var buf bytes.Buffer
+	base := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := withTurn(base, slog.String("activity_id", "a-1"), slog.String("tenant", "t-1"))
+	log.Debug("not written")
+	log.With("ticket", 7).WithGroup("g").Info("written", "k", "v")
+	out := buf.String()
+	if strings.Contains(out, "not written") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("lines: %q", out)
+	}
+	for _, want := range []string{`"activity_id":"a-1"`, `"tenant":"t-1"`, `"ticket":7`, `"g":{"k":"v"}`, `"msg":"written"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("line %q lacks %s", out, want)
+		}
 	}
 }

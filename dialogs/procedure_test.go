@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/infracloudio/msbotbuilder-go/schema"
+
 	"github.com/smartswap/mfabot/cards"
 )
 
@@ -234,3 +236,44 @@ type countingObserver struct {
 
 func (o *countingObserver) DialogStarted()     { o.started++ }
 func (o *countingObserver) StepEntered(string) { o.entered++ }
+
+// A dialog read with the turn's duplicate check serves the turn's first
+// load only, and only for that user; a load after a lost race asks the
+// store.
+func TestPreloadedDialogServesTheFirstLoad(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, tokyo)
+	st := &state{V: stateVersion, ID: "d1", Step: StepShowQR, Nonce: "n", Status: statusActive, Started: now}
+	doc, _ := st.encode()
+	store := &memStore{doc: doc, rev: 7}
+	d := &dialogs{store: store, now: func() time.Time { return now }}
+	ctx := WithLoaded(context.Background(), "t", "u", doc, 7)
+
+	if cur, rev, err := d.load(ctx, userKey{"t", "other"}, log); err != nil || store.loads != 1 || cur.ID != "d1" || rev != 7 {
+		t.Fatalf("another user's load: %v %d %v, %d store loads", cur, rev, err, store.loads)
+	}
+	if cur, rev, err := d.load(ctx, userKey{"t", "u"}, log); err != nil || store.loads != 1 || cur == nil || cur.Step != StepShowQR || rev != 7 {
+		t.Fatalf("the first load: %v %d %v, %d store loads", cur, rev, err, store.loads)
+	}
+	if _, _, err := d.load(ctx, userKey{"t", "u"}, log); err != nil || store.loads != 2 {
+		t.Fatalf("the second load did not ask the store (%d loads): %v", store.loads, err)
+	}
+	empty := WithLoaded(context.Background(), "t", "u", nil, 0)
+	if cur, rev, err := d.load(empty, userKey{"t", "u"}, log); err != nil || cur != nil || rev != 0 || store.loads != 2 {
+		t.Fatalf("no dialog preloaded: %v %d %v", cur, rev, err)
+	}
+
+	a := schema.Activity{Type: schema.Message, From: schema.ChannelAccount{ID: "29:x", AadObjectID: "u"},
+		Conversation: schema.ConversationAccount{ConversationType: "personal", TenantID: "t"}}
+	if tenant, user, ok := WillLoad(a); !ok || tenant != "t" || user != "u" {
+		t.Errorf("a message in a 1:1 chat: %q %q %v", tenant, user, ok)
+	}
+	a.Conversation.ConversationType = "channel"
+	if _, _, ok := WillLoad(a); ok {
+		t.Error("a channel message reads no user's dialog")
+	}
+	a.Conversation.ConversationType, a.Type = "personal", schema.ConversationUpdate
+	if _, _, ok := WillLoad(a); ok {
+		t.Error("a conversation update reads no dialog")
+	}
+}

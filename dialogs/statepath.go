@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/infracloudio/msbotbuilder-go/schema"
 )
 
 // Store keeps one dialog document per user with a revision number, written
@@ -50,13 +53,19 @@ type dialogs struct {
 // load returns the user's dialog and its revision; nil when there is none
 // or it cannot be read (an unreadable document is replaced rather than
 // trapping the user: the next start begins afresh).
-func (d *dialogs) load(ctx context.Context, k userKey, log *slog.Logger) (*state, int64, error) {
+func (d *dialogs) load(ctx context.Context, k userKey, log *slog.Logger) (_ *state, _ int64, err error) {
 	if k.user == "" {
 		return nil, 0, errNoUser
 	}
-	doc, rev, err := d.store.LoadDialog(ctx, k.tenant, k.user)
-	if err != nil || doc == nil {
+	var doc []byte
+	var rev int64
+	if p, _ := ctx.Value(preloadedKey{}).(*preloaded); p != nil && p.k == k && p.used.CompareAndSwap(false, true) {
+		doc, rev = p.doc, p.rev
+	} else if doc, rev, err = d.store.LoadDialog(ctx, k.tenant, k.user); err != nil {
 		return nil, rev, err
+	}
+	if doc == nil {
+		return nil, rev, nil
 	}
 	if st := d.seen.get(k, rev, doc); st != nil {
 		return st, rev, nil
@@ -134,6 +143,33 @@ func (d *dialogs) queueReminder(ctx context.Context, k userKey, log *slog.Logger
 	if err != nil {
 		log.WarnContext(ctx, "could not queue the reminder", "err", err)
 	}
+}
+
+// WillLoad reports whose dialog the turn of activity a reads first, if any:
+// a message or card press in a user's 1:1 chat.
+func WillLoad(a schema.Activity) (tenant, user string, ok bool) {
+	if (a.Type != schema.Message && a.Type != schema.Invoke) || !personal(a) {
+		return "", "", false
+	}
+	user = userOf(a)
+	return tenantOf(a), user, user != ""
+}
+
+// WithLoaded returns ctx carrying the dialog of (tenant, user) as it was
+// just read, at rev (doc nil: none), with the turn's duplicate check: the
+// turn's first load takes it instead of asking the store again. A load
+// after a lost race asks the store.
+func WithLoaded(ctx context.Context, tenant, user string, doc []byte, rev int64) context.Context {
+	return context.WithValue(ctx, preloadedKey{}, &preloaded{k: userKey{tenant: tenant, user: user}, doc: doc, rev: rev})
+}
+
+type preloadedKey struct{}
+
+type preloaded struct {
+	k    userKey
+	doc  []byte
+	rev  int64
+	used atomic.Bool
 }
 
 // decodedCache keeps the last dialog this replica read or wrote for each

@@ -139,6 +139,45 @@ func TestFirstSeen(t *testing.T) {
 	}
 }
 
+// The duplicate check and the dialog load in one round trip: the record
+// is on the user's slot, a second sighting reads nothing, Forget takes the
+// key it returned.
+func TestFirstSeenLoadDialog(t *testing.T) {
+	ctx := context.Background()
+	s, rdb, prefix := newStore(t)
+	const tenant, user = "t-1", "u-1"
+	recorded, first, doc, rev, err := s.FirstSeenLoadDialog(ctx, "seen:a:1", time.Hour, tenant, user)
+	if err != nil || !first || doc != nil || rev != 0 {
+		t.Fatalf("no dialog yet: first %v doc %q rev %d err %v", first, doc, rev, err)
+	}
+	if recorded != redisstore.UserTag(tenant, user)+":seen:a:1" || slot(prefix+recorded) != slot(prefix+redisstore.UserTag(tenant, user)+":dialog") {
+		t.Errorf("recorded %q, not on the user's slot", recorded)
+	}
+	if ttl := rdb.PTTL(ctx, prefix+recorded).Val(); ttl <= 0 || ttl > time.Hour {
+		t.Errorf("record TTL = %v", ttl)
+	}
+	if _, saved, err := s.SaveDialog(ctx, tenant, user, []byte(`{"v":1}`), 0); err != nil || !saved {
+		t.Fatal(saved, err)
+	}
+	if _, first, doc, _, err := s.FirstSeenLoadDialog(ctx, "seen:a:1", time.Hour, tenant, user); first || doc != nil || err != nil {
+		t.Fatalf("a second sighting: first %v doc %q err %v", first, doc, err)
+	}
+	rdb.PExpire(ctx, prefix+redisstore.UserTag(tenant, user)+":dialog", time.Minute)
+	_, first, doc, rev, err = s.FirstSeenLoadDialog(ctx, "seen:a:2", time.Hour, tenant, user)
+	if err != nil || !first || string(doc) != `{"v":1}` || rev != 1 {
+		t.Fatalf("with a dialog: first %v doc %q rev %d err %v", first, doc, rev, err)
+	}
+	if ttl := rdb.PTTL(ctx, prefix+redisstore.UserTag(tenant, user)+":dialog").Val(); ttl < redisstore.DialogTTL-time.Hour {
+		t.Errorf("the load did not refresh the dialog's TTL: %v", ttl)
+	}
+	if err := s.Forget(ctx, recorded); err != nil {
+		t.Fatal(err)
+	}
+	if _, first, _, _, _ := s.FirstSeenLoadDialog(ctx, "seen:a:1", time.Hour, tenant, user); !first {
+		t.Fatal("a forgotten activity is still seen")
+	}
+}
+
 // slot is Redis Cluster's key slot: CRC16 of the hash tag (or the key) mod 16384.
 func slot(key string) uint16 {
 	if i := indexByte(key, '{'); i >= 0 {

@@ -148,8 +148,29 @@ func (c *conversation) turns() bot.Handler { return turnHandler{c.router} }
 // ping is the store's readiness check.
 func (c *conversation) ping(ctx context.Context) error { return c.store.Ping(ctx) }
 
-// dedupe is the store as the protocol layer's duplicate check.
-func (c *conversation) dedupe() bot.Deduper { return c.store }
+// dedupe is the store as the protocol layer's duplicate check, which also
+// reads the user's dialog for a turn that will use it (one round trip).
+func (c *conversation) dedupe() bot.Deduper { return dedupe{c.store} }
+
+// dedupe records handled activities in the store; for a message or card
+// press in a user's 1:1 chat it reads the user's dialog in the same round
+// trip and hands it to the turn.
+type dedupe struct{ *redisstore.Store }
+
+var _ bot.Prefetcher = dedupe{}
+
+func (d dedupe) FirstSeenPrefetch(ctx context.Context, key string, ttl time.Duration, a schema.Activity) (context.Context, string, bool, error) {
+	tenant, user, ok := dialogs.WillLoad(a)
+	if !ok {
+		first, err := d.FirstSeen(ctx, key, ttl)
+		return ctx, key, first, err
+	}
+	recorded, first, doc, rev, err := d.FirstSeenLoadDialog(ctx, key, ttl, tenant, user)
+	if err != nil || !first {
+		return ctx, recorded, first, err
+	}
+	return dialogs.WithLoaded(ctx, tenant, user, doc, rev), recorded, true, nil
+}
 
 // run starts the replica's long-lived work under g, until ctx ends: the
 // reminder worker, and the flusher of the daily statistics (which flushes
