@@ -368,37 +368,42 @@ func (r *Reminders) handle(ctx context.Context, id string) {
 		return
 	}
 	card := conv.reminderCard(st, ti)
-	_, err = r.o.Sender.SendToConversation(ctx, ref.ServiceURL, ref.Conversation.ID, cardActivity(card))
-	var throttled *ThrottledError
-	switch {
-	case err == nil:
-	case errors.Is(err, ErrRecipientGone):
-		log.WarnContext(ctx, "reminder: the app was uninstalled or blocked; dropping this user's reminders", "err", err)
-		r.stats.add(func(s *ReminderStats) { s.Failed["recipient_gone"]++ })
-		if derr := r.o.Recipients.DeleteReference(ctx, tenant, user); derr != nil {
-			log.WarnContext(ctx, "reminder: could not drop the reference", "err", derr)
-		}
-		r.complete(ctx, user, id)
-		return
-	case errors.As(err, &throttled):
-		wait := max(throttled.RetryAfter, time.Second)
-		log.WarnContext(ctx, "reminder: Teams throttled; pausing proactive sends", "retry_after", wait)
-		r.stats.add(func(s *ReminderStats) { s.Failed["throttled"]++ })
-		r.o.Limiter.PauseSends(ctx, wait)
-		r.o.Queue.UnmarkReminderSent(ctx, id)
-		r.retry(ctx, user, id, now.Add(wait))
-		return
-	default:
-		log.WarnContext(ctx, "reminder: send failed; retrying later", "err", err)
-		r.stats.add(func(s *ReminderStats) { s.Failed["error"]++ })
-		r.o.Queue.UnmarkReminderSent(ctx, id)
-		r.retry(ctx, user, id, now.Add(time.Minute))
+	if _, err := r.o.Sender.SendToConversation(ctx, ref.ServiceURL, ref.Conversation.ID, cardActivity(card)); err != nil {
+		r.notSent(ctx, log, key, id, now, err)
 		return
 	}
 	r.stats.add(func(s *ReminderStats) { s.Sent++ })
 	log.InfoContext(ctx, "reminder sent", "tenant", tenant, "step", st.Step, "count", st.Remind.Sent+1)
 	r.complete(ctx, user, id)
 	r.afterSend(ctx, ti, dialogID, seq)
+}
+
+// notSent handles a reminder Teams did not take: a recipient gone drops
+// the user's reminders; a 429 pauses every replica's proactive sends; any
+// other failure tries again in a minute.
+func (r *Reminders) notSent(ctx context.Context, log *slog.Logger, k userKey, id string, now time.Time, err error) {
+	var throttled *ThrottledError
+	switch {
+	case errors.Is(err, ErrRecipientGone):
+		log.WarnContext(ctx, "reminder: the app was uninstalled or blocked; dropping this user's reminders", "err", err)
+		r.stats.add(func(s *ReminderStats) { s.Failed["recipient_gone"]++ })
+		if derr := r.o.Recipients.DeleteReference(ctx, k.tenant, k.user); derr != nil {
+			log.WarnContext(ctx, "reminder: could not drop the reference", "err", derr)
+		}
+		r.complete(ctx, k.user, id)
+	case errors.As(err, &throttled):
+		wait := max(throttled.RetryAfter, time.Second)
+		log.WarnContext(ctx, "reminder: Teams throttled; pausing proactive sends", "retry_after", wait)
+		r.stats.add(func(s *ReminderStats) { s.Failed["throttled"]++ })
+		r.o.Limiter.PauseSends(ctx, wait)
+		r.o.Queue.UnmarkReminderSent(ctx, id)
+		r.retry(ctx, k.user, id, now.Add(wait))
+	default:
+		log.WarnContext(ctx, "reminder: send failed; retrying later", "err", err)
+		r.stats.add(func(s *ReminderStats) { s.Failed["error"]++ })
+		r.o.Queue.UnmarkReminderSent(ctx, id)
+		r.retry(ctx, k.user, id, now.Add(time.Minute))
+	}
 }
 
 // remindedBy reports whether s is the active dialog that queued reminder
