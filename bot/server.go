@@ -248,17 +248,9 @@ func (s *Server) handleMessages() http.Handler {
 
 		dedupeKey := ""
 		if s.opts.Dedupe != nil && act.ID != "" {
-			dedupeKey = seenKey(act.Conversation.ID, act.ID)
 			var first bool
 			var err error
-			if p, ok := s.opts.Dedupe.(Prefetcher); ok {
-				var turnCtx context.Context
-				if turnCtx, dedupeKey, first, err = p.FirstSeenPrefetch(ctx, dedupeKey, dedupeTTL, act); err == nil {
-					ctx = turnCtx
-				}
-			} else {
-				first, err = s.opts.Dedupe.FirstSeen(ctx, dedupeKey, dedupeTTL)
-			}
+			ctx, dedupeKey, first, err = s.firstSeen(ctx, act)
 			if err != nil {
 				log.ErrorContext(ctx, "duplicate check failed", "err", err)
 				outcome = OutcomeUnavailable
@@ -288,6 +280,22 @@ func (s *Server) handleMessages() http.Handler {
 		}
 		writeInvokeResponse(w, resp)
 	})
+}
+
+// firstSeen records the activity with the Deduper, which may read in the
+// same round trip what the turn will (a Prefetcher); it returns the context
+// the turn runs with and the key to Forget if the turn fails.
+func (s *Server) firstSeen(ctx context.Context, act schema.Activity) (context.Context, string, bool, error) {
+	key := seenKey(act.Conversation.ID, act.ID)
+	if p, ok := s.opts.Dedupe.(Prefetcher); ok {
+		turnCtx, recorded, first, err := p.FirstSeenPrefetch(ctx, key, dedupeTTL, act)
+		if err != nil {
+			return ctx, recorded, false, err
+		}
+		return turnCtx, recorded, first, nil
+	}
+	first, err := s.opts.Dedupe.FirstSeen(ctx, key, dedupeTTL)
+	return ctx, key, first, err
 }
 
 // seenKey names the record of a handled activity: a digest of the
