@@ -10,7 +10,7 @@
 //	bot.NewServer(bot.ServerOptions{Observer: m, …})
 //	bot.NewConnector(bot.ConnectorOptions{Observer: m, …})
 //	graph.NewClient(graph.WithObserver(m), …)
-//	dialogs.NewHandler(dialogs.Options{Observer: m, …})
+//	dialogs.NewStats(dialogs.StatsOptions{Observer: m, …})
 //	m.CollectReminders(func() metrics.ReminderCounts { … })
 //	mux.Handle("GET /metrics", m.Handler())
 //
