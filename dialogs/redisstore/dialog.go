@@ -13,10 +13,6 @@ import (
 // load and save).
 const DialogTTL = 30 * 24 * time.Hour
 
-// UserTag is the hash tag of one user's keys: everything of one user lands
-// on one Redis Cluster slot.
-func UserTag(tenant, user string) string { return "{t:" + tenant + ":u:" + user + "}" }
-
 func (s *Store) dialogKey(tenant, user string) string {
 	return s.prefix + UserTag(tenant, user) + ":dialog"
 }
@@ -64,12 +60,16 @@ func (s *Store) FirstSeenLoadDialog(ctx context.Context, key string, ttl time.Du
 	if len(vals) == 0 || vals[0] != int64(1) {
 		return recorded, false, nil, 0, nil
 	}
-	if len(vals) < 3 {
-		return recorded, true, nil, 0, nil // no dialog: the reply stops at the first nil
+	var revS, d string
+	if len(vals) == 3 { // else no dialog: the reply stops at the first nil
+		revS, _ = vals[1].(string)
+		d, _ = vals[2].(string)
 	}
-	revS, _ := vals[1].(string)
-	d, _ := vals[2].(string)
 	if revS == "" || d == "" {
+		if s.legacyKey(s.dialogKey(tenant, user), tenant, user) != "" {
+			doc, rev, err = s.LoadDialog(ctx, tenant, user) // perhaps under the legacy key
+			return recorded, true, doc, rev, err
+		}
 		return recorded, true, nil, 0, nil
 	}
 	if rev, err = strconv.ParseInt(revS, 10, 64); err != nil {
@@ -81,7 +81,11 @@ func (s *Store) FirstSeenLoadDialog(ctx context.Context, key string, ttl time.Du
 // LoadDialog returns a user's dialog document and its revision; (nil, 0)
 // when the user has none. It refreshes the TTL.
 func (s *Store) LoadDialog(ctx context.Context, tenant, user string) ([]byte, int64, error) {
-	doc, rev, err := s.loadVersioned(ctx, s.dialogKey(tenant, user), DialogTTL)
+	key := s.dialogKey(tenant, user)
+	doc, rev, err := s.loadVersioned(ctx, key, DialogTTL)
+	if legacy := s.legacyKey(key, tenant, user); err == nil && doc == nil && legacy != "" {
+		doc, rev, err = s.migrateVersioned(ctx, key, legacy, DialogTTL)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("load dialog: %w", err)
 	}

@@ -51,8 +51,12 @@ func (s *Store) SaveReference(ctx context.Context, tenant, user string, ref []by
 
 // LoadReference returns a user's conversation reference, or nil.
 func (s *Store) LoadReference(ctx context.Context, tenant, user string) ([]byte, error) {
-	b, err := s.rdb.Get(ctx, s.refKey(tenant, user)).Bytes()
-	if err == redis.Nil {
+	key := s.refKey(tenant, user)
+	b, err := s.rdb.Get(ctx, key).Bytes()
+	if legacy := s.legacyKey(key, tenant, user); err == redis.Nil && legacy != "" {
+		b, err = s.migrateString(ctx, key, legacy, ReferenceTTL)
+	}
+	if err == redis.Nil || (err == nil && b == nil) {
 		return nil, nil
 	}
 	if err != nil {

@@ -67,7 +67,11 @@ func (s *Store) SaveTicket(ctx context.Context, tenant, user string, number int6
 
 // LoadTicket returns a ticket and its revision; nil when it does not exist.
 func (s *Store) LoadTicket(ctx context.Context, tenant, user string, number int64) ([]byte, int64, error) {
-	doc, rev, err := s.loadVersioned(ctx, s.ticketKey(tenant, user, number), TicketTTL)
+	key := s.ticketKey(tenant, user, number)
+	doc, rev, err := s.loadVersioned(ctx, key, TicketTTL)
+	if legacy := s.legacyKey(key, tenant, user); err == nil && doc == nil && legacy != "" {
+		doc, rev, err = s.migrateVersioned(ctx, key, legacy, TicketTTL)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("load ticket: %w", err)
 	}
@@ -76,7 +80,15 @@ func (s *Store) LoadTicket(ctx context.Context, tenant, user string, number int6
 
 // OpenTicket returns the number of the user's open ticket, or 0.
 func (s *Store) OpenTicket(ctx context.Context, tenant, user string) (int64, error) {
-	v, err := s.rdb.Get(ctx, s.openTicketKey(tenant, user)).Result()
+	key := s.openTicketKey(tenant, user)
+	v, err := s.rdb.Get(ctx, key).Result()
+	if legacy := s.legacyKey(key, tenant, user); err == redis.Nil && legacy != "" {
+		var b []byte
+		if b, err = s.migrateString(ctx, key, legacy, TicketTTL); err == nil && b == nil {
+			err = redis.Nil
+		}
+		v = string(b)
+	}
 	if err == redis.Nil {
 		return 0, nil
 	}
