@@ -47,7 +47,9 @@ func TestLegacyKeysAreFoundAndMoved(t *testing.T) {
 	rdb.Set(ctx, legacy+":ref", `{"serviceUrl":"https://smba.trafficmanager.net/jp/"}`, time.Hour)
 	rdb.HSet(ctx, legacy+":ticket:7", "rev", "1", "doc", `{"n":7}`)
 	rdb.Set(ctx, legacy+":ticket:open", "7", time.Hour)
-	t.Cleanup(func() { rdb.Del(context.Background(), legacy+":dialog", legacy+":ref", legacy+":ticket:7", legacy+":ticket:open") })
+	t.Cleanup(func() {
+		rdb.Del(context.Background(), legacy+":dialog", legacy+":ref", legacy+":ticket:7", legacy+":ticket:open")
+	})
 
 	doc, rev, err := s.LoadDialog(ctx, tenant, user)
 	if err != nil || rev != 3 || string(doc) != `{"v":1,"step":"show_qr"}` {
