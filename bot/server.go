@@ -119,6 +119,10 @@ type Server struct {
 // dedupeTTL is how long an activity id is remembered.
 const dedupeTTL = time.Hour
 
+// forgetTimeout bounds dropping the record of a failed turn, which happens
+// when the turn's own budget may be spent.
+const forgetTimeout = 2 * time.Second
+
 // NewServer assembles the HTTP handler. It performs no I/O.
 func NewServer(o ServerOptions) *Server {
 	if o.Logger == nil {
@@ -271,9 +275,14 @@ func (s *Server) handleMessages() http.Handler {
 			log.ErrorContext(ctx, "turn failed", "err", err)
 			outcome = OutcomeError
 			if dedupeKey != "" {
-				if ferr := s.opts.Dedupe.Forget(ctx, dedupeKey); ferr != nil {
+				// The turn's own context may be what ran out: the record is
+				// dropped with a budget of its own, or Teams' retry of this
+				// activity would be taken for a duplicate and never answered.
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), forgetTimeout)
+				if ferr := s.opts.Dedupe.Forget(fctx, dedupeKey); ferr != nil {
 					log.WarnContext(ctx, "could not forget failed activity", "err", ferr)
 				}
+				cancel()
 			}
 			w.WriteHeader(http.StatusInternalServerError)
 			return

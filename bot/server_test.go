@@ -227,6 +227,33 @@ func TestFailedTurnIsRetriedOnRedelivery(t *testing.T) {
 	}
 }
 
+// A turn that ran out of its budget (a connector that does not answer) is
+// answered 500 and its record dropped with a context of its own: Teams'
+// retry of the activity is handled, not taken for a duplicate.
+func TestTurnPastItsDeadlineIsRetriedOnRedelivery(t *testing.T) {
+	tb := newTestBot(t, func(o *ServerOptions) { o.TurnTimeout = 50 * time.Millisecond })
+	var hang atomic.Bool
+	hang.Store(true)
+	tb.handler.onMessage = func(ctx context.Context, t *Turn) error {
+		if hang.Load() {
+			<-ctx.Done() // the reply never gets through
+			return ctx.Err()
+		}
+		return nil
+	}
+	a := tb.activity(schema.Message, uniqueID(t), "スマホ交換")
+	if rec := tb.post(t, a, ""); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", rec.Code)
+	}
+	hang.Store(false)
+	if rec := tb.post(t, a, ""); rec.Code != http.StatusOK {
+		t.Fatalf("redelivery: status %d", rec.Code)
+	}
+	if n := tb.handler.messages.Load(); n != 2 {
+		t.Errorf("handled %d times, want 2: the retry was taken for a duplicate", n)
+	}
+}
+
 func TestBodyOverOneMiBIs413(t *testing.T) {
 	tb := newTestBot(t, nil)
 	a := tb.activity(schema.Message, uniqueID(t), strings.Repeat("あ", 400_000))
