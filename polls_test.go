@@ -270,3 +270,66 @@ func TestPollerAnswersPressesOnTheOtherReplica(t *testing.T) {
 	}
 	wantCard(t, r.on(1).press(result, cards.VerbNext), stepCard("delete_old"))
 }
+
+// A poller whose lease runs out (its replica stalled past the TTL) stops at
+// its next renewal; the dialog is still waiting, so the next press checks
+// Graph itself and starts a new poller, which finds the new phone.
+func TestPressAfterThePollersLeaseRanOutStartsANewOne(t *testing.T) {
+	const every = 100 * time.Millisecond
+	r := newPollRig(t, every)
+	conv := "a:" + r.user
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	leases := func() []string {
+		keys, err := rdb.Keys(ctx, r.bots[0].Store().Prefix()+"*:lease:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	card := r.on(0).press(r.toEnterNumber(t), cards.VerbNext)
+	waiting(t, "次へ at step 7", card)
+	if len(leases()) != 1 {
+		t.Fatalf("leases after the poller started: %v, want one", leases())
+	}
+
+	// The lease runs out while the poller is inside a Graph call.
+	r.gate.holdCalls()
+	waitUntil(t, 60*time.Second, "the poller's next Graph call", func() bool { return r.gate.held.Load() > 0 })
+	if err := rdb.Del(ctx, leases()...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r.gate.release()
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := r.bots[0].Wait(wctx); err != nil {
+		t.Fatalf("the poller whose lease ran out did not stop: %v", err)
+	}
+
+	// The next press, on B, checks Graph and starts a poller of its own.
+	lists := r.gate.lists.Load()
+	got := r.on(1).press(card, cards.VerbNext)
+	waiting(t, "the press after the lease ran out", got)
+	if r.gate.lists.Load() == lists {
+		t.Error("the press did not check Graph although no poller waits")
+	}
+	if len(leases()) != 1 {
+		t.Fatalf("leases after the press: %v, want the new poller's", leases())
+	}
+	before := len(r.conn.to(conv))
+	r.sb.AddMethod(r.user, "iPhone 15")
+	waitUntil(t, 60*time.Second, "the new poller's card", func() bool {
+		for _, a := range r.conn.to(conv)[before:] {
+			if len(a.Attachments) == 1 {
+				return strings.Contains(text(cardOf(t, a)), "iPhone 15」の登録を確認しました")
+			}
+		}
+		return false
+	})
+	if err := r.bots[1].Wait(wctx); err != nil {
+		t.Fatalf("the new poller did not end: %v", err)
+	}
+	if keys := leases(); len(keys) != 0 {
+		t.Errorf("leases left after the poller ended: %v", keys)
+	}
+}
