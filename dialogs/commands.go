@@ -42,16 +42,26 @@ func parseCommand(text string) string {
 	return commands[fold(text)]
 }
 
-// fold normalizes typed text: full-width and half-width forms unified
-// (NFKC), lower case, spaces and punctuation removed, and a leading bot
-// mention (<at>…</at>) dropped.
+// fold normalizes typed text: format characters removed (Unicode category
+// Cf: zero-width spaces and joiners, soft hyphens, the BOM, bidi controls,
+// which text pasted from mail and web pages carries unseen), full-width
+// and half-width forms unified (NFKC), lower case, spaces and punctuation
+// removed, and a leading bot mention (<at>…</at>) dropped. Format
+// characters go first, so that one between a letter and its combining
+// mark does not keep NFKC from composing them.
 func fold(text string) string {
 	if i := strings.Index(text, "</at>"); i >= 0 {
 		text = text[i+len("</at>"):]
 	}
+	text = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, text)
 	text = strings.ToLower(norm.NFKC.String(text))
 	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) {
+		if unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.Is(unicode.Cf, r) {
 			return -1
 		}
 		return r

@@ -43,6 +43,9 @@ type ConversationOptions struct {
 	// PollEvery is the first pause between polls (default 2 s); pauses grow
 	// by half each time, up to 15 s.
 	PollEvery time.Duration
+	// Leases holds the one poller per dialog across replicas (poll.go);
+	// nil: within this process only.
+	Leases Leases
 	// References, when set, keeps the conversation reference of each
 	// user's 1:1 chat (installs and typed messages), and forgets it on
 	// uninstall.
@@ -67,6 +70,7 @@ type Conversation struct {
 	o       ConversationOptions
 	dialogs *dialogs
 	steps   stepCards
+	leases  Leases
 }
 
 // NewConversation assembles the conversation. It does no I/O.
@@ -90,7 +94,11 @@ func NewConversation(o ConversationOptions) *Conversation {
 	if o.Reminders != nil {
 		d.queue = o.Reminders
 	}
-	return &Conversation{o: o, dialogs: d}
+	c := &Conversation{o: o, dialogs: d, leases: o.Leases}
+	if c.leases == nil {
+		c.leases = &localLeases{}
+	}
+	return c
 }
 
 // input is one thing the user did: a typed command or a pressed button, or
@@ -112,6 +120,9 @@ type observation struct {
 	err     error
 	// deleted lists the ids the bot deleted in this turn.
 	deleted []string
+	// polling: Graph was not asked, since a poller already waits for the
+	// new registration; the press answers with its waiting card.
+	polling bool
 }
 
 // outcome is what a decision leads to.

@@ -36,6 +36,9 @@ func (c *Conversation) observe(ctx context.Context, ti turnInfo, cur *state, in 
 			need = !cur.SnapOK
 		case checkNew:
 			need = cur.New == nil
+			if need && cur.Checking && c.polling(ctx, ti, cur) {
+				return observation{polling: true}
+			}
 		case checkDeleted:
 			need = true
 		default:
@@ -239,6 +242,9 @@ func (c *Conversation) move(cur *state, verb string, obs observation, now time.T
 			return show(verb) // stay on the step, now able to go on
 		}
 	case st.Leave == checkNew && cur.New == nil && (verb == cards.VerbNext || verb == cards.VerbCheck || verb == verbPollResult):
+		if obs.polling {
+			return stay // the poller's waiting card, unchanged
+		}
 		return c.checkNew(next, obs, verb, now, ti)
 	case st.Leave == checkDeleted && (verb == cards.VerbNext || verb == cards.VerbCheck || verb == cards.VerbConfirmDelete):
 		return c.checkDeleted(next, obs, now, ti)

@@ -17,7 +17,9 @@
 //     verbs to the part that owns it; one function turns an error into the
 //     person's message.
 //   - Conversation (conversation.go, decide.go, views.go, poll.go): the
-//     procedure with one user. Helpdesk (helpdesk.go, tickets.go): tickets
+//     procedure with one user. poll.go waits for the new registration
+//     after the acknowledgement: one poller per dialog, held by a lease in
+//     the store, stopped when the dialog stops waiting. Helpdesk (helpdesk.go, tickets.go): tickets
 //     and the agents' buttons. Stats (stats.go): the funnel and the daily
 //     counters. Reminders (reminders.go): the worker that reminds users
 //     until their old phone is gone.

@@ -182,7 +182,7 @@ func (r *Router) dialog(ctx context.Context, t Turn, ti turnInfo, act action) (a
 	ans := answer{card: out.card}
 	if out.poll {
 		waiting := out.next
-		ans.then = func(cardID string) { r.conv.startPoll(t, ti, waiting, cardID) }
+		ans.then = func(cardID string) { r.conv.startPoll(ctx, t, ti, waiting, cardID) }
 	}
 	return ans, nil
 }

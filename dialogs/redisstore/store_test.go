@@ -207,3 +207,71 @@ func indexByte(s string, b byte) int {
 	}
 	return -1
 }
+
+func TestLeaseHeldByOneOwner(t *testing.T) {
+	ctx := context.Background()
+	s, rdb, prefix := newStore(t)
+	const name = "poll:d1"
+	if held, err := s.LeaseHeld(ctx, tenant, user, name); err != nil || held {
+		t.Fatalf("LeaseHeld before any = %v, %v", held, err)
+	}
+	if ok, err := s.TryLease(ctx, tenant, user, name, "a", time.Minute); err != nil || !ok {
+		t.Fatalf("TryLease a = %v, %v", ok, err)
+	}
+	if ok, err := s.TryLease(ctx, tenant, user, name, "b", time.Minute); err != nil || ok {
+		t.Fatalf("TryLease b while a holds it = %v, %v", ok, err)
+	}
+	if held, err := s.LeaseHeld(ctx, tenant, user, name); err != nil || !held {
+		t.Fatalf("LeaseHeld while a holds it = %v, %v", held, err)
+	}
+	// Another dialog's lease and another user's are separate.
+	if ok, _ := s.TryLease(ctx, tenant, user, "poll:d2", "b", time.Minute); !ok {
+		t.Fatal("another dialog's lease was taken")
+	}
+	if ok, _ := s.TryLease(ctx, tenant, "other-user", name, "b", time.Minute); !ok {
+		t.Fatal("another user's lease was taken")
+	}
+	// Only the owner renews and releases.
+	if ok, err := s.RenewLease(ctx, tenant, user, name, "b", time.Hour); err != nil || ok {
+		t.Fatalf("RenewLease by b = %v, %v", ok, err)
+	}
+	if err := s.ReleaseLease(ctx, tenant, user, name, "b"); err != nil {
+		t.Fatal(err)
+	}
+	key := prefix + redisstore.UserTag(tenant, user) + ":lease:" + name
+	if v, _ := rdb.Get(ctx, key).Result(); v != "a" {
+		t.Fatalf("after b's renew and release the lease holds %q, want a", v)
+	}
+	if ok, err := s.RenewLease(ctx, tenant, user, name, "a", time.Hour); err != nil || !ok {
+		t.Fatalf("RenewLease by a = %v, %v", ok, err)
+	}
+	if ttl := rdb.PTTL(ctx, key).Val(); ttl < 59*time.Minute {
+		t.Fatalf("TTL after renewal %s, want about an hour", ttl)
+	}
+	if err := s.ReleaseLease(ctx, tenant, user, name, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := s.LeaseHeld(ctx, tenant, user, name); held {
+		t.Fatal("lease held after its owner released it")
+	}
+	if ok, _ := s.RenewLease(ctx, tenant, user, name, "a", time.Minute); ok {
+		t.Fatal("a released lease was renewed")
+	}
+	if ok, _ := s.TryLease(ctx, tenant, user, name, "b", time.Minute); !ok {
+		t.Fatal("b could not take the released lease")
+	}
+	// A lease runs out with its TTL.
+	if ok, _ := s.TryLease(ctx, tenant, user, "poll:d3", "a", 50*time.Millisecond); !ok {
+		t.Fatal("TryLease d3")
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if ok, _ := s.TryLease(ctx, tenant, user, "poll:d3", "b", time.Minute); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lease did not run out with its TTL")
+		}
+	}
+	rdb.Del(ctx, key, prefix+redisstore.UserTag(tenant, user)+":lease:poll:d2", prefix+redisstore.UserTag(tenant, "other-user")+":lease:"+name,
+		prefix+redisstore.UserTag(tenant, user)+":lease:poll:d3")
+}

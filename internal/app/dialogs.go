@@ -80,7 +80,7 @@ func (a *App) newConversation(content *cards.Content) (*conversation, error) {
 	conv := dialogs.NewConversation(dialogs.ConversationOptions{
 		Store: store, Content: content, Directory: dir,
 		AllowDelete: cfg.GraphAllowDelete, SecurityInfoURL: a.graph.pageURL(),
-		References: store, Reminders: store, Policy: policy, Stats: stats, Helpdesk: hd != nil,
+		References: store, Reminders: store, Leases: store, Policy: policy, Stats: stats, Helpdesk: hd != nil,
 		Logger: a.logger, Now: a.opts.Now, CheckTimeout: a.opts.CheckTimeout, PollEvery: a.opts.PollEvery, PollFor: a.opts.PollFor,
 	})
 	var help *dialogs.Helpdesk
