@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
 
@@ -260,6 +262,41 @@ func TestStrictJSON(t *testing.T) {
 	} {
 		if err := strictJSON(s); (err == nil) != ok {
 			t.Errorf("strictJSON(%s) = %v, want ok=%v", s, err, ok)
+		}
+	}
+}
+
+// /readyz answers 503 within its own budget (2 s, plus slack for a slow
+// machine) while Redis is frozen (SIGSTOP: connections accepted, nothing
+// answered), and 200 again once Redis resumes. /healthz stays 200.
+func TestReadyzWithinBudgetDuringRedisFreeze(t *testing.T) {
+	r := startFaultRedis(t)
+	b := startFaultBot(t, r.url(), true)
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resume := func() { r.cmd.Process.Signal(syscall.SIGCONT) }
+	t.Cleanup(resume) // before the bot stops and Redis is killed
+
+	for i := range 3 {
+		start := time.Now()
+		code := b.get("/readyz")
+		took := time.Since(start)
+		if code != http.StatusServiceUnavailable {
+			t.Errorf("probe %d during the freeze: /readyz %d, want 503", i, code)
+		}
+		if took > 2500*time.Millisecond {
+			t.Errorf("probe %d during the freeze: /readyz answered after %s, want ≤ 2.5 s", i, took)
+		}
+	}
+	if code := b.get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz during the freeze: %d", code)
+	}
+
+	resume()
+	for deadline := time.Now().Add(20 * time.Second); b.get("/readyz") != http.StatusOK; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never 200 after Redis resumed; logs:\n%s", b.logs.String())
 		}
 	}
 }
