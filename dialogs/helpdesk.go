@@ -468,12 +468,11 @@ func (h *Helpdesk) setup(ctx context.Context, t Turn, ti turnInfo, _ action) (an
 	if err := h.o.Store.SaveHelpdeskChannel(ctx, b); err != nil {
 		return answer{}, err
 	}
-	previous := ""
+	attrs := []any{"audit", true, "event", "helpdesk_channel_set", "by", a.From.AadObjectID, "channel", ch.ConversationID, "team", ch.TeamID}
 	if cur != nil {
-		previous = cur.ConversationID
+		attrs = append(attrs, "previous_channel", cur.ConversationID)
 	}
-	ti.log.InfoContext(ctx, "audit: helpdesk channel set", "audit", true, "event", "helpdesk_channel_set",
-		"by", a.From.AadObjectID, "channel", ch.ConversationID, "team", ch.TeamID, "previous_channel", previous)
+	ti.log.InfoContext(ctx, "audit: helpdesk channel set", attrs...)
 	return say("hd.setup.done")
 }
 
