@@ -15,11 +15,13 @@ import (
 	"github.com/infracloudio/msbotbuilder-go/schema"
 
 	"github.com/smartswap/mfabot/cards"
+	"github.com/smartswap/mfabot/internal/app"
 )
 
 // /metrics through the real handler: turns, the funnel, connector and
 // Graph calls, as app.New wires them (one Metrics observing every part,
-// served at GET /metrics on the bot's mux when METRICS_ADDR is unset).
+// served at GET /metrics on the bot's mux in local mode when METRICS_ADDR
+// is unset).
 
 // wantSeries checks that each series is there with the value wanted.
 func wantSeries(t testing.TB, got map[string]float64, want map[string]float64) {
@@ -193,5 +195,37 @@ func TestRunServesMetrics(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"metrics_addr":"127.0.0.1:`+strconv.Itoa(mport)+`"`) {
 		t.Errorf("start-up line lacks metrics_addr:\n%s", logs.String())
+	}
+}
+
+// In Azure mode the bot's listener faces the internet: GET /metrics is
+// served there only when METRICS_PUBLIC=true asks for it (otherwise on
+// METRICS_ADDR, or not at all). Local mode keeps it on the bot's port.
+func TestMetricsOnPublicListenerOnlyWhenAsked(t *testing.T) {
+	azure := map[string]string{
+		"MicrosoftAppId": "11111111-2222-3333-4444-555555555555", "MicrosoftAppPassword": "s3cret",
+		"MicrosoftAppTenantId": convTenant, "GRAPH_BASE_URL": "http://127.0.0.1:1/v1.0",
+	}
+	status := func(vars map[string]string) int {
+		h := newBot(t, vars, app.Options{}).Handler()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		return rec.Code
+	}
+	if c := status(azure); c != http.StatusNotFound {
+		t.Errorf("Azure mode, no METRICS_PUBLIC: GET /metrics on the bot's listener %d, want 404", c)
+	}
+	if c := status(withVars(azure, "METRICS_PUBLIC", "false")); c != http.StatusNotFound {
+		t.Errorf("Azure mode, METRICS_PUBLIC=false: %d, want 404", c)
+	}
+	public := newBot(t, withVars(azure, "METRICS_PUBLIC", "true"), app.Options{}).Handler()
+	if got := scrape(t, public); len(got) == 0 {
+		t.Error("Azure mode, METRICS_PUBLIC=true: no series on the bot's listener")
+	}
+	if c := status(map[string]string{}); c != http.StatusOK {
+		t.Errorf("local mode: %d, want 200", c)
+	}
+	if c := status(map[string]string{"METRICS_PUBLIC": "false"}); c != http.StatusNotFound {
+		t.Errorf("local mode, METRICS_PUBLIC=false: %d, want 404", c)
 	}
 }

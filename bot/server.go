@@ -56,6 +56,12 @@ type ServerOptions struct {
 	Dedupe Deduper
 	// Ready lists what /readyz checks.
 	Ready []ReadyCheck
+	// ReadyTimeout is /readyz's budget (default 2 s): it answers 503 when
+	// the checks have not all passed by then, however long a check blocks.
+	ReadyTimeout time.Duration
+	// RejectLogInterval is how often the count of rejected requests (401,
+	// 403) is logged, per reason, after the first of them (default 1 min).
+	RejectLogInterval time.Duration
 	// TurnTimeout bounds the synchronous part of a turn (default 10 s, under
 	// Teams' 15 s acknowledgement deadline).
 	TurnTimeout time.Duration
@@ -114,6 +120,11 @@ type Server struct {
 	mux  *http.ServeMux
 	// later tracks work deferred past the acknowledgement of a turn.
 	later sync.WaitGroup
+	// rejects logs rejected requests, rate-limited.
+	rejects *rejectLog
+
+	readyMu  sync.Mutex
+	readyRun *readyRun // the readiness checks in flight, if any
 }
 
 // dedupeTTL is how long an activity id is remembered.
@@ -137,7 +148,13 @@ func NewServer(o ServerOptions) *Server {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
-	s := &Server{opts: o, log: o.Logger, mux: http.NewServeMux()}
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = 2 * time.Second
+	}
+	if o.RejectLogInterval <= 0 {
+		o.RejectLogInterval = time.Minute
+	}
+	s := &Server{opts: o, log: o.Logger, mux: http.NewServeMux(), rejects: newRejectLog(o.Logger, o.RejectLogInterval)}
 	s.addRoutes(s.mux)
 	return s
 }
@@ -146,8 +163,10 @@ func NewServer(o ServerOptions) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // Wait blocks until work deferred with Turn.Later has finished or ctx ends.
-// Call it after http.Server.Shutdown during a graceful stop.
+// Call it after http.Server.Shutdown during a graceful stop. It first
+// logs the counts of rejected requests not logged yet.
 func (s *Server) Wait(ctx context.Context) error {
+	s.rejects.flush()
 	done := make(chan struct{})
 	go func() { s.later.Wait(); close(done) }()
 	select {
@@ -167,19 +186,73 @@ func handleHealthz() http.Handler {
 
 func (s *Server) handleReadyz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.ReadyTimeout)
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		for _, check := range s.opts.Ready {
-			if err := check(ctx); err != nil {
-				s.log.WarnContext(ctx, "not ready", "err", err)
-				w.WriteHeader(http.StatusServiceUnavailable)
-				io.WriteString(w, "not ready\n")
-				return
-			}
+		if err := s.ready(ctx); err != nil {
+			s.log.WarnContext(ctx, "not ready", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "not ready\n")
+			return
 		}
 		io.WriteString(w, "ready\n")
 	})
+}
+
+// readyRun is one run of the readiness checks: err is set when done closes.
+type readyRun struct {
+	done chan struct{}
+	err  error
+}
+
+// errReadyBudget: the checks did not answer within /readyz's budget.
+var errReadyBudget = errors.New("readiness checks did not answer within the budget")
+
+// ready runs the readiness checks, or joins the run already in flight,
+// and waits for its outcome until ctx ends. The checks run in a goroutine
+// of their own because a dependency need not honour its context (go-redis
+// waits out its read timeout, and retries, on a frozen Redis): the answer
+// keeps its budget however long a check blocks. One run at most is in
+// flight per Server, so probes during a freeze share it instead of piling
+// up goroutines; it gets ReadyTimeout as its context's deadline, and ends
+// when the slowest dependency gives up.
+func (s *Server) ready(ctx context.Context) error {
+	s.readyMu.Lock()
+	run := s.readyRun
+	if run == nil {
+		run = &readyRun{done: make(chan struct{})}
+		s.readyRun = run
+		go s.runReady(run)
+	}
+	s.readyMu.Unlock()
+	select {
+	case <-run.done:
+		return run.err
+	case <-ctx.Done():
+		return errReadyBudget
+	}
+}
+
+// runReady runs every check in turn, stopping at the first failure, and
+// records the outcome in run.
+func (s *Server) runReady(run *readyRun) {
+	defer func() {
+		if p := recover(); p != nil {
+			run.err = fmt.Errorf("readiness check panicked: %v", p)
+		}
+		s.readyMu.Lock()
+		s.readyRun = nil
+		s.readyMu.Unlock()
+		close(run.done)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ReadyTimeout)
+	defer cancel()
+	for _, check := range s.opts.Ready {
+		if err := check(ctx); err != nil {
+			run.err = err
+			return
+		}
+	}
 }
 
 // handleMessages is the Bot Framework endpoint: verify, filter, route, answer.
@@ -228,7 +301,7 @@ func (s *Server) handleMessages() http.Handler {
 
 		if s.opts.Validator != nil {
 			if _, err := s.opts.Validator.AuthenticateRequest(r.Context(), act, r.Header.Get("Authorization"), nil, ""); err != nil {
-				log.WarnContext(r.Context(), "request not authenticated", "err", err, "remote", r.RemoteAddr)
+				s.rejects.reject(r.Context(), log, rejectUnauthenticated, "request not authenticated", "err", err, "remote", r.RemoteAddr)
 				outcome = OutcomeUnauthorized
 				w.WriteHeader(http.StatusUnauthorized)
 				return
@@ -239,7 +312,7 @@ func (s *Server) handleMessages() http.Handler {
 		log = withTurn(log, slog.String("activity_id", act.ID), slog.String("conversation_id", act.Conversation.ID),
 			slog.String("tenant", tenant), slog.String("type", string(act.Type)))
 		if len(s.opts.AllowedTenants) > 0 && !slices.Contains(s.opts.AllowedTenants, tenant) {
-			log.WarnContext(r.Context(), "tenant not allowed")
+			s.rejects.reject(r.Context(), log, rejectTenant, "tenant not allowed", "remote", r.RemoteAddr)
 			outcome = OutcomeForbiddenTenant
 			w.WriteHeader(http.StatusForbidden)
 			return

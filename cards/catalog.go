@@ -205,6 +205,10 @@ var catalog = map[string]map[Locale]string{
 		Japanese: "このチャネルをヘルプデスクの窓口に設定しました。チケットはここに届きます。",
 		English:  "This channel is now the helpdesk channel. Tickets will arrive here.",
 	},
+	"hd.setup.admins": {
+		Japanese: "ヘルプデスクの窓口を別のチャネルに移せるのは、HELPDESK_ADMINS に登録された管理者だけです。窓口は変更していません。",
+		English:  "Only the administrators listed in HELPDESK_ADMINS can move the helpdesk channel. The helpdesk channel has not changed.",
+	},
 	"hd.setup.env": {
 		Japanese: "ヘルプデスクの窓口は環境変数 HELPDESK_CONVERSATION_ID で設定されているため、変更できません。",
 		English:  "The helpdesk channel is set by HELPDESK_CONVERSATION_ID and cannot be changed here.",

@@ -87,8 +87,10 @@ func (c *Conversation) deleteOld(ctx context.Context, ti turnInfo, cur *state) o
 			return observation{asked: true, err: err, deleted: deleted}
 		}
 		deleted = append(deleted, old.ID)
+		// The turn's logger carries the tenant: naming it again would give
+		// the line the key twice.
 		ti.log.InfoContext(ctx, "audit: authenticator method deleted by the bot at the user's request",
-			"audit", true, "event", "authenticator_method_deleted", "tenant", ti.tenant, "user", ti.user,
+			"audit", true, "event", "authenticator_method_deleted", "user", ti.user,
 			"method_id", old.ID, "device", old.Name)
 	}
 	methods, err = c.o.Directory.ListAuthenticatorMethods(cctx, ti.user)

@@ -362,9 +362,17 @@ func (h *Helpdesk) tellUser(ctx context.Context, tenant, user string, a schema.A
 // a HELPDESK_ADMINS id, or a member of the helpdesk team (asked of the
 // connector, cached).
 func (h *Helpdesk) authorized(ctx context.Context, ti turnInfo, a schema.Activity, ch *Channel) bool {
-	if a.From.AadObjectID != "" && slices.Contains(h.o.Admins, a.From.AadObjectID) {
-		return true
-	}
+	return h.admin(a) || h.member(ctx, ti, a, ch)
+}
+
+// admin reports whether the activity's sender is in HELPDESK_ADMINS.
+func (h *Helpdesk) admin(a schema.Activity) bool {
+	return a.From.AadObjectID != "" && slices.Contains(h.o.Admins, strings.ToLower(a.From.AadObjectID))
+}
+
+// member reports whether the activity's sender belongs to the team of ch
+// (asked of the connector, cached).
+func (h *Helpdesk) member(ctx context.Context, ti turnInfo, a schema.Activity, ch *Channel) bool {
 	if ch == nil || a.From.ID == "" {
 		return false
 	}
@@ -426,7 +434,10 @@ func problemText(key string) string {
 	return cards.Text(cards.Japanese, key)
 }
 
-// setup handles ヘルプデスク設定 typed in a team channel.
+// setup handles ヘルプデスク設定 typed in a team channel. The first set-up
+// (no channel yet) is for HELPDESK_ADMINS. Moving the channel is too: it
+// moves the team whose members may issue Temporary Access Passes, so a
+// member of today's team may not do it; they are told who can.
 func (h *Helpdesk) setup(ctx context.Context, t Turn, ti turnInfo, _ action) (answer, error) {
 	a := t.Incoming()
 	say := func(key string) (answer, error) { return answer{text: cards.Text(ti.loc, key)}, nil }
@@ -440,11 +451,16 @@ func (h *Helpdesk) setup(ctx context.Context, t Turn, ti turnInfo, _ action) (an
 	if err != nil {
 		return answer{}, err
 	}
-	if !h.authorized(ctx, ti, a, cur) {
+	ch := Channel{ServiceURL: a.ServiceURL, ConversationID: channelID(a), TeamID: teamID(a), Tenant: ti.tenant}
+	if !h.admin(a) {
+		if cur != nil && h.member(ctx, ti, a, cur) {
+			ti.log.WarnContext(ctx, "helpdesk: refused to move the helpdesk channel: not in HELPDESK_ADMINS", "event", "helpdesk_channel_move_refused",
+				"by", a.From.AadObjectID, "channel", cur.ConversationID, "requested_channel", ch.ConversationID, "requested_team", ch.TeamID)
+			return say("hd.setup.admins")
+		}
 		ti.log.WarnContext(ctx, "helpdesk: refused ヘルプデスク設定 from a non-member", "from", a.From.ID, "aad", a.From.AadObjectID)
 		return say("hd.denied")
 	}
-	ch := Channel{ServiceURL: a.ServiceURL, ConversationID: channelID(a), TeamID: teamID(a), Tenant: ti.tenant}
 	b, err := json.Marshal(ch)
 	if err != nil {
 		return answer{}, err
@@ -452,8 +468,11 @@ func (h *Helpdesk) setup(ctx context.Context, t Turn, ti turnInfo, _ action) (an
 	if err := h.o.Store.SaveHelpdeskChannel(ctx, b); err != nil {
 		return answer{}, err
 	}
-	ti.log.InfoContext(ctx, "audit: helpdesk channel set", "audit", true, "event", "helpdesk_channel_set",
-		"by", a.From.AadObjectID, "channel", ch.ConversationID, "team", ch.TeamID)
+	attrs := []any{"audit", true, "event", "helpdesk_channel_set", "by", a.From.AadObjectID, "channel", ch.ConversationID, "team", ch.TeamID}
+	if cur != nil {
+		attrs = append(attrs, "previous_channel", cur.ConversationID)
+	}
+	ti.log.InfoContext(ctx, "audit: helpdesk channel set", attrs...)
 	return say("hd.setup.done")
 }
 

@@ -139,7 +139,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 	if a.conv, err = a.newConversation(content); err != nil {
 		return nil, err
 	}
-	if cfg.MetricsAddr == "" {
+	if cfg.MetricsOnBotPort {
 		a.mounts["GET /metrics"] = a.metrics.Handler()
 	}
 	ready := []bot.ReadyCheck{a.conv.ping}
@@ -215,8 +215,9 @@ func (a *App) connectBot() {
 }
 
 // Handler is the bot's HTTP surface: POST /api/messages, GET /healthz and
-// /readyz, GET /metrics unless METRICS_ADDR moves it, and the sandbox in
-// local mode.
+// /readyz, GET /metrics when the configuration puts it there (local mode
+// without METRICS_ADDR, or METRICS_PUBLIC=true), and the sandbox in local
+// mode.
 func (a *App) Handler() http.Handler { return a.server }
 
 // Wait blocks until the work turns deferred past their acknowledgement (a

@@ -84,6 +84,11 @@ type Config struct {
 	// MetricsAddr, when set, serves GET /metrics on its own listener
 	// (host:port) instead of the bot's.
 	MetricsAddr string
+	// MetricsOnBotPort serves GET /metrics on the bot's own listener:
+	// METRICS_PUBLIC, which defaults to true in local mode (loopback only)
+	// and to false in Azure mode, where that listener is public. It is
+	// false when MetricsAddr is set.
+	MetricsOnBotPort bool
 	// PprofAddr, when set, serves net/http/pprof on a loopback listener.
 	PprofAddr string
 	// BindHost is the interface the bot listens on (default: all in Azure
@@ -229,6 +234,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.MetricsAddr, err = metricsAddr(get("METRICS_ADDR"), c.Port, c.LocalMode); err != nil {
 		return c, err
 	}
+	if c.MetricsOnBotPort, err = metricsPublic(get("METRICS_PUBLIC"), c.MetricsAddr, c.LocalMode); err != nil {
+		return c, err
+	}
 	if v := get("PPROF_ADDR"); v != "" {
 		host, port, err := net.SplitHostPort(v)
 		if _, perr := strconv.Atoi(port); err != nil || perr != nil || !loopback.Host(host) {
@@ -308,6 +316,25 @@ func metricsAddr(v string, botPort int, local bool) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
+// metricsPublic reads METRICS_PUBLIC: whether GET /metrics is served on
+// the bot's own listener. Without it, local mode does (the listener is
+// loopback only) and Azure mode does not (the listener faces the
+// internet): there the metrics go on METRICS_ADDR, or on the bot's port
+// only when asked for.
+func metricsPublic(v, addr string, local bool) (bool, error) {
+	if v == "" {
+		return local && addr == "", nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, &Error{"METRICS_PUBLIC", fmt.Sprintf("%q is not true or false", v)}
+	}
+	if b && addr != "" {
+		return false, &Error{"METRICS_PUBLIC", "is true and METRICS_ADDR is set: serve /metrics either on the bot's port (METRICS_PUBLIC=true) or on METRICS_ADDR, not both"}
+	}
+	return b, nil
+}
+
 func splitList(v string) []string {
 	var out []string
 	for _, p := range strings.Split(v, ",") {
@@ -373,10 +400,13 @@ func (c Config) Summary() []any {
 	if c.PprofAddr != "" {
 		attrs = append(attrs, "pprof", c.PprofAddr)
 	}
-	if c.MetricsAddr != "" {
+	switch {
+	case c.MetricsAddr != "":
 		attrs = append(attrs, "metrics", "GET /metrics on METRICS_ADDR "+c.MetricsAddr)
-	} else {
+	case c.MetricsOnBotPort:
 		attrs = append(attrs, "metrics", "GET /metrics on the bot's listener")
+	default:
+		attrs = append(attrs, "metrics", "not served (set METRICS_ADDR, or METRICS_PUBLIC=true for the bot's listener)")
 	}
 	if !c.LocalMode {
 		attrs = append(attrs,

@@ -232,3 +232,53 @@ func TestMetricsAddrConfig(t *testing.T) {
 		}
 	}
 }
+
+// GET /metrics is on the bot's own listener in local mode (loopback only)
+// and, in Azure mode, where that listener faces the internet, only when
+// METRICS_PUBLIC=true asks for it.
+func TestMetricsPublic(t *testing.T) {
+	azure := map[string]string{"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "s3cret", "MicrosoftAppTenantId": testTenantID}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		onBot   bool
+		problem string
+		summary string
+	}{
+		{"local default", map[string]string{}, true, "", "GET /metrics on the bot's listener"},
+		{"local, turned off", map[string]string{"METRICS_PUBLIC": "false"}, false, "", "not served"},
+		{"local with METRICS_ADDR", map[string]string{"METRICS_ADDR": ":9090"}, false, "", "on METRICS_ADDR"},
+		{"azure default", azure, false, "", "not served (set METRICS_ADDR, or METRICS_PUBLIC=true"},
+		{"azure, asked for", with(azure, "METRICS_PUBLIC", "true"), true, "", "GET /metrics on the bot's listener"},
+		{"azure with METRICS_ADDR", with(azure, "METRICS_ADDR", ":9090"), false, "", "on METRICS_ADDR"},
+		{"azure, METRICS_ADDR and METRICS_PUBLIC=false", with(azure, "METRICS_ADDR", ":9090", "METRICS_PUBLIC", "false"), false, "", "on METRICS_ADDR"},
+		{"both", with(azure, "METRICS_ADDR", ":9090", "METRICS_PUBLIC", "true"), false, "METRICS_PUBLIC", ""},
+		{"not a boolean", with(azure, "METRICS_PUBLIC", "yes please"), false, "METRICS_PUBLIC", ""},
+	} {
+		cfg, err := Load(env(tc.env))
+		if tc.problem != "" {
+			if ce, ok := err.(*Error); !ok || ce.Var != tc.problem {
+				t.Errorf("%s: err = %v, want a problem with %s", tc.name, err, tc.problem)
+			}
+			continue
+		}
+		if err != nil || cfg.MetricsOnBotPort != tc.onBot {
+			t.Errorf("%s: MetricsOnBotPort = %v, %v; want %v", tc.name, cfg.MetricsOnBotPort, err, tc.onBot)
+			continue
+		}
+		summary := fmt.Sprint(cfg.Summary()...)
+		if !strings.Contains(summary, tc.summary) {
+			t.Errorf("%s: summary does not say %q: %s", tc.name, tc.summary, summary)
+		}
+	}
+}
