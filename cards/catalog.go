@@ -116,6 +116,7 @@ var catalog = map[string]map[Locale]string{
 	"old.title":      {Japanese: "削除する古いスマホ", English: "Old phone(s) to delete"},
 	"old.registered": {Japanese: "登録日: %s", English: "Registered: %s"},
 	"old.unknown":    {Japanese: "登録日不明", English: "registration date unknown"},
+	"more":           {Japanese: "ほか %d 件", English: "and %d more"},
 	"old.none": {
 		Japanese: "以前の Microsoft Authenticator の登録はありませんでした。削除する登録はないため、古いスマホのアプリの確認に進みます。",
 		English:  "There was no earlier Microsoft Authenticator registration, so there is nothing to delete. Next, check the app on your old phone.",

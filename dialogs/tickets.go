@@ -91,7 +91,9 @@ var ticketActions = map[string]ticketAction{
 	cards.VerbTicketAssign: func(_ *Helpdesk, _ context.Context, x *ticketTurn) (answer, *ticketChange, error) {
 		return answer{}, &ticketChange{
 			event: "assigned", history: "hd.history.assigned",
-			tell: cards.Text(x.user.loc, "hd.notify.assigned", x.cur.Number, x.actor),
+			// The agent's display name is theirs to set: Plain, in the
+			// user's chat as on the card.
+			tell: cards.Text(x.user.loc, "hd.notify.assigned", x.cur.Number, cards.Plain(x.actor)),
 			apply: func(tk *ticket) {
 				tk.Status, tk.Assignee, tk.AssignedAt = ticketAssigned, x.actor, x.now
 			},
