@@ -40,17 +40,29 @@ func ReasonText(loc Locale, key string) string {
 
 // HelpdeskForm asks what is wrong before a ticket is opened. ref is the
 // dialog's current card (nil outside a procedure).
-func HelpdeskForm(loc Locale, ref *Ref) Card {
+func HelpdeskForm(loc Locale, ref *Ref) Card { return HelpdeskFormAgain(loc, ref, "", "", "") }
+
+// HelpdeskFormAgain is the form shown again with a notice on top (sent
+// too often) and what the user had chosen and typed filled in, so that
+// nothing they wrote is lost.
+func HelpdeskFormAgain(loc Locale, ref *Ref, noticeText, reason, note string) Card {
 	var choices []any
 	for _, r := range Reasons {
 		choices = append(choices, map[string]any{"title": ReasonText(loc, r), "value": r})
 	}
-	body := []any{
-		title(Text(loc, "hd.form.title")),
-		textBlock(Text(loc, "hd.form.body")),
-		map[string]any{"type": "Input.ChoiceSet", "id": "reason", "label": Text(loc, "hd.reason.label"), "style": "expanded", "choices": choices},
-		map[string]any{"type": "Input.Text", "id": "note", "label": Text(loc, "hd.note.label"), "isMultiline": true, "maxLength": 500},
+	choice := map[string]any{"type": "Input.ChoiceSet", "id": "reason", "label": Text(loc, "hd.reason.label"), "style": "expanded", "choices": choices}
+	if reason != "" {
+		choice["value"] = reason
 	}
+	input := map[string]any{"type": "Input.Text", "id": "note", "label": Text(loc, "hd.note.label"), "isMultiline": true, "maxLength": 500}
+	if note != "" {
+		input["value"] = note
+	}
+	body := []any{title(Text(loc, "hd.form.title"))}
+	if noticeText != "" {
+		body = append(body, notice(noticeText))
+	}
+	body = append(body, textBlock(Text(loc, "hd.form.body")), choice, input)
 	actions := []any{execute(Text(loc, "btn.send"), VerbHelpdeskSubmit, ref, "positive")}
 	if ref != nil {
 		actions = append(actions, execute(Text(loc, "btn.back"), VerbResume, ref, ""))

@@ -217,3 +217,13 @@ func Snoozed(loc Locale, ref Ref, text string) Card {
 		execute(Text(loc, "btn.helpdesk"), VerbHelpdesk, &ref, ""),
 	})
 }
+
+// TooLarge stands in for a card that would have been over MaxSize (a bug:
+// the builders bound what they show), in both languages since the card it
+// replaces is not known here, with a button that shows where the user is.
+func TooLarge() Card {
+	return newCard("too-large", []any{
+		notice(Text(Japanese, "card.toolarge")),
+		textBlock(Text(English, "card.toolarge")),
+	}, []any{execute(Text(Japanese, "status.title")+" / "+Text(English, "status.title"), VerbStatus, nil, "")})
+}

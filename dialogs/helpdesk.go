@@ -27,6 +27,9 @@ type HelpdeskStore interface {
 	CacheMember(ctx context.Context, team, user string, member bool, ttl time.Duration) error
 	CachedMember(ctx context.Context, team, user string) (bool, bool, error)
 	Audit(ctx context.Context, tenant, user string, fields map[string]string) error
+	// CountSubmission counts one helpdesk-form submission of the user and
+	// returns how many there have been in the window per (this one too).
+	CountSubmission(ctx context.Context, tenant, user string, per time.Duration) (int64, error)
 }
 
 // HelpdeskConnector is what the helpdesk needs of the Bot Connector: post
@@ -114,6 +117,21 @@ const memberCacheTTL = 10 * time.Minute
 // maxNote bounds a note from the helpdesk form, in characters.
 const maxNote = 500
 
+// maxNotes is how many notes a ticket keeps: the newest. With maxNote
+// characters each, the ticket card stays far below Teams' size limit
+// (cards.TestCardsAtTheirLargest); the card says how many were dropped.
+const maxNotes = 20
+
+// maxHistory is how many lines of the agents' history a ticket keeps.
+const maxHistory = 50
+
+// Helpdesk-form submissions are limited per user: maxSubmits in each
+// submitWindow. One more is answered with the form again, filled in.
+const (
+	maxSubmits   = 5
+	submitWindow = time.Minute
+)
+
 // submit opens a ticket from the reason form, or adds a note to the user's
 // open one, and answers with the ticket number.
 func (h *Helpdesk) submit(ctx context.Context, t Turn, ti turnInfo, act action) (answer, error) {
@@ -130,14 +148,23 @@ func (h *Helpdesk) submit(ctx context.Context, t Turn, ti turnInfo, act action) 
 	if err != nil {
 		return answer{}, err
 	}
-	n, added, noChannel, err := h.openOrNote(ctx, ti, st, reason, note)
-	if err != nil {
-		return answer{}, err
-	}
 	var ref *cards.Ref
 	if st.active() {
 		r := st.ref()
 		ref = &r
+	}
+	// Too many in a short while: the form again, with the reason and the
+	// note as sent, and nothing else changed. A count that cannot be
+	// made lets the submission through (its ticket needs Redis anyway).
+	if n, err := h.o.Store.CountSubmission(ctx, ti.tenant, ti.user, submitWindow); err != nil {
+		ti.log.WarnContext(ctx, "helpdesk: submissions not counted", "err", err)
+	} else if n > maxSubmits {
+		ti.log.InfoContext(ctx, "helpdesk: form submission refused: too many", "count", n)
+		return answer{card: render(cards.HelpdeskFormAgain(ti.loc, ref, cards.Text(ti.loc, "hd.ratelimited"), reason, note))}, nil
+	}
+	n, added, noChannel, err := h.openOrNote(ctx, ti, st, reason, note)
+	if err != nil {
+		return answer{}, err
 	}
 	return answer{card: render(cards.TicketReceived(h.conv.o.Content, ti.loc, n, added, noChannel, ref))}, nil
 }
@@ -213,6 +240,9 @@ func (h *Helpdesk) openOrNote(ctx context.Context, ti turnInfo, st *state, reaso
 		tk, err := h.updateTicket(ctx, ti.tenant, ti.user, open, func(tk *ticket) bool {
 			if line != "" {
 				tk.Notes = append(tk.Notes, line)
+				if over := len(tk.Notes) - maxNotes; over > 0 {
+					tk.Notes, tk.NotesDropped = slices.Clone(tk.Notes[over:]), tk.NotesDropped+over
+				}
 			}
 			if st != nil {
 				tk.Step = h.conv.stepTitle(st.Step, cards.Japanese)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -22,23 +23,25 @@ const (
 
 // ticket is stored per user, hash-tagged, for 90 days.
 type ticket struct {
-	Number     int64    `json:"n"`
-	Status     string   `json:"status"`
-	Tenant     string   `json:"tenant"`
-	User       string   `json:"user"`
-	UserName   string   `json:"name,omitempty"`
-	UPN        string   `json:"upn,omitempty"`
-	Locale     string   `json:"loc,omitempty"`
-	Step       string   `json:"step,omitempty"`
-	Reason     string   `json:"reason,omitempty"`
-	Lost       bool     `json:"lost,omitempty"`
-	Notes      []string `json:"notes,omitempty"`
-	Timeline   []string `json:"tl,omitempty"`
-	Devices    []string `json:"devices,omitempty"`
-	LastError  string   `json:"lastError,omitempty"`
-	Assignee   string   `json:"assignee,omitempty"`
-	AssignedAt string   `json:"assignedAt,omitempty"`
-	History    []string `json:"history,omitempty"`
+	Number   int64    `json:"n"`
+	Status   string   `json:"status"`
+	Tenant   string   `json:"tenant"`
+	User     string   `json:"user"`
+	UserName string   `json:"name,omitempty"`
+	UPN      string   `json:"upn,omitempty"`
+	Locale   string   `json:"loc,omitempty"`
+	Step     string   `json:"step,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+	Lost     bool     `json:"lost,omitempty"`
+	Notes    []string `json:"notes,omitempty"`
+	// NotesDropped counts the older notes no longer kept (maxNotes).
+	NotesDropped int      `json:"notesDropped,omitempty"`
+	Timeline     []string `json:"tl,omitempty"`
+	Devices      []string `json:"devices,omitempty"`
+	LastError    string   `json:"lastError,omitempty"`
+	Assignee     string   `json:"assignee,omitempty"`
+	AssignedAt   string   `json:"assignedAt,omitempty"`
+	History      []string `json:"history,omitempty"`
 	// Where the card is in the helpdesk channel, to update it in place.
 	CardService string    `json:"cardService,omitempty"`
 	CardConv    string    `json:"cardConv,omitempty"`
@@ -50,7 +53,7 @@ func (h *Helpdesk) view(tk *ticket) cards.TicketView {
 	return cards.TicketView{
 		Tenant: tk.Tenant, User: tk.User, Number: tk.Number, Status: tk.Status,
 		UserName: tk.UserName, UPN: tk.UPN, Step: tk.Step, Reason: tk.Reason,
-		Notes: tk.Notes, Timeline: tk.Timeline, Devices: tk.Devices, LastError: tk.LastError,
+		Notes: tk.Notes, NotesDropped: tk.NotesDropped, Timeline: tk.Timeline, Devices: tk.Devices, LastError: tk.LastError,
 		Locale: tk.Locale, Assignee: tk.Assignee, AssignedAt: tk.AssignedAt, History: tk.History,
 		OfferTAP: h.o.TAPEnabled && tk.Lost, OfferRevoke: tk.Lost,
 	}
@@ -210,6 +213,9 @@ func (h *Helpdesk) applyTicket(ctx context.Context, x *ticketTurn, c *ticketChan
 			c.apply(tk)
 		}
 		tk.History = append(tk.History, line)
+		if over := len(tk.History) - maxHistory; over > 0 {
+			tk.History = slices.Clone(tk.History[over:])
+		}
 		return true
 	})
 	if err != nil || tk == nil {
