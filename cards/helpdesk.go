@@ -255,7 +255,11 @@ func TAPForUser(loc Locale, pass string, lifetimeMinutes int, ref Ref) Card {
 	return newCard("tap", []any{
 		title(Text(loc, "tap.title")),
 		textBlock(Text(loc, "tap.body", lifetimeMinutes)),
-		textBlock(pass, "size", "ExtraLarge", "weight", "Bolder", "fontType", "Monospace"),
+		// A TextRun is shown as it is, never as Markdown: a pass from
+		// Graph with "*" or "_" in it reads exactly as it must be typed.
+		map[string]any{"type": "RichTextBlock", "inlines": []any{
+			map[string]any{"type": "TextRun", "text": pass, "size": "ExtraLarge", "weight": "Bolder", "fontType": "Monospace"},
+		}},
 		textBlock(Text(loc, "tap.next")),
 	}, []any{execute(Text(loc, "btn.resume"), VerbResume, &ref, "positive")})
 }

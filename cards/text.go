@@ -20,6 +20,10 @@ const MaxPlain = 540
 // or a text message, where Teams renders Markdown. It is the one function
 // for that: every builder applies it where it puts such a string into
 // its text, so that a catalog string's own Markdown (**%s**) still works.
+// The catalog and the step content file are the bot's own words, whose
+// Markdown (bold, the store links) is meant: they are not passed through
+// Plain. A secret that must be typed exactly (a Temporary Access Pass) is
+// not Plain either: it goes in a TextRun, which is never Markdown.
 //
 // What it does:
 //   - Markdown that could make a link, an image, emphasis, code, a heading

@@ -235,3 +235,24 @@ func TestSize(t *testing.T) {
 		}
 	}
 }
+
+// A Temporary Access Pass from Graph is shown exactly as it must be typed:
+// in a TextRun, which is never read as Markdown, not in a TextBlock.
+func TestTAPPassIsNotMarkdown(t *testing.T) {
+	const pass = "a*b_c*d_[e](f)"
+	c := TAPForUser(Japanese, pass, 60, testRef("open_page"))
+	var runs []string
+	for _, e := range elementsOf(c, "RichTextBlock") {
+		for _, in := range e["inlines"].([]any) {
+			runs = append(runs, in.(map[string]any)["text"].(string))
+		}
+	}
+	if len(runs) != 1 || runs[0] != pass {
+		t.Errorf("text runs %q, want the pass as it is", runs)
+	}
+	for _, s := range textsOf(c) {
+		if strings.Contains(s, "a*b") {
+			t.Errorf("the pass is in a TextBlock: %q", s)
+		}
+	}
+}

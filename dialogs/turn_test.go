@@ -45,3 +45,20 @@ func TestCardsMeasuredBeforeTheyLeave(t *testing.T) {
 		t.Error("fit(nil) is not nil")
 	}
 }
+
+// The names in a step's problem ("not deleted yet: <names>") are set by
+// the phones' owners: shown as typed.
+func TestStepCardProblemNamesArePlain(t *testing.T) {
+	c := NewConversation(ConversationOptions{Content: DefaultContent()})
+	s := &state{V: stateVersion, ID: newID(), Status: statusActive, Step: StepDeleteOld, Nonce: newID(),
+		Problem: "delete.still", ProblemArg: "[x](https://evil.example)、<at>Helpdesk</at>\n# y"}
+	got := string(c.stepCard(s, turnInfo{loc: cards.Japanese}, ""))
+	for _, bad := range []string{"](http", "<at>", `\u003cat\u003e`, `\n#`} {
+		if strings.Contains(got, bad) {
+			t.Errorf("the step card holds %q: %s", bad, got)
+		}
+	}
+	if !strings.Contains(got, `\\[x\\]\\(https://evil.example)`) {
+		t.Errorf("the names are not shown as typed: %s", got)
+	}
+}
