@@ -74,3 +74,31 @@ func TestHelpdeskSubmissionsLimitedAndNotesBounded(t *testing.T) {
 		t.Errorf("stored ticket: %d notes, %d dropped (%v), want 20 and 5", len(tk.Notes), tk.Dropped, err)
 	}
 }
+
+// A user with more registrations than a ticket card lists, each with a
+// very long name: the ticket lists 19 and how many more, each name cut,
+// and the card stays under the limit.
+func TestTicketDevicesBounded(t *testing.T) {
+	r := newHelpdeskRig(t)
+	for i := range 30 {
+		r.sb.AddMethod(r.user, strconv.Itoa(i)+" "+strings.Repeat("[x](https://evil.example)", 200))
+	}
+	step := r.say("スマホ交換")
+	wantCard(t, r.submitHelpdesk(step, "other", "多すぎる"), "ticket-received")
+	posted := r.inChannel(http.MethodPost)
+	if len(posted) != 1 {
+		t.Fatalf("%d ticket cards posted", len(posted))
+	}
+	card := cardOf(t, posted[0])
+	body := text(card)
+	if !strings.Contains(body, "ほか 12 件") || strings.Contains(body, "省略") {
+		t.Errorf("the ticket does not list 19 devices and how many more")
+	}
+	b, _ := json.Marshal(card)
+	if n := cards.Size(b); n >= cards.MaxSize {
+		t.Errorf("ticket card: %d UTF-16 code units", n)
+	}
+	if strings.Contains(body, "](http") {
+		t.Error("a device name made a link")
+	}
+}

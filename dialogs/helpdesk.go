@@ -140,10 +140,7 @@ func (h *Helpdesk) submit(ctx context.Context, t Turn, ti turnInfo, act action) 
 		reason = ""
 	}
 	note, _ := act.data["note"].(string)
-	note = strings.TrimSpace(note)
-	if r := []rune(note); len(r) > maxNote {
-		note = string(r[:maxNote])
-	}
+	note = clip(strings.TrimSpace(note), maxNote)
 	st, _, err := h.conv.dialogs.load(ctx, ti.userKey, ti.log)
 	if err != nil {
 		return answer{}, err
@@ -314,15 +311,33 @@ func (h *Helpdesk) devices(ctx context.Context, ti turnInfo) []string {
 	if len(ms) == 0 {
 		return []string{cards.Text(cards.Japanese, "hd.devices.none")}
 	}
-	out := make([]string, 0, len(ms))
-	for _, m := range ms {
-		d := m.DeviceName
+	// Bounded as the card shows them: at most cards.MaxLines lines (the
+	// last one saying how many more there are when they do not fit), each
+	// name at most maxNote characters.
+	out := make([]string, 0, min(len(ms), cards.MaxLines))
+	for i, m := range ms {
+		if i == cards.MaxLines-1 && len(ms) > cards.MaxLines {
+			out = append(out, cards.Text(cards.Japanese, "more", len(ms)-i))
+			break
+		}
+		d := clip(m.DeviceName, maxNote)
 		if m.Created != nil {
-			d = cards.Text(cards.Japanese, "hd.device.registered", m.DeviceName, m.Created.In(tokyo).Format("2006-01-02"))
+			d = cards.Text(cards.Japanese, "hd.device.registered", d, m.Created.In(tokyo).Format("2006-01-02"))
 		}
 		out = append(out, d)
 	}
 	return out
+}
+
+// clip cuts s to at most n characters.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
 }
 
 func timelineLines(st *state) []string {
