@@ -23,30 +23,31 @@ const (
 
 // ticket is stored per user, hash-tagged, for 90 days.
 type ticket struct {
-	Number   int64    `json:"n"`
-	Status   string   `json:"status"`
-	Tenant   string   `json:"tenant"`
-	User     string   `json:"user"`
-	UserName string   `json:"name,omitempty"`
-	UPN      string   `json:"upn,omitempty"`
-	Locale   string   `json:"loc,omitempty"`
-	Step     string   `json:"step,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
-	Lost     bool     `json:"lost,omitempty"`
-	Notes    []string `json:"notes,omitempty"`
-	// NotesDropped counts the older notes no longer kept (maxNotes).
-	NotesDropped int      `json:"notesDropped,omitempty"`
-	Timeline     []string `json:"tl,omitempty"`
-	Devices      []string `json:"devices,omitempty"`
-	LastError    string   `json:"lastError,omitempty"`
-	Assignee     string   `json:"assignee,omitempty"`
-	AssignedAt   string   `json:"assignedAt,omitempty"`
-	History      []string `json:"history,omitempty"`
+	Number     int64    `json:"n"`
+	Status     string   `json:"status"`
+	Tenant     string   `json:"tenant"`
+	User       string   `json:"user"`
+	UserName   string   `json:"name,omitempty"`
+	UPN        string   `json:"upn,omitempty"`
+	Locale     string   `json:"loc,omitempty"`
+	Step       string   `json:"step,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	Lost       bool     `json:"lost,omitempty"`
+	Notes      []string `json:"notes,omitempty"`
+	Timeline   []string `json:"tl,omitempty"`
+	Devices    []string `json:"devices,omitempty"`
+	LastError  string   `json:"lastError,omitempty"`
+	Assignee   string   `json:"assignee,omitempty"`
+	AssignedAt string   `json:"assignedAt,omitempty"`
+	History    []string `json:"history,omitempty"`
 	// Where the card is in the helpdesk channel, to update it in place.
 	CardService string    `json:"cardService,omitempty"`
 	CardConv    string    `json:"cardConv,omitempty"`
 	CardID      string    `json:"cardId,omitempty"`
 	Created     time.Time `json:"created"`
+
+	// NotesDropped counts the older notes no longer kept (maxNotes).
+	NotesDropped int `json:"notesDropped,omitempty"`
 }
 
 func (h *Helpdesk) view(tk *ticket) cards.TicketView {
