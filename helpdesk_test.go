@@ -268,12 +268,19 @@ func TestLostPhoneTAPOnlyInUsersChat(t *testing.T) {
 	r.hooks.mu.Unlock()
 }
 
-// tapPass reads the pass from the TAP card (the ExtraLarge text block).
+// tapPass reads the pass from the TAP card (the ExtraLarge text, in a
+// RichTextBlock's TextRun since the pass must not be read as Markdown).
 func tapPass(t testing.TB, c cards.Card) string {
 	for _, b := range c["body"].([]any) {
 		m := b.(map[string]any)
 		if m["size"] == "ExtraLarge" {
 			return m["text"].(string)
+		}
+		inlines, _ := m["inlines"].([]any)
+		for _, in := range inlines {
+			if run, ok := in.(map[string]any); ok && run["size"] == "ExtraLarge" {
+				return run["text"].(string)
+			}
 		}
 	}
 	t.Fatalf("no pass on the TAP card: %s", text(c))

@@ -308,6 +308,16 @@ func (s *Server) handleMessages() http.Handler {
 			}
 		}
 
+		// Ids out of bounds are refused before anything is recorded.
+		if err := checkIDs(act); err != nil {
+			log.WarnContext(r.Context(), "activity refused", "err", err)
+			outcome = OutcomeBadRequest
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, err.Error()+"\n")
+			return
+		}
+
 		tenant := TenantOf(act)
 		log = withTurn(log, slog.String("activity_id", act.ID), slog.String("conversation_id", act.Conversation.ID),
 			slog.String("tenant", tenant), slog.String("type", string(act.Type)))

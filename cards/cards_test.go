@@ -113,6 +113,7 @@ func cardCasesFrom(t testing.TB, content *Content) []cardCase {
 		add("no-dialog", "no-dialog", NoDialog(loc), nil)
 		add("no-dialog-notice", "no-dialog", NoDialogNotice(loc, Text(loc, "stale.notice")), nil)
 		add("cancelled", "cancelled", Cancelled(loc), nil)
+		add("too-large", "too-large", TooLarge(), nil)
 		var titles []string
 		for _, id := range StepIDs {
 			titles = append(titles, title(id))
@@ -123,6 +124,7 @@ func cardCasesFrom(t testing.TB, content *Content) []cardCase {
 		add("lost-ticket", "lost", Lost(content, loc, lost, 42), &lost)
 		add("helpdesk-form", "helpdesk-form", HelpdeskForm(loc, &ref), &ref)
 		add("helpdesk-form-no-dialog", "helpdesk-form", HelpdeskForm(loc, nil), nil)
+		add("helpdesk-form-again", "helpdesk-form", HelpdeskFormAgain(loc, &ref, Text(loc, "hd.ratelimited"), "qr", "カメラが起動しません"), &ref)
 		add("ticket-received", "ticket-received", TicketReceived(content, loc, 42, false, false, &ref), &ref)
 		add("ticket-received-added-nochannel", "ticket-received", TicketReceived(content, loc, 42, true, true, nil), nil)
 		rem := testRef("delete_old")

@@ -40,17 +40,29 @@ func ReasonText(loc Locale, key string) string {
 
 // HelpdeskForm asks what is wrong before a ticket is opened. ref is the
 // dialog's current card (nil outside a procedure).
-func HelpdeskForm(loc Locale, ref *Ref) Card {
+func HelpdeskForm(loc Locale, ref *Ref) Card { return HelpdeskFormAgain(loc, ref, "", "", "") }
+
+// HelpdeskFormAgain is the form shown again with a notice on top (sent
+// too often) and what the user had chosen and typed filled in, so that
+// nothing they wrote is lost.
+func HelpdeskFormAgain(loc Locale, ref *Ref, noticeText, reason, note string) Card {
 	var choices []any
 	for _, r := range Reasons {
 		choices = append(choices, map[string]any{"title": ReasonText(loc, r), "value": r})
 	}
-	body := []any{
-		title(Text(loc, "hd.form.title")),
-		textBlock(Text(loc, "hd.form.body")),
-		map[string]any{"type": "Input.ChoiceSet", "id": "reason", "label": Text(loc, "hd.reason.label"), "style": "expanded", "choices": choices},
-		map[string]any{"type": "Input.Text", "id": "note", "label": Text(loc, "hd.note.label"), "isMultiline": true, "maxLength": 500},
+	choice := map[string]any{"type": "Input.ChoiceSet", "id": "reason", "label": Text(loc, "hd.reason.label"), "style": "expanded", "choices": choices}
+	if reason != "" {
+		choice["value"] = reason
 	}
+	input := map[string]any{"type": "Input.Text", "id": "note", "label": Text(loc, "hd.note.label"), "isMultiline": true, "maxLength": 500}
+	if note != "" {
+		input["value"] = note
+	}
+	body := []any{title(Text(loc, "hd.form.title"))}
+	if noticeText != "" {
+		body = append(body, notice(noticeText))
+	}
+	body = append(body, textBlock(Text(loc, "hd.form.body")), choice, input)
 	actions := []any{execute(Text(loc, "btn.send"), VerbHelpdeskSubmit, ref, "positive")}
 	if ref != nil {
 		actions = append(actions, execute(Text(loc, "btn.back"), VerbResume, ref, ""))
@@ -90,6 +102,8 @@ type TicketView struct {
 	Step         string
 	Reason       string
 	Notes        []string
+	// NotesDropped counts older notes the ticket no longer keeps.
+	NotesDropped int
 	Timeline     []string
 	Devices      []string
 	LastError    string
@@ -115,6 +129,11 @@ func (v TicketView) action(title, verb, style string) map[string]any {
 	return a
 }
 
+// MaxLines is the most lines a section of the ticket card shows (notes,
+// devices, timeline, history): the newest ones. With MaxPlain characters a
+// line, the largest ticket card stays well under MaxSize.
+const MaxLines = 20
+
 // statusText is a ticket status in words.
 func statusText(s string) string {
 	switch s {
@@ -136,34 +155,44 @@ func Ticket(v TicketView) Card {
 	if v.Notice != "" {
 		body = append(body, notice(v.Notice))
 	}
+	// Every value but the ticket's own number, status and step words comes
+	// from the user, Graph or an agent: Plain.
 	facts := []any{
-		fact("ユーザー", v.UserName),
-		fact("UPN", v.UPN),
-		fact("aadObjectId", v.User),
+		fact("ユーザー", Plain(v.UserName)),
+		fact("UPN", Plain(v.UPN)),
+		fact("aadObjectId", Plain(v.User)),
 		fact("ステップ", v.Step),
 		fact("理由", v.Reason),
-		fact("言語", v.Locale),
+		fact("言語", Plain(v.Locale)),
 	}
 	if v.Assignee != "" {
-		facts = append(facts, fact("担当", v.Assignee+"("+v.AssignedAt+")"))
+		facts = append(facts, fact("担当", Plain(v.Assignee)+"("+Plain(v.AssignedAt)+")"))
 	}
 	body = append(body, map[string]any{"type": "FactSet", "facts": facts})
-	section := func(head string, lines []string) {
-		if len(lines) == 0 {
+	// A section shows its last MaxLines lines and says how many older ones
+	// are not shown (dropped: those the ticket no longer keeps).
+	section := func(head string, lines []string, dropped int) {
+		if len(lines) == 0 && dropped == 0 {
 			return
 		}
 		body = append(body, textBlock(head, "weight", "Bolder"))
+		if over := len(lines) - MaxLines; over > 0 {
+			lines, dropped = lines[over:], dropped+over
+		}
+		if dropped > 0 {
+			body = append(body, textBlock("(古い "+strconv.Itoa(dropped)+" 件は省略)", "isSubtle", true, "spacing", "None"))
+		}
 		for _, l := range lines {
-			body = append(body, textBlock("- "+l, "spacing", "None"))
+			body = append(body, textBlock("- "+Plain(l), "spacing", "None"))
 		}
 	}
-	section("ユーザーからのメモ", v.Notes)
-	section("Graph に登録されている Authenticator(現在)", v.Devices)
+	section("ユーザーからのメモ", v.Notes, v.NotesDropped)
+	section("Graph に登録されている Authenticator(現在)", v.Devices, 0)
 	if v.LastError != "" {
-		section("最後のエラー", []string{v.LastError})
+		section("最後のエラー", []string{v.LastError}, 0)
 	}
-	section("経過", v.Timeline)
-	section("対応履歴", v.History)
+	section("経過", v.Timeline, 0)
+	section("対応履歴", v.History, 0)
 
 	var actions []any
 	if v.Status != "resolved" {
@@ -198,7 +227,7 @@ func fact(t, v string) map[string]any {
 func ConfirmTAP(v TicketView, lifetimeMinutes int) Card {
 	body := []any{
 		title("一時アクセスパスの発行: チケット #" + strconv.FormatInt(v.Number, 10)),
-		textBlock(v.UserName + "(" + v.UPN + ")に、1 回だけ使える一時アクセスパス(" + strconv.Itoa(lifetimeMinutes) + " 分間有効)を発行します。パスはユーザーの 1:1 チャットにだけ届き、このチャネルには表示されません。"),
+		textBlock(Plain(v.UserName) + "(" + Plain(v.UPN) + ")に、1 回だけ使える一時アクセスパス(" + strconv.Itoa(lifetimeMinutes) + " 分間有効)を発行します。パスはユーザーの 1:1 チャットにだけ届き、このチャネルには表示されません。"),
 	}
 	if v.Notice != "" {
 		body = append(body, notice(v.Notice))
@@ -214,7 +243,7 @@ func ConfirmTAP(v TicketView, lifetimeMinutes int) Card {
 func ConfirmRevoke(v TicketView) Card {
 	return newCard("ticket-revoke-confirm", []any{
 		title("すべてのセッションをサインアウト: チケット #" + strconv.FormatInt(v.Number, 10)),
-		textBlock(v.UserName + "(" + v.UPN + ")のすべてのサインイン セッションを無効にします(反映まで数分かかることがあります)。紛失した端末からのサインインを止めるために使います。"),
+		textBlock(Plain(v.UserName) + "(" + Plain(v.UPN) + ")のすべてのサインイン セッションを無効にします(反映まで数分かかることがあります)。紛失した端末からのサインインを止めるために使います。"),
 	}, []any{
 		v.action("サインアウトする", VerbTicketRevokeGo, "destructive"),
 		v.action("戻る", VerbTicketView, ""),
@@ -226,7 +255,11 @@ func TAPForUser(loc Locale, pass string, lifetimeMinutes int, ref Ref) Card {
 	return newCard("tap", []any{
 		title(Text(loc, "tap.title")),
 		textBlock(Text(loc, "tap.body", lifetimeMinutes)),
-		textBlock(pass, "size", "ExtraLarge", "weight", "Bolder", "fontType", "Monospace"),
+		// A TextRun is shown as it is, never as Markdown: a pass from
+		// Graph with "*" or "_" in it reads exactly as it must be typed.
+		map[string]any{"type": "RichTextBlock", "inlines": []any{
+			map[string]any{"type": "TextRun", "text": pass, "size": "ExtraLarge", "weight": "Bolder", "fontType": "Monospace"},
+		}},
 		textBlock(Text(loc, "tap.next")),
 	}, []any{execute(Text(loc, "btn.resume"), VerbResume, &ref, "positive")})
 }

@@ -100,10 +100,14 @@ func Done(loc Locale, s Summary) Card {
 		textBlock(Text(loc, "done.summary", int(s.Took.Round(time.Minute)/time.Minute)), "isSubtle", true),
 	}
 	if s.NewDevice != "" {
-		body = append(body, textBlock("✅ "+Text(loc, "check.found", s.NewDevice)))
+		body = append(body, textBlock("✅ "+Text(loc, "check.found", Plain(s.NewDevice))))
 	}
-	for _, d := range s.OldDevices {
-		body = append(body, textBlock("🗑 "+Text(loc, "done.deleted", d)))
+	for i, d := range s.OldDevices {
+		if i == MaxLines {
+			body = append(body, textBlock(Text(loc, "more", len(s.OldDevices)-i), "isSubtle", true))
+			break
+		}
+		body = append(body, textBlock("🗑 "+Text(loc, "done.deleted", Plain(d))))
 	}
 	if len(s.StepTitles) > 0 {
 		var facts []any
@@ -159,9 +163,7 @@ func HelpdeskInfo(c *Content, loc Locale, ref *Ref, stepTitle string) Card {
 // old registrations.
 func ConfirmBotDelete(loc Locale, ref Ref, devices []Device) Card {
 	body := []any{title(Text(loc, "botdelete.title")), textBlock(Text(loc, "botdelete.body"))}
-	for _, d := range devices {
-		body = append(body, textBlock("- "+deviceLine(loc, d)))
-	}
+	body = append(body, deviceLines(loc, devices)...)
 	return newCard("confirm-delete", body, []any{
 		execute(Text(loc, "btn.confirmdelete"), VerbConfirmDelete, &ref, "destructive"),
 		execute(Text(loc, "btn.back"), VerbResume, &ref, ""),
@@ -193,9 +195,7 @@ func Reminder(loc Locale, v ReminderView) Card {
 	} else {
 		body = append(body, textBlock(Text(loc, "reminder.old"), "color", "Attention"))
 	}
-	for _, d := range v.OldDevices {
-		body = append(body, textBlock("- "+deviceLine(loc, d)))
-	}
+	body = append(body, deviceLines(loc, v.OldDevices)...)
 	body = append(body, textBlock(Text(loc, "reminder.at", v.Index, v.Total, v.StepTitle), "isSubtle", true))
 	ref := v.Ref
 	actions := []any{execute(Text(loc, "btn.resume"), VerbResume, &ref, "positive")}
@@ -216,4 +216,14 @@ func Snoozed(loc Locale, ref Ref, text string) Card {
 		execute(Text(loc, "btn.cancel"), VerbCancel, &ref, "destructive"),
 		execute(Text(loc, "btn.helpdesk"), VerbHelpdesk, &ref, ""),
 	})
+}
+
+// TooLarge stands in for a card that would have been over MaxSize (a bug:
+// the builders bound what they show), in both languages since the card it
+// replaces is not known here, with a button that shows where the user is.
+func TooLarge() Card {
+	return newCard("too-large", []any{
+		notice(Text(Japanese, "card.toolarge")),
+		textBlock(Text(English, "card.toolarge")),
+	}, []any{execute(Text(Japanese, "status.title")+" / "+Text(English, "status.title"), VerbStatus, nil, "")})
 }

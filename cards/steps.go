@@ -42,7 +42,21 @@ func deviceLine(loc Locale, d Device) string {
 	if d.Registered != "" {
 		date = Text(loc, "old.registered", d.Registered)
 	}
-	return "**" + d.Name + "**(" + date + ")"
+	return "**" + Plain(d.Name) + "**(" + date + ")"
+}
+
+// deviceLines lists devices, one line each: the first MaxLines, then how
+// many more there are.
+func deviceLines(loc Locale, ds []Device) []any {
+	var out []any
+	for i, d := range ds {
+		if i == MaxLines {
+			out = append(out, textBlock(Text(loc, "more", len(ds)-i), "isSubtle", true))
+			break
+		}
+		out = append(out, textBlock("- "+deviceLine(loc, d)))
+	}
+	return out
 }
 
 // Step builds the card of one step of the procedure: progress, title, the
@@ -69,13 +83,11 @@ func Step(c *Content, loc Locale, v StepView) Card {
 		body = append(body, storeColumns(c, loc))
 	}
 	if v.Found != "" {
-		body = append(body, textBlock("✅ "+Text(loc, "check.found", v.Found), "weight", "Bolder", "color", "Good"))
+		body = append(body, textBlock("✅ "+Text(loc, "check.found", Plain(v.Found)), "weight", "Bolder", "color", "Good"))
 	}
 	if len(v.Devices) > 0 {
 		body = append(body, textBlock(Text(loc, "old.title"), "weight", "Bolder"))
-		for _, d := range v.Devices {
-			body = append(body, textBlock("- "+deviceLine(loc, d)))
-		}
+		body = append(body, deviceLines(loc, v.Devices)...)
 	}
 	if v.Checking {
 		body = append(body, textBlock("⏳ "+Text(loc, "check.waiting"), "weight", "Bolder"))

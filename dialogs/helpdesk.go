@@ -27,6 +27,9 @@ type HelpdeskStore interface {
 	CacheMember(ctx context.Context, team, user string, member bool, ttl time.Duration) error
 	CachedMember(ctx context.Context, team, user string) (bool, bool, error)
 	Audit(ctx context.Context, tenant, user string, fields map[string]string) error
+	// CountSubmission counts one helpdesk-form submission of the user and
+	// returns how many there have been in the window per (this one too).
+	CountSubmission(ctx context.Context, tenant, user string, per time.Duration) (int64, error)
 }
 
 // HelpdeskConnector is what the helpdesk needs of the Bot Connector: post
@@ -114,6 +117,21 @@ const memberCacheTTL = 10 * time.Minute
 // maxNote bounds a note from the helpdesk form, in characters.
 const maxNote = 500
 
+// maxNotes is how many notes a ticket keeps: the newest. With maxNote
+// characters each, the ticket card stays far below Teams' size limit
+// (cards.TestCardsAtTheirLargest); the card says how many were dropped.
+const maxNotes = 20
+
+// maxHistory is how many lines of the agents' history a ticket keeps.
+const maxHistory = 50
+
+// Helpdesk-form submissions are limited per user: maxSubmits in each
+// submitWindow. One more is answered with the form again, filled in.
+const (
+	maxSubmits   = 5
+	submitWindow = time.Minute
+)
+
 // submit opens a ticket from the reason form, or adds a note to the user's
 // open one, and answers with the ticket number.
 func (h *Helpdesk) submit(ctx context.Context, t Turn, ti turnInfo, act action) (answer, error) {
@@ -122,15 +140,8 @@ func (h *Helpdesk) submit(ctx context.Context, t Turn, ti turnInfo, act action) 
 		reason = ""
 	}
 	note, _ := act.data["note"].(string)
-	note = strings.TrimSpace(note)
-	if r := []rune(note); len(r) > maxNote {
-		note = string(r[:maxNote])
-	}
+	note = clip(strings.TrimSpace(note), maxNote)
 	st, _, err := h.conv.dialogs.load(ctx, ti.userKey, ti.log)
-	if err != nil {
-		return answer{}, err
-	}
-	n, added, noChannel, err := h.openOrNote(ctx, ti, st, reason, note)
 	if err != nil {
 		return answer{}, err
 	}
@@ -138,6 +149,19 @@ func (h *Helpdesk) submit(ctx context.Context, t Turn, ti turnInfo, act action) 
 	if st.active() {
 		r := st.ref()
 		ref = &r
+	}
+	// Too many in a short while: the form again, with the reason and the
+	// note as sent, and nothing else changed. A count that cannot be
+	// made lets the submission through (its ticket needs Redis anyway).
+	if n, err := h.o.Store.CountSubmission(ctx, ti.tenant, ti.user, submitWindow); err != nil {
+		ti.log.WarnContext(ctx, "helpdesk: submissions not counted", "err", err)
+	} else if n > maxSubmits {
+		ti.log.InfoContext(ctx, "helpdesk: form submission refused: too many", "count", n)
+		return answer{card: render(cards.HelpdeskFormAgain(ti.loc, ref, cards.Text(ti.loc, "hd.ratelimited"), reason, note))}, nil
+	}
+	n, added, noChannel, err := h.openOrNote(ctx, ti, st, reason, note)
+	if err != nil {
+		return answer{}, err
 	}
 	return answer{card: render(cards.TicketReceived(h.conv.o.Content, ti.loc, n, added, noChannel, ref))}, nil
 }
@@ -213,6 +237,9 @@ func (h *Helpdesk) openOrNote(ctx context.Context, ti turnInfo, st *state, reaso
 		tk, err := h.updateTicket(ctx, ti.tenant, ti.user, open, func(tk *ticket) bool {
 			if line != "" {
 				tk.Notes = append(tk.Notes, line)
+				if over := len(tk.Notes) - maxNotes; over > 0 {
+					tk.Notes, tk.NotesDropped = slices.Clone(tk.Notes[over:]), tk.NotesDropped+over
+				}
 			}
 			if st != nil {
 				tk.Step = h.conv.stepTitle(st.Step, cards.Japanese)
@@ -284,15 +311,33 @@ func (h *Helpdesk) devices(ctx context.Context, ti turnInfo) []string {
 	if len(ms) == 0 {
 		return []string{cards.Text(cards.Japanese, "hd.devices.none")}
 	}
-	out := make([]string, 0, len(ms))
-	for _, m := range ms {
-		d := m.DeviceName
+	// Bounded as the card shows them: at most cards.MaxLines lines (the
+	// last one saying how many more there are when they do not fit), each
+	// name at most maxNote characters.
+	out := make([]string, 0, min(len(ms), cards.MaxLines))
+	for i, m := range ms {
+		if i == cards.MaxLines-1 && len(ms) > cards.MaxLines {
+			out = append(out, cards.Text(cards.Japanese, "more", len(ms)-i))
+			break
+		}
+		d := clip(m.DeviceName, maxNote)
 		if m.Created != nil {
-			d = cards.Text(cards.Japanese, "hd.device.registered", m.DeviceName, m.Created.In(tokyo).Format("2006-01-02"))
+			d = cards.Text(cards.Japanese, "hd.device.registered", d, m.Created.In(tokyo).Format("2006-01-02"))
 		}
 		out = append(out, d)
 	}
 	return out
+}
+
+// clip cuts s to at most n characters.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
 }
 
 func timelineLines(st *state) []string {

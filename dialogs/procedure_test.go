@@ -155,6 +155,31 @@ func TestStepCardsCacheIsTheBuiltCard(t *testing.T) {
 	}
 }
 
+// A cached step card shows a name from Graph as the builder does: through
+// cards.Plain, so no link or mention from a phone's name.
+func TestStepCardsCacheShowsNamesPlain(t *testing.T) {
+	content := DefaultContent()
+	var sc stepCards
+	hostile := []string{"[click](https://evil.example)", "<at>Helpdesk</at>", "# x\n> y", strings.Repeat("[x](https://e)", 100)}
+	for _, name := range hostile {
+		for _, v := range []cards.StepView{
+			{Ref: cards.Ref{Dialog: newID(), Step: string(StepConfirmNew), Nonce: newID()}, Index: 8, Total: len(procedure), Found: name},
+			{Ref: cards.Ref{Dialog: newID(), Step: string(StepDeleteOld), Nonce: newID()}, Index: 9, Total: len(procedure),
+				Devices: []cards.Device{{Name: name}, {Name: name, Registered: "2023-04-01"}}},
+		} {
+			got := sc.render(content, cards.Japanese, v)
+			if want := render(cards.Step(content, cards.Japanese, v)); string(got) != string(want) {
+				t.Errorf("name %q:\n got %s\nwant %s", name, got, want)
+			}
+			for _, bad := range []string{"](http", "<at>", `\u003cat\u003e`, `\n#`} {
+				if strings.Contains(string(got), bad) {
+					t.Errorf("name %q: the card holds %q: %s", name, bad, got)
+				}
+			}
+		}
+	}
+}
+
 // memStore is a Store in memory whose saves can be made to lose a race.
 type memStore struct {
 	doc     []byte

@@ -112,7 +112,7 @@ func (r *Router) OnInvoke(ctx context.Context, t Turn) (InvokeResult, error) {
 	if ans.then != nil {
 		ans.then(a.ReplyToID)
 	}
-	return InvokeResult{Card: ans.card, Text: ans.text}, nil
+	return InvokeResult{Card: fit(ans.card), Text: ans.text}, nil
 }
 
 // OnConversationUpdate welcomes a user when the bot is added to their

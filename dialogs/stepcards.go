@@ -47,17 +47,23 @@ func masked(v cards.StepView) (cards.StepView, []string, bool) {
 		vals = append(vals, *s)
 		*s = hole(len(vals) - 1)
 	}
+	// Names from Graph go in as the builder shows them: cards.Plain (a
+	// hole itself has nothing Plain changes).
+	putPlain := func(s *string) {
+		vals = append(vals, cards.Plain(*s))
+		*s = hole(len(vals) - 1)
+	}
 	put(&v.Ref.Dialog)
 	put(&v.Ref.Nonce)
 	if v.Found != "" {
-		put(&v.Found)
+		putPlain(&v.Found)
 	}
 	if v.SecurityInfoURL != "" {
 		put(&v.SecurityInfoURL)
 	}
 	v.Devices = append([]cards.Device(nil), v.Devices...)
 	for i := range v.Devices {
-		put(&v.Devices[i].Name)
+		putPlain(&v.Devices[i].Name)
 		if v.Devices[i].Registered != "" {
 			put(&v.Devices[i].Registered)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -44,13 +45,16 @@ type ticket struct {
 	CardConv    string    `json:"cardConv,omitempty"`
 	CardID      string    `json:"cardId,omitempty"`
 	Created     time.Time `json:"created"`
+
+	// NotesDropped counts the older notes no longer kept (maxNotes).
+	NotesDropped int `json:"notesDropped,omitempty"`
 }
 
 func (h *Helpdesk) view(tk *ticket) cards.TicketView {
 	return cards.TicketView{
 		Tenant: tk.Tenant, User: tk.User, Number: tk.Number, Status: tk.Status,
 		UserName: tk.UserName, UPN: tk.UPN, Step: tk.Step, Reason: tk.Reason,
-		Notes: tk.Notes, Timeline: tk.Timeline, Devices: tk.Devices, LastError: tk.LastError,
+		Notes: tk.Notes, NotesDropped: tk.NotesDropped, Timeline: tk.Timeline, Devices: tk.Devices, LastError: tk.LastError,
 		Locale: tk.Locale, Assignee: tk.Assignee, AssignedAt: tk.AssignedAt, History: tk.History,
 		OfferTAP: h.o.TAPEnabled && tk.Lost, OfferRevoke: tk.Lost,
 	}
@@ -91,7 +95,9 @@ var ticketActions = map[string]ticketAction{
 	cards.VerbTicketAssign: func(_ *Helpdesk, _ context.Context, x *ticketTurn) (answer, *ticketChange, error) {
 		return answer{}, &ticketChange{
 			event: "assigned", history: "hd.history.assigned",
-			tell: cards.Text(x.user.loc, "hd.notify.assigned", x.cur.Number, x.actor),
+			// The agent's display name is theirs to set: Plain, in the
+			// user's chat as on the card.
+			tell: cards.Text(x.user.loc, "hd.notify.assigned", x.cur.Number, cards.Plain(x.actor)),
 			apply: func(tk *ticket) {
 				tk.Status, tk.Assignee, tk.AssignedAt = ticketAssigned, x.actor, x.now
 			},
@@ -208,6 +214,9 @@ func (h *Helpdesk) applyTicket(ctx context.Context, x *ticketTurn, c *ticketChan
 			c.apply(tk)
 		}
 		tk.History = append(tk.History, line)
+		if over := len(tk.History) - maxHistory; over > 0 {
+			tk.History = slices.Clone(tk.History[over:])
+		}
 		return true
 	})
 	if err != nil || tk == nil {

@@ -40,10 +40,32 @@ func render(c cards.Card) json.RawMessage {
 	return b
 }
 
-// cardActivity is a message carrying one card: a cards.Card or its JSON.
+// fit measures a card's JSON against Teams' size limit as the last thing
+// before it leaves (as a message, an update or an invoke's answer): Teams
+// refuses a larger message, and an update of a ticket's card would then
+// fail for good. The builders bound everything they show (cards.MaxPlain,
+// cards.MaxLines; cards.TestCardsAtTheirLargest walks every card kind at
+// its largest), so a card over the limit is a bug: it is replaced by a
+// short card that says so rather than refused by Teams.
+func fit(b json.RawMessage) json.RawMessage {
+	if b == nil || cards.Size(b) <= cards.MaxSize {
+		return b
+	}
+	return render(cards.TooLarge())
+}
+
+// cardActivity is a message carrying one card: a cards.Card or its JSON,
+// which fit measures.
 func cardActivity(c any) schema.Activity {
+	var b json.RawMessage
+	switch c := c.(type) {
+	case cards.Card:
+		b = render(c)
+	case json.RawMessage:
+		b = c
+	}
 	return schema.Activity{
 		Type:        schema.Message,
-		Attachments: []schema.Attachment{{ContentType: cards.ContentType, Content: c}},
+		Attachments: []schema.Attachment{{ContentType: cards.ContentType, Content: fit(b)}},
 	}
 }

@@ -38,7 +38,8 @@ func (c *Conversation) stepCard(s *state, ti turnInfo, notice string) json.RawMe
 	}
 	if s.Problem != "" {
 		if s.ProblemArg != "" {
-			v.Problem = cards.Text(loc, s.Problem, s.ProblemArg)
+			// Device names, set by their owners.
+			v.Problem = cards.Text(loc, s.Problem, cards.Plain(s.ProblemArg))
 		} else {
 			v.Problem = cards.Text(loc, s.Problem)
 		}

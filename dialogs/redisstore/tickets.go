@@ -159,3 +159,22 @@ func (s *Store) Audit(ctx context.Context, tenant, user string, fields map[strin
 	}
 	return nil
 }
+
+// countScript counts in a window that starts with the first count: INCR,
+// and the key's TTL set when it is new, in one step.
+var countScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+`)
+
+// CountSubmission counts one helpdesk-form submission of the user and
+// returns how many there have been in the current window of length per
+// (this one included); the window starts with its first submission.
+func (s *Store) CountSubmission(ctx context.Context, tenant, user string, per time.Duration) (int64, error) {
+	n, err := countScript.Run(ctx, s.rdb, []string{s.prefix + UserTag(tenant, user) + ":hd:submits"}, per.Milliseconds()).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("count submission: %w", err)
+	}
+	return n, nil
+}
