@@ -18,7 +18,8 @@ import (
 // local mode (no Validator), with a handler that only reads the turn and no
 // duplicate check. The server must never panic (it would recover and
 // answer 500) and must answer every body with 2xx or 4xx: 200 for a JSON
-// activity with a type, 400 for anything else.
+// activity with a type and ids within bounds (checkIDs), 400 for anything
+// else.
 func FuzzActivityDecode(f *testing.F) {
 	for _, s := range fuzzActivitySeeds {
 		f.Add([]byte(s))
@@ -41,7 +42,7 @@ func FuzzActivityDecode(f *testing.F) {
 		}
 		var a schema.Activity
 		want := http.StatusOK
-		if json.Unmarshal(body, &a) != nil || a.Type == "" {
+		if json.Unmarshal(body, &a) != nil || a.Type == "" || checkIDs(a) != nil {
 			want = http.StatusBadRequest
 		}
 		if rec.Code != want {
