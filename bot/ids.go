@@ -42,7 +42,7 @@ func checkIDs(a schema.Activity) error {
 		{"from.aadObjectId", a.From.AadObjectID},
 	}
 	for _, g := range guids {
-		if err := checkID(g.field, g.v, maxGUIDLike, guidLike); err != nil {
+		if err := checkID(g.field, g.v, maxGUIDLike, &guidBytes); err != nil {
 			return err
 		}
 	}
@@ -56,19 +56,19 @@ func checkIDs(a schema.Activity) error {
 		{"channelData.channel.id", channelDataID(a, "channel")},
 	}
 	for _, id := range ids {
-		if err := checkID(id.field, id.v, maxChannelID, channelIDByte); err != nil {
+		if err := checkID(id.field, id.v, maxChannelID, &channelIDBytes); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func checkID(field, v string, limit int, ok func(c byte) bool) error {
+func checkID(field, v string, limit int, allowed *[256]bool) error {
 	if len(v) > limit {
 		return &idError{field, fmt.Sprintf("longer than %d characters", limit)}
 	}
 	for i := 0; i < len(v); i++ {
-		if !ok(v[i]) {
+		if !allowed[v[i]] {
 			return &idError{field, fmt.Sprintf("character %q not allowed at %d", rune(v[i]), i)}
 		}
 	}
@@ -88,6 +88,15 @@ func channelIDByte(c byte) bool {
 	}
 	return c > ' ' && c < 0x7f
 }
+
+// guidBytes and channelIDBytes are guidLike and channelIDByte as tables:
+// every turn checks a few hundred bytes of ids.
+var guidBytes, channelIDBytes = func() (g, c [256]bool) {
+	for i := range 256 {
+		g[i], c[i] = guidLike(byte(i)), channelIDByte(byte(i))
+	}
+	return g, c
+}()
 
 // channelDataID is channelData.<key>.id ("" when absent).
 func channelDataID(a schema.Activity, key string) string {

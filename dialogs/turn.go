@@ -48,7 +48,9 @@ func render(c cards.Card) json.RawMessage {
 // its largest), so a card over the limit is a bug: it is replaced by a
 // short card that says so rather than refused by Teams.
 func fit(b json.RawMessage) json.RawMessage {
-	if b == nil || cards.Size(b) <= cards.MaxSize {
+	// A UTF-16 code unit takes at least one byte of UTF-8: a card no
+	// longer in bytes than the limit needs no counting.
+	if b == nil || len(b) <= cards.MaxSize || cards.Size(b) <= cards.MaxSize {
 		return b
 	}
 	return render(cards.TooLarge())
