@@ -273,28 +273,10 @@ func (s *Server) handleMessages() http.Handler {
 			}
 		}()
 
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				outcome = OutcomeTooLarge
-				w.WriteHeader(http.StatusRequestEntityTooLarge)
-				return
-			}
-			outcome = OutcomeBadRequest
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		var act schema.Activity
-		if err := json.Unmarshal(body, &act); err != nil || act.Type == "" {
-			// Nothing unauthenticated is told why it was refused.
-			if s.opts.Validator != nil {
-				outcome = OutcomeUnauthorized
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			outcome = OutcomeBadRequest
-			w.WriteHeader(http.StatusBadRequest)
+		act, refused, status := s.readActivity(w, r)
+		if refused != "" {
+			outcome = refused
+			w.WriteHeader(status)
 			return
 		}
 		typ = act.Type
@@ -358,20 +340,46 @@ func (s *Server) handleMessages() http.Handler {
 			log.ErrorContext(ctx, "turn failed", "err", err)
 			outcome = OutcomeError
 			if dedupeKey != "" {
-				// The turn's own context may be what ran out: the record is
-				// dropped with a budget of its own, or Teams' retry of this
-				// activity would be taken for a duplicate and never answered.
-				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), forgetTimeout)
-				if ferr := s.opts.Dedupe.Forget(fctx, dedupeKey); ferr != nil {
-					log.WarnContext(ctx, "could not forget failed activity", "err", ferr)
-				}
-				cancel()
+				s.forget(ctx, log, dedupeKey)
 			}
 			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}
 		writeInvokeResponse(w, resp)
 	})
+}
+
+// readActivity reads and decodes the request's activity. refused is the
+// outcome of a body that is not one (too large, unreadable, no type) and
+// status its answer; nothing unauthenticated is told why it was refused.
+func (s *Server) readActivity(w http.ResponseWriter, r *http.Request) (act schema.Activity, refused string, status int) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return act, OutcomeTooLarge, http.StatusRequestEntityTooLarge
+		}
+		return act, OutcomeBadRequest, http.StatusBadRequest
+	}
+	if err := json.Unmarshal(body, &act); err != nil || act.Type == "" {
+		if s.opts.Validator != nil {
+			return act, OutcomeUnauthorized, http.StatusUnauthorized
+		}
+		return act, OutcomeBadRequest, http.StatusBadRequest
+	}
+	return act, "", 0
+}
+
+// forget drops the duplicate record of a failed turn. The turn's own
+// context may be what ran out: the record is dropped with a budget of its
+// own, or Teams' retry of the activity would be taken for a duplicate and
+// never answered.
+func (s *Server) forget(ctx context.Context, log *slog.Logger, key string) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), forgetTimeout)
+	defer cancel()
+	if err := s.opts.Dedupe.Forget(fctx, key); err != nil {
+		log.WarnContext(ctx, "could not forget failed activity", "err", err)
+	}
 }
 
 // firstSeen records the activity with the Deduper, which may read in the
