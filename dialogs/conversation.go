@@ -140,14 +140,16 @@ type outcome struct {
 // turnInfo is what a decision needs to know of the activity.
 type turnInfo struct {
 	userKey
-	loc    cards.Locale
-	tz     *time.Location
-	tzName string // as Teams sent it; "" when unknown or invalid
-	log    *slog.Logger
+	activity string // activityDigest of the turn's activity
+	loc      cards.Locale
+	tz       *time.Location
+	tzName   string // as Teams sent it; "" when unknown or invalid
+	log      *slog.Logger
 }
 
 func infoOf(a schema.Activity, log *slog.Logger) turnInfo {
-	ti := turnInfo{userKey: userKey{tenant: tenantOf(a), user: userOf(a)}, loc: cards.LocaleFor(a.Locale), tz: tokyo, log: log}
+	ti := turnInfo{userKey: userKey{tenant: tenantOf(a), user: userOf(a)}, loc: cards.LocaleFor(a.Locale), tz: tokyo, log: log,
+		activity: activityDigest(a.Conversation.ID, a.ID)}
 	if tz := loadLocation(a.LocalTimezone); tz != nil {
 		ti.tz, ti.tzName = tz, a.LocalTimezone
 	}
@@ -162,10 +164,19 @@ func (c *Conversation) handle(ctx context.Context, ti turnInfo, in input) (outco
 	}
 	var out outcome
 	_, _, err := c.dialogs.update(ctx, ti.userKey, ti.log, func(cur *state) (*state, error) {
+		if in.obs == nil && ti.activity != "" && cur != nil && cur.By == ti.activity {
+			// Teams redelivers an activity whose turn saved this state but
+			// failed to answer: answer from the state, move nothing.
+			out = c.again(cur, ti)
+			return nil, nil
+		}
 		obs := c.observe(ctx, ti, cur, in)
 		out = c.decide(cur, in, obs, ti)
 		if out.next == nil {
 			return nil, nil
+		}
+		if in.obs == nil {
+			out.next.By = ti.activity
 		}
 		if ti.tzName != "" {
 			out.next.TZ = ti.tzName

@@ -3,7 +3,9 @@ package dialogs
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +69,12 @@ type state struct {
 	TZ string `json:"tz,omitempty"`
 	// Remind is the reminder queued for this dialog.
 	Remind *reminder `json:"rem,omitempty"`
+
+	// By names the activity whose turn saved this state (a digest of its
+	// conversation and activity ids), so that Teams' redelivery of that
+	// activity, after the answer failed to leave, answers from this state
+	// instead of moving the dialog again.
+	By string `json:"by,omitempty"`
 }
 
 // location is the user's time zone (Asia/Tokyo when unknown).
@@ -103,6 +111,19 @@ func decodeState(doc []byte) (*state, error) {
 }
 
 func (s *state) encode() ([]byte, error) { return json.Marshal(s) }
+
+// activityDigest names an activity for state.By: short, and the same for
+// every delivery of it ("" when it has no id).
+func activityDigest(conversationID, activityID string) string {
+	if activityID == "" {
+		return ""
+	}
+	h := fnv.New64a()
+	h.Write([]byte(conversationID))
+	h.Write([]byte{0})
+	h.Write([]byte(activityID))
+	return strconv.FormatUint(h.Sum64(), 36)
+}
 
 func (s *state) active() bool { return s != nil && s.Status == statusActive }
 

@@ -12,6 +12,19 @@ import (
 // check, not its failure.
 var noRetry = []string{"delete.ok", "old.none", "delete.newgone"}
 
+// again is the answer of the turn that saved s, for a redelivery of its
+// activity after that answer failed to leave: the card of the state it
+// saved.
+func (c *Conversation) again(s *state, ti turnInfo) outcome {
+	switch s.Status {
+	case statusDone:
+		return outcome{card: render(cards.Done(ti.loc, c.summary(s, s.Updated, ti.loc)))}
+	case statusCancelled:
+		return outcome{card: render(cards.Cancelled(ti.loc))}
+	}
+	return outcome{card: c.stepCard(s, ti, "")}
+}
+
 // stale answers a press on an old or forged card with the current step.
 func (c *Conversation) stale(cur *state, ti turnInfo) json.RawMessage {
 	if !cur.active() {
