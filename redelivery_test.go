@@ -2,12 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smartswap/mfabot/cards"
 )
 
 // postStatus sends a as Teams does and returns the status, without judging it.
@@ -63,5 +69,56 @@ func TestRedeliveryAfterAFailedSendAnswersAsTheTurnMeantTo(t *testing.T) {
 	}
 	if card := c.say("状況"); !bytes.Contains([]byte(text(card)), []byte("3 / 10")) {
 		t.Errorf("after the press and its redelivery the dialog is not at step 3: %s", text(card))
+	}
+}
+
+// A Redis stall during the duplicate check: the turn is answered 503 (so
+// Teams retries), and the record the stalled script still writes once
+// Redis resumes is dropped again, with the attempt's own token, so that
+// Teams' retry is answered instead of being taken for a duplicate.
+func TestRetryAfterAStalledDuplicateCheckIsAnswered(t *testing.T) {
+	r := startFaultRedis(t)
+	b := startFaultBot(t, r.url(), true)
+	conn := newConnStandIn(t)
+	c := faultChat(t, b, conn, convUser)
+	conv := "a:" + c.user
+	c.say("ヘルプ") // connections and scripts warm
+
+	rdb := redis.NewClient(&redis.Options{Addr: r.addr()})
+	t.Cleanup(func() { rdb.Close() })
+	seen := func() []string {
+		keys, _ := rdb.Keys(context.Background(), "mfabot:*seen*").Result()
+		return keys
+	}
+	before := len(seen())
+
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resume := func() { r.cmd.Process.Signal(syscall.SIGCONT) }
+	t.Cleanup(resume)
+	start := c.activity(schema.Message)
+	start.Text = "スマホ交換"
+	if status, _, _ := b.post(start); status != http.StatusServiceUnavailable {
+		t.Fatalf("the duplicate check during the freeze: status %d, want 503", status)
+	}
+	resume()
+	// The stalled script runs when Redis resumes; the bot drops its record.
+	deadline := time.Now().Add(20 * time.Second)
+	for len(seen()) > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stalled attempt's record is still there: %v\nlogs:\n%s", seen(), b.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if status, _, _ := b.post(start); status != http.StatusOK {
+		t.Fatalf("Teams' retry: status %d", status)
+	}
+	var ids []string
+	for _, a := range conn.to(conv) {
+		ids = append(ids, cards.CardID(cardOf(t, a)))
+	}
+	if len(ids) != 2 || ids[1] != stepCard("cautions") {
+		t.Fatalf("answers in the chat %v, want the help card and then step 1 (the retry answered once)", ids)
 	}
 }

@@ -66,10 +66,10 @@ func (o *recordingObserver) lastTurn() string {
 // failingDeduper cannot tell whether an activity was seen.
 type failingDeduper struct{}
 
-func (failingDeduper) FirstSeen(context.Context, string, time.Duration) (bool, error) {
+func (failingDeduper) FirstSeen(context.Context, string, string, time.Duration) (bool, error) {
 	return false, errors.New("redis down")
 }
-func (failingDeduper) Forget(context.Context, string) error { return nil }
+func (failingDeduper) Forget(context.Context, string, string) error { return nil }
 
 func TestTurnOutcomesObserved(t *testing.T) {
 	obs := &recordingObserver{}
@@ -178,11 +178,11 @@ type prefetchingDeduper struct {
 
 type prefetchedKey struct{}
 
-func (d *prefetchingDeduper) FirstSeen(context.Context, string, time.Duration) (bool, error) {
+func (d *prefetchingDeduper) FirstSeen(context.Context, string, string, time.Duration) (bool, error) {
 	return false, errors.New("a Prefetcher is asked through FirstSeenPrefetch")
 }
 
-func (d *prefetchingDeduper) FirstSeenPrefetch(ctx context.Context, key string, _ time.Duration, a schema.Activity) (context.Context, string, bool, error) {
+func (d *prefetchingDeduper) FirstSeenPrefetch(ctx context.Context, key, _ string, _ time.Duration, a schema.Activity) (context.Context, string, bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	recorded := "user-tag:" + key
@@ -193,7 +193,7 @@ func (d *prefetchingDeduper) FirstSeenPrefetch(ctx context.Context, key string, 
 	return context.WithValue(ctx, prefetchedKey{}, "read for "+a.ID), recorded, true, nil
 }
 
-func (d *prefetchingDeduper) Forget(_ context.Context, key string) error {
+func (d *prefetchingDeduper) Forget(_ context.Context, key, _ string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.forgotten = append(d.forgotten, key)

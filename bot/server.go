@@ -22,11 +22,12 @@ import (
 // Deduper remembers activity ids already handled so that a redelivered
 // activity is handled once.
 type Deduper interface {
-	// FirstSeen records key and reports whether it was new. The record
-	// expires after ttl.
-	FirstSeen(ctx context.Context, key string, ttl time.Duration) (bool, error)
-	// Forget drops key, so that a redelivery of a turn that failed is handled.
-	Forget(ctx context.Context, key string) error
+	// FirstSeen records key, holding token (the attempt's own mark), and
+	// reports whether it was new. The record expires after ttl.
+	FirstSeen(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
+	// Forget drops key if it still holds token, so that a redelivery of a
+	// turn that failed is handled.
+	Forget(ctx context.Context, key, token string) error
 }
 
 // Prefetcher is a Deduper that can read, in the duplicate check's own
@@ -35,7 +36,7 @@ type Deduper interface {
 // the context the turn runs with, which carries what it read; the bot
 // knows nothing of what that is.
 type Prefetcher interface {
-	FirstSeenPrefetch(ctx context.Context, key string, ttl time.Duration, a schema.Activity) (turnCtx context.Context, recorded string, first bool, err error)
+	FirstSeenPrefetch(ctx context.Context, key, token string, ttl time.Duration, a schema.Activity) (turnCtx context.Context, recorded string, first bool, err error)
 }
 
 // ReadyCheck reports whether a dependency is ready to serve; nil means ready.
@@ -122,6 +123,8 @@ type Server struct {
 	later sync.WaitGroup
 	// rejects logs rejected requests, rate-limited.
 	rejects *rejectLog
+	// uncertain drops duplicate records whose writing timed out.
+	uncertain *uncertainRecords
 
 	readyMu  sync.Mutex
 	readyRun *readyRun // the readiness checks in flight, if any
@@ -155,6 +158,9 @@ func NewServer(o ServerOptions) *Server {
 		o.RejectLogInterval = time.Minute
 	}
 	s := &Server{opts: o, log: o.Logger, mux: http.NewServeMux(), rejects: newRejectLog(o.Logger, o.RejectLogInterval)}
+	s.uncertain = newUncertainRecords(func(ctx context.Context, key, token string) error {
+		return s.opts.Dedupe.Forget(ctx, key, token)
+	}, o.Logger)
 	s.addRoutes(s.mux)
 	return s
 }
@@ -167,6 +173,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // logs the counts of rejected requests not logged yet.
 func (s *Server) Wait(ctx context.Context) error {
 	s.rejects.flush()
+	s.uncertain.close()
 	done := make(chan struct{})
 	go func() { s.later.Wait(); close(done) }()
 	select {
@@ -315,13 +322,16 @@ func (s *Server) handleMessages() http.Handler {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.TurnTimeout)
 		defer cancel()
 
-		dedupeKey := ""
+		dedupeKey, token := "", newToken()
 		if s.opts.Dedupe != nil && act.ID != "" {
 			var first bool
 			var err error
-			ctx, dedupeKey, first, err = s.firstSeen(ctx, act)
+			ctx, dedupeKey, first, err = s.firstSeen(ctx, act, token)
 			if err != nil {
 				log.ErrorContext(ctx, "duplicate check failed", "err", err)
+				if dedupeKey != "" {
+					s.uncertain.add(dedupeKey, token) // it may still be written
+				}
 				outcome = OutcomeUnavailable
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
@@ -340,7 +350,7 @@ func (s *Server) handleMessages() http.Handler {
 			log.ErrorContext(ctx, "turn failed", "err", err)
 			outcome = OutcomeError
 			if dedupeKey != "" {
-				s.forget(ctx, log, dedupeKey)
+				s.forget(ctx, log, dedupeKey, token)
 			}
 			w.WriteHeader(http.StatusInternalServerError)
 			return
@@ -374,27 +384,28 @@ func (s *Server) readActivity(w http.ResponseWriter, r *http.Request) (act schem
 // context may be what ran out: the record is dropped with a budget of its
 // own, or Teams' retry of the activity would be taken for a duplicate and
 // never answered.
-func (s *Server) forget(ctx context.Context, log *slog.Logger, key string) {
+func (s *Server) forget(ctx context.Context, log *slog.Logger, key, token string) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), forgetTimeout)
 	defer cancel()
-	if err := s.opts.Dedupe.Forget(fctx, key); err != nil {
+	if err := s.opts.Dedupe.Forget(fctx, key, token); err != nil {
 		log.WarnContext(ctx, "could not forget failed activity", "err", err)
+		s.uncertain.add(key, token)
 	}
 }
 
 // firstSeen records the activity with the Deduper, which may read in the
 // same round trip what the turn will (a Prefetcher); it returns the context
 // the turn runs with and the key to Forget if the turn fails.
-func (s *Server) firstSeen(ctx context.Context, act schema.Activity) (context.Context, string, bool, error) {
+func (s *Server) firstSeen(ctx context.Context, act schema.Activity, token string) (context.Context, string, bool, error) {
 	key := seenKey(act.Conversation.ID, act.ID)
 	if p, ok := s.opts.Dedupe.(Prefetcher); ok {
-		turnCtx, recorded, first, err := p.FirstSeenPrefetch(ctx, key, dedupeTTL, act)
+		turnCtx, recorded, first, err := p.FirstSeenPrefetch(ctx, key, token, dedupeTTL, act)
 		if err != nil {
 			return ctx, recorded, false, err
 		}
 		return turnCtx, recorded, first, nil
 	}
-	first, err := s.opts.Dedupe.FirstSeen(ctx, key, dedupeTTL)
+	first, err := s.opts.Dedupe.FirstSeen(ctx, key, token, dedupeTTL)
 	return ctx, key, first, err
 }
 

@@ -40,20 +40,21 @@ return v
 // duplicate check and the dialog load in one round trip. Both keys carry
 // the user's hash tag, so that a Redis Cluster has them on one slot.
 var seenLoadScript = redis.NewScript(`
-if not redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[1]) then return {0} end
+if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'PX', ARGV[1]) then return {0} end
 local v = redis.call('HMGET', KEYS[2], 'rev', 'doc')
 if v[1] then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return {1, v[1], v[2]}
 `)
 
 // FirstSeenLoadDialog is FirstSeen and LoadDialog in one round trip, for
-// an activity whose turn reads the user's dialog: it records key under the
-// user's hash tag and returns the key it recorded (for Forget), whether it
-// was new and, if so, the dialog and its revision ((nil, 0) for none).
-func (s *Store) FirstSeenLoadDialog(ctx context.Context, key string, ttl time.Duration, tenant, user string) (recorded string, first bool, doc []byte, rev int64, err error) {
+// an activity whose turn reads the user's dialog: it records key (holding
+// token) under the user's hash tag and returns the key it recorded (for
+// Forget), whether it was new and, if so, the dialog and its revision
+// ((nil, 0) for none).
+func (s *Store) FirstSeenLoadDialog(ctx context.Context, key, token string, ttl time.Duration, tenant, user string) (recorded string, first bool, doc []byte, rev int64, err error) {
 	recorded = UserTag(tenant, user) + ":" + key
 	vals, err := seenLoadScript.Run(ctx, s.rdb, []string{s.prefix + recorded, s.dialogKey(tenant, user)},
-		ttl.Milliseconds(), DialogTTL.Milliseconds()).Slice()
+		ttl.Milliseconds(), DialogTTL.Milliseconds(), token).Slice()
 	if err != nil {
 		return recorded, false, nil, 0, fmt.Errorf("record activity and load dialog: %w", err)
 	}

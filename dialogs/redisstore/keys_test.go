@@ -83,7 +83,7 @@ func TestFirstSeenLoadDialogFindsLegacyDialog(t *testing.T) {
 	legacy := prefix + "{t:" + tenant + ":u:" + user + "}:dialog"
 	rdb.HSet(ctx, legacy, "rev", "5", "doc", `{"v":1}`)
 	t.Cleanup(func() { rdb.Del(context.Background(), legacy) })
-	_, first, doc, rev, err := s.FirstSeenLoadDialog(ctx, "seen:legacy", time.Hour, tenant, user)
+	_, first, doc, rev, err := s.FirstSeenLoadDialog(ctx, "seen:legacy", "tok", time.Hour, tenant, user)
 	if err != nil || !first || rev != 5 || string(doc) != `{"v":1}` {
 		t.Fatalf("first %v doc %s rev %d err %v", first, doc, rev, err)
 	}

@@ -121,20 +121,20 @@ func TestKeysAreHashTaggedPerUser(t *testing.T) {
 func TestFirstSeen(t *testing.T) {
 	ctx := context.Background()
 	s, rdb, prefix := newStore(t)
-	first, err := s.FirstSeen(ctx, "seen:a:1", time.Hour)
+	first, err := s.FirstSeen(ctx, "seen:a:1", "tok", time.Hour)
 	if err != nil || !first {
 		t.Fatalf("first = %v %v", first, err)
 	}
-	if again, _ := s.FirstSeen(ctx, "seen:a:1", time.Hour); again {
+	if again, _ := s.FirstSeen(ctx, "seen:a:1", "tok", time.Hour); again {
 		t.Fatal("second sighting reported as first")
 	}
 	if ttl := rdb.TTL(ctx, prefix+"seen:a:1").Val(); ttl <= 0 || ttl > time.Hour {
 		t.Fatalf("TTL = %v", ttl)
 	}
-	if err := s.Forget(ctx, "seen:a:1"); err != nil {
+	if err := s.Forget(ctx, "seen:a:1", "tok"); err != nil {
 		t.Fatal(err)
 	}
-	if first, _ := s.FirstSeen(ctx, "seen:a:1", time.Hour); !first {
+	if first, _ := s.FirstSeen(ctx, "seen:a:1", "tok", time.Hour); !first {
 		t.Fatal("forgotten key still seen")
 	}
 }
@@ -146,7 +146,7 @@ func TestFirstSeenLoadDialog(t *testing.T) {
 	ctx := context.Background()
 	s, rdb, prefix := newStore(t)
 	const tenant, user = "t-1", "u-1"
-	recorded, first, doc, rev, err := s.FirstSeenLoadDialog(ctx, "seen:a:1", time.Hour, tenant, user)
+	recorded, first, doc, rev, err := s.FirstSeenLoadDialog(ctx, "seen:a:1", "tok", time.Hour, tenant, user)
 	if err != nil || !first || doc != nil || rev != 0 {
 		t.Fatalf("no dialog yet: first %v doc %q rev %d err %v", first, doc, rev, err)
 	}
@@ -159,22 +159,44 @@ func TestFirstSeenLoadDialog(t *testing.T) {
 	if _, saved, err := s.SaveDialog(ctx, tenant, user, []byte(`{"v":1}`), 0); err != nil || !saved {
 		t.Fatal(saved, err)
 	}
-	if _, first, doc, _, err := s.FirstSeenLoadDialog(ctx, "seen:a:1", time.Hour, tenant, user); first || doc != nil || err != nil {
+	if _, first, doc, _, err := s.FirstSeenLoadDialog(ctx, "seen:a:1", "tok", time.Hour, tenant, user); first || doc != nil || err != nil {
 		t.Fatalf("a second sighting: first %v doc %q err %v", first, doc, err)
 	}
 	rdb.PExpire(ctx, prefix+redisstore.UserTag(tenant, user)+":dialog", time.Minute)
-	_, first, doc, rev, err = s.FirstSeenLoadDialog(ctx, "seen:a:2", time.Hour, tenant, user)
+	_, first, doc, rev, err = s.FirstSeenLoadDialog(ctx, "seen:a:2", "tok", time.Hour, tenant, user)
 	if err != nil || !first || string(doc) != `{"v":1}` || rev != 1 {
 		t.Fatalf("with a dialog: first %v doc %q rev %d err %v", first, doc, rev, err)
 	}
 	if ttl := rdb.PTTL(ctx, prefix+redisstore.UserTag(tenant, user)+":dialog").Val(); ttl < redisstore.DialogTTL-time.Hour {
 		t.Errorf("the load did not refresh the dialog's TTL: %v", ttl)
 	}
-	if err := s.Forget(ctx, recorded); err != nil {
+	if err := s.Forget(ctx, recorded, "tok"); err != nil {
 		t.Fatal(err)
 	}
-	if _, first, _, _, _ := s.FirstSeenLoadDialog(ctx, "seen:a:1", time.Hour, tenant, user); !first {
+	if _, first, _, _, _ := s.FirstSeenLoadDialog(ctx, "seen:a:1", "tok", time.Hour, tenant, user); !first {
 		t.Fatal("a forgotten activity is still seen")
+	}
+}
+
+// Forget drops a record only while it holds the attempt's token: another
+// attempt's record stays.
+func TestForgetTakesOnlyItsOwnRecord(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newStore(t)
+	if first, err := s.FirstSeen(ctx, "seen:b:1", "attempt-1", time.Hour); !first || err != nil {
+		t.Fatal(first, err)
+	}
+	if err := s.Forget(ctx, "seen:b:1", "attempt-2"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.FirstSeen(ctx, "seen:b:1", "attempt-3", time.Hour); again {
+		t.Fatal("another attempt's Forget dropped the record")
+	}
+	if err := s.Forget(ctx, "seen:b:1", "attempt-1"); err != nil {
+		t.Fatal(err)
+	}
+	if first, _ := s.FirstSeen(ctx, "seen:b:1", "attempt-4", time.Hour); !first {
+		t.Fatal("the attempt's own Forget left its record")
 	}
 }
 

@@ -159,13 +159,13 @@ type dedupe struct{ *redisstore.Store }
 
 var _ bot.Prefetcher = dedupe{}
 
-func (d dedupe) FirstSeenPrefetch(ctx context.Context, key string, ttl time.Duration, a schema.Activity) (context.Context, string, bool, error) {
+func (d dedupe) FirstSeenPrefetch(ctx context.Context, key, token string, ttl time.Duration, a schema.Activity) (context.Context, string, bool, error) {
 	tenant, user, ok := dialogs.WillLoad(a)
 	if !ok {
-		first, err := d.FirstSeen(ctx, key, ttl)
+		first, err := d.FirstSeen(ctx, key, token, ttl)
 		return ctx, key, first, err
 	}
-	recorded, first, doc, rev, err := d.FirstSeenLoadDialog(ctx, key, ttl, tenant, user)
+	recorded, first, doc, rev, err := d.FirstSeenLoadDialog(ctx, key, token, ttl, tenant, user)
 	if err != nil || !first {
 		return ctx, recorded, first, err
 	}
