@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/infracloudio/msbotbuilder-go/schema"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smartswap/mfabot/cards"
+	"github.com/smartswap/mfabot/graph/sandbox"
+	"github.com/smartswap/mfabot/internal/app"
+)
+
+// The fault matrix of a first スマホ交換 through the HTTP handler: for each
+// fault, the turn's own answer, then Teams' retry of the same activity when
+// the bot asked for one (5xx). The invariant in every cell: the employee
+// gets exactly one answer for the activity, the dialog moved at most once,
+// and a retried first message shows step 1. (Redis frozen during the
+// duplicate check: TestRetryAfterAStalledDuplicateCheckIsAnswered; a
+// connector that hangs past the turn's budget: bot's
+// TestTurnPastItsDeadlineIsRetriedOnRedelivery; Redis killed mid-turn:
+// TestFaultRedisKilledDuringTurn.)
+func TestFaultMatrixFirstMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault func(n int) (status int, retryAfter string) // the connector's answer to send n
+	}{
+		{"connector refuses", func(int) (int, string) { return http.StatusBadRequest, "" }},
+		{"connector 5xx", func(int) (int, string) { return http.StatusBadGateway, "" }},
+		{"connector 429", func(int) (int, string) { return http.StatusTooManyRequests, "1" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := newChat(t, "")
+			conv := "a:" + c.user
+			c.conn.mu.Lock()
+			c.conn.fail = tc.fault
+			c.conn.mu.Unlock()
+			start := c.activity(schema.Message)
+			start.Text = "スマホ交換"
+			if status := c.postStatus(start); status < 500 {
+				t.Fatalf("the turn whose answer did not leave: status %d, want 5xx (so Teams retries)", status)
+			}
+			if n := len(c.conn.to(conv)); n != 0 {
+				t.Fatalf("%d answers reached the chat during the fault", n)
+			}
+			c.conn.mu.Lock()
+			c.conn.fail = nil
+			c.conn.mu.Unlock()
+			if status := c.postStatus(start); status != http.StatusOK {
+				t.Fatalf("Teams' retry: status %d", status)
+			}
+			if status := c.postStatus(start); status != http.StatusOK {
+				t.Fatalf("a second redelivery: status %d", status)
+			}
+			checkOneStartAnswer(t, c)
+		})
+	}
+}
+
+// Redis frozen while the turn saves the dialog: the turn gives up. Either
+// it still says so politely (200, nothing to retry) or, its budget spent,
+// it asks Teams to retry (5xx); then the save that Redis runs once it
+// resumes has moved the dialog, and the retry answers from it: step 1.
+func TestFaultMatrixRedisFrozenDuringSave(t *testing.T) {
+	rs := startFaultRedis(t)
+	sb := sandbox.New(sandbox.Options{})
+	g := &gatedGraph{next: sb.Handler()}
+	srv := newBot(t, map[string]string{"REDIS_URL": rs.url(), "GRAPH_BASE_URL": serveGraph(t, sb, g)}, app.Options{}).Handler()
+	conn := newConnStandIn(t)
+	c := faultChat(t, srv, conn, convUser)
+	conv := "a:" + c.user
+	rdb := redis.NewClient(&redis.Options{Addr: rs.addr()})
+	t.Cleanup(func() { rdb.Close() })
+	resume := func() { rs.cmd.Process.Signal(syscall.SIGCONT) }
+	t.Cleanup(resume)
+	// The snapshot's Graph call comes between the dialog load and the save.
+	g.onNextCall(func() { rs.cmd.Process.Signal(syscall.SIGSTOP) })
+	start := c.activity(schema.Message)
+	start.Text = "スマホ交換"
+	status := c.postStatus(start)
+	resume()
+	t.Logf("the turn whose save stalled: status %d", status)
+	if status >= 500 {
+		if n := len(conn.to(conv)); n != 0 {
+			t.Fatalf("a turn answered %d and asked for a retry", n)
+		}
+		// Its duplicate record is dropped once Redis answers, then Teams retries.
+		deadline := time.Now().Add(20 * time.Second)
+		for keys := rdb.Keys(context.Background(), "mfabot:*seen*").Val(); len(keys) > 0; keys = rdb.Keys(context.Background(), "mfabot:*seen*").Val() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the failed turn's record is still there: %v", keys)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if status := c.postStatus(start); status != http.StatusOK {
+			t.Fatalf("Teams' retry: status %d", status)
+		}
+	}
+	// A redelivery (Teams retries a lost 200) changes nothing more.
+	if status := c.postStatus(start); status != http.StatusOK {
+		t.Fatalf("redelivery: status %d", status)
+	}
+	sent := conn.to(conv)
+	if len(sent) != 1 {
+		t.Fatalf("%d answers for one activity, want 1: %+v", len(sent), sent)
+	}
+	polite := cards.Text(cards.Japanese, "error.retry")
+	if sent[0].Text != polite {
+		wantCard(t, cardOf(t, sent[0]), stepCard("cautions"))
+	}
+	card := c.say("状況")
+	if cards.CardID(card) == "status" && !strings.Contains(text(card), "1 / 10") {
+		t.Errorf("the dialog moved more than once: %s", text(card))
+	}
+}
+
+// checkOneStartAnswer: one answer reached the chat, step 1, and the
+// dialog is at step 1.
+func checkOneStartAnswer(t *testing.T, c *chat) {
+	t.Helper()
+	sent := c.conn.to("a:" + c.user)
+	if len(sent) != 1 {
+		t.Fatalf("%d answers reached the chat for one activity, want 1", len(sent))
+	}
+	wantCard(t, cardOf(t, sent[0]), stepCard("cautions"))
+	if card := c.say("状況"); !strings.Contains(text(card), "1 / 10") {
+		t.Errorf("the dialog is not at step 1: %s", text(card))
+	}
+}
