@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/infracloudio/msbotbuilder-go/schema"
-
 	"github.com/smartswap/mfabot/cards"
 	"github.com/smartswap/mfabot/internal/app"
 	"github.com/smartswap/mfabot/internal/redistest"
@@ -48,19 +46,7 @@ func newSetupRig(t *testing.T, kv ...string) *helpdeskRig {
 // from, and returns the text the bot answered there.
 func (r *helpdeskRig) sayInTeam(from, channel, team, text string) string {
 	r.t.Helper()
-	conv := channel + ";messageid=1700000000002"
-	before := len(r.conn.to(conv))
-	a := r.activity(schema.Message)
-	a.Text = "<at>MFA Bot</at> " + text
-	a.From = schema.ChannelAccount{ID: "29:" + from, AadObjectID: from, Name: "Agent " + from[len(from)-4:]}
-	a.Conversation = schema.ConversationAccount{ID: conv, ConversationType: "channel", TenantID: convTenant}
-	a.ChannelData = map[string]any{"tenant": map[string]any{"id": convTenant}, "team": map[string]any{"id": team}, "channel": map[string]any{"id": channel}}
-	r.post(a)
-	sent := r.conn.to(conv)
-	if len(sent) != before+1 {
-		r.t.Fatalf("%s in %s: the bot sent %d activities, want 1", text, channel, len(sent)-before)
-	}
-	return sent[len(sent)-1].Text
+	return r.channelSayIn(from, channel, team, text).Text
 }
 
 // postedTo counts the ticket cards posted to conversation conv.

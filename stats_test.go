@@ -33,9 +33,15 @@ func newStatsRig(t *testing.T) (*helpdeskRig, string) {
 }
 
 // channelSay posts text, with the bot mentioned, as a new message in a
-// channel (its conversation id, as Teams sends it, names the thread) as
-// from, and returns what the bot sent back there.
+// channel of the helpdesk team (its conversation id, as Teams sends it,
+// names the thread) as from, and returns what the bot sent back there.
 func (r *helpdeskRig) channelSay(from, channel, text string) schema.Activity {
+	r.t.Helper()
+	return r.channelSayIn(from, channel, helpdeskTeam, text)
+}
+
+// channelSayIn is channelSay in a channel of team.
+func (r *helpdeskRig) channelSayIn(from, channel, team, text string) schema.Activity {
 	r.t.Helper()
 	conv := channel + ";messageid=1700000000001"
 	before := len(r.conn.to(conv))
@@ -43,7 +49,7 @@ func (r *helpdeskRig) channelSay(from, channel, text string) schema.Activity {
 	a.Text = "<at>MFA Bot</at> " + text
 	a.From = schema.ChannelAccount{ID: "29:" + from, AadObjectID: from, Name: "Agent " + from[len(from)-4:]}
 	a.Conversation = schema.ConversationAccount{ID: conv, ConversationType: "channel", TenantID: convTenant}
-	a.ChannelData = map[string]any{"tenant": map[string]any{"id": convTenant}, "team": map[string]any{"id": helpdeskTeam}, "channel": map[string]any{"id": channel}}
+	a.ChannelData = map[string]any{"tenant": map[string]any{"id": convTenant}, "team": map[string]any{"id": team}, "channel": map[string]any{"id": channel}}
 	r.post(a)
 	sent := r.conn.to(conv)
 	if len(sent) != before+1 {
