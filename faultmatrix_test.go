@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -130,5 +133,118 @@ func checkOneStartAnswer(t *testing.T, c *chat) {
 	wantCard(t, cardOf(t, sent[0]), stepCard("cautions"))
 	if card := c.say("状況"); !strings.Contains(text(card), "1 / 10") {
 		t.Errorf("the dialog is not at step 1: %s", text(card))
+	}
+}
+
+// Redis frozen while the answer is being sent: the answer leaves, but the
+// turn cannot mark its record done (the write stalls). The turn still
+// answers 200 within its budget; its record is marked done once Redis
+// answers (the uncertain-records worker), so Teams' redelivery, asked to
+// wait meanwhile (503, Retry-After), is then acknowledged: one answer,
+// step 1, the dialog moved once.
+func TestFaultMatrixRedisFrozenDuringSend(t *testing.T) {
+	rs := startFaultRedis(t)
+	sb := sandbox.New(sandbox.Options{})
+	srv := newBot(t, map[string]string{"REDIS_URL": rs.url(), "GRAPH_BASE_URL": serveGraph(t, sb, sb.Handler())}, app.Options{}).Handler()
+	conn := newConnStandIn(t)
+	c := faultChat(t, srv, conn, convUser)
+	resume := func() { rs.cmd.Process.Signal(syscall.SIGCONT) }
+	t.Cleanup(resume)
+	conn.mu.Lock()
+	conn.fail = func(n int) (int, string) {
+		if n == 0 {
+			rs.cmd.Process.Signal(syscall.SIGSTOP)
+		}
+		return 0, ""
+	}
+	conn.mu.Unlock()
+	start := c.activity(schema.Message)
+	start.Text = "スマホ交換"
+	if status := c.postStatus(start); status != http.StatusOK {
+		t.Fatalf("the turn whose answer left: status %d, want 200", status)
+	}
+	// A redelivery while Redis is still frozen cannot be checked: 503.
+	if status := c.postStatus(start); status != http.StatusServiceUnavailable {
+		t.Fatalf("a redelivery during the freeze: status %d, want 503", status)
+	}
+	resume()
+	redeliverUntilAnswered(t, c, start)
+	checkOneStartAnswer(t, c)
+}
+
+// redeliverUntilAnswered redelivers a as Teams does, following 503s
+// (Retry-After) for up to 30 s, until a 200.
+func redeliverUntilAnswered(t *testing.T, c *chat, a schema.Activity) {
+	t.Helper()
+	redeliverForBody(t, c, a)
+}
+
+// A card press (invoke) redelivered after its turn succeeded gets the
+// very body the turn answered, and the dialog does not move again; one
+// redelivered after its turn failed (Redis frozen during the save, 5xx)
+// is handled as new.
+func TestFaultMatrixInvokeRedelivered(t *testing.T) {
+	t.Run("after success", func(t *testing.T) {
+		c, _ := newChat(t, "")
+		step1 := c.say("スマホ交換")
+		press := pressActivity(c, step1, cards.VerbNext)
+		first := c.post(press)
+		again := c.post(press)
+		if again.Body.String() != first.Body.String() {
+			t.Fatalf("the redelivery answered\n%s\nthe turn\n%s", again.Body, first.Body)
+		}
+		_, card, _ := invokeAnswer(t, first.Body.Bytes())
+		if cards.CardID(card) == cards.CardID(step1) {
+			t.Fatalf("the press did not move the dialog: %s", text(card))
+		}
+		if status := c.say("状況"); !strings.Contains(text(status), "2 / 10") {
+			t.Errorf("the dialog moved other than once: %s", text(status))
+		}
+	})
+	t.Run("after failure", func(t *testing.T) {
+		rs := startFaultRedis(t)
+		sb := sandbox.New(sandbox.Options{})
+		srv := newBot(t, map[string]string{"REDIS_URL": rs.url(), "GRAPH_BASE_URL": serveGraph(t, sb, sb.Handler())}, app.Options{}).Handler()
+		c := faultChat(t, srv, newConnStandIn(t), convUser)
+		resume := func() { rs.cmd.Process.Signal(syscall.SIGCONT) }
+		t.Cleanup(resume)
+		step1 := c.say("スマホ交換")
+		press := pressActivity(c, step1, cards.VerbNext)
+		// Redis frozen during the duplicate check: the turn fails (503).
+		rs.cmd.Process.Signal(syscall.SIGSTOP)
+		status := c.postStatus(press)
+		resume()
+		if status != http.StatusServiceUnavailable {
+			t.Fatalf("the press during the freeze: status %d, want 503", status)
+		}
+		body := redeliverForBody(t, c, press)
+		_, card, _ := invokeAnswer(t, body)
+		if cards.CardID(card) == cards.CardID(step1) || cards.CardID(card) == "" {
+			t.Fatalf("the redelivery was not handled as the press: %s", body)
+		}
+		if again := c.post(press); again.Body.String() != string(body) {
+			t.Fatalf("a second redelivery answered\n%s\nthe handled one\n%s", again.Body, body)
+		}
+		if status := c.say("状況"); !strings.Contains(text(status), "2 / 10") {
+			t.Errorf("the dialog moved other than once: %s", text(status))
+		}
+	})
+}
+
+// redeliverForBody is redeliverUntilAnswered that returns the 200's body.
+func redeliverForBody(t *testing.T, c *chat, a schema.Activity) []byte {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body, _ := json.Marshal(a)
+		rec := httptest.NewRecorder()
+		c.h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/messages", bytes.NewReader(body)))
+		if rec.Code == http.StatusOK {
+			return rec.Body.Bytes()
+		}
+		if rec.Code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("Teams' redelivery: status %d", rec.Code)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }

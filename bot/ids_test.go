@@ -88,7 +88,7 @@ func TestCheckIDsRefusesOutOfBounds(t *testing.T) {
 func TestOutOfBoundsIDsAre400AndNothingStored(t *testing.T) {
 	rdb := redistest.Client(t)
 	prefix := redistest.Prefix(t)
-	tb := newTestBot(t, func(o *ServerOptions) { o.Dedupe = redisstore.New(rdb, redisstore.WithPrefix(prefix)) })
+	tb := newTestBot(t, func(o *ServerOptions) { o.Dedupe = storeDeduper{redisstore.New(rdb, redisstore.WithPrefix(prefix))} })
 	for _, edit := range []func(a *schema.Activity){
 		func(a *schema.Activity) { a.Conversation.ID = "a:" + strings.Repeat("x", 10<<10) },
 		func(a *schema.Activity) { a.From.ID = "29:user\r\nX-Injected: 1" },

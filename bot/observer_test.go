@@ -66,7 +66,10 @@ func (o *recordingObserver) lastTurn() string {
 // failingDeduper cannot tell whether an activity was seen.
 type failingDeduper struct{}
 
-func (failingDeduper) FirstSeen(context.Context, string, string, time.Duration) (bool, error) {
+func (failingDeduper) Begin(context.Context, string, string, time.Duration) (Delivery, error) {
+	return Delivery{}, errors.New("redis down")
+}
+func (failingDeduper) Finish(context.Context, string, string, []byte, time.Duration) (bool, error) {
 	return false, errors.New("redis down")
 }
 func (failingDeduper) Forget(context.Context, string, string) error { return nil }
@@ -174,23 +177,31 @@ type prefetchingDeduper struct {
 	mu        sync.Mutex
 	seen      map[string]bool
 	forgotten []string
+	finished  []string
 }
 
 type prefetchedKey struct{}
 
-func (d *prefetchingDeduper) FirstSeen(context.Context, string, string, time.Duration) (bool, error) {
-	return false, errors.New("a Prefetcher is asked through FirstSeenPrefetch")
+func (d *prefetchingDeduper) Begin(context.Context, string, string, time.Duration) (Delivery, error) {
+	return Delivery{}, errors.New("a Prefetcher is asked through BeginPrefetch")
 }
 
-func (d *prefetchingDeduper) FirstSeenPrefetch(ctx context.Context, key, _ string, _ time.Duration, a schema.Activity) (context.Context, string, bool, error) {
+func (d *prefetchingDeduper) BeginPrefetch(ctx context.Context, key, _ string, _ time.Duration, a schema.Activity) (context.Context, string, Delivery, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	recorded := "user-tag:" + key
 	if d.seen[recorded] {
-		return ctx, recorded, false, nil
+		return ctx, recorded, Delivery{Done: true}, nil
 	}
 	d.seen[recorded] = true
-	return context.WithValue(ctx, prefetchedKey{}, "read for "+a.ID), recorded, true, nil
+	return context.WithValue(ctx, prefetchedKey{}, "read for "+a.ID), recorded, Delivery{First: true}, nil
+}
+
+func (d *prefetchingDeduper) Finish(_ context.Context, key, _ string, _ []byte, _ time.Duration) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.finished = append(d.finished, key)
+	return true, nil
 }
 
 func (d *prefetchingDeduper) Forget(_ context.Context, key, _ string) error {
@@ -220,6 +231,9 @@ func TestPrefetchingDeduper(t *testing.T) {
 	tb.post(t, msg, "")
 	if len(got) != 1 || got[0] != "read for "+msg.ID {
 		t.Fatalf("the turn saw %v, want what the deduper read, once", got)
+	}
+	if len(dd.finished) != 1 || !strings.HasPrefix(dd.finished[0], "user-tag:") {
+		t.Fatalf("finished %v, want the turn's recorded key", dd.finished)
 	}
 	bad := tb.activity(schema.Message, uniqueID(t), "fail")
 	tb.post(t, bad, "")

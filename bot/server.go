@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,24 +21,51 @@ import (
 	"github.com/infracloudio/msbotbuilder-go/schema"
 )
 
-// Deduper remembers activity ids already handled so that a redelivered
-// activity is handled once.
+// Deduper keeps a record of each delivered activity, so that the turn of
+// an activity Teams delivers more than once runs once and every delivery
+// gets its answer: the idempotency record of a turn.
+//
+// A delivery is begun (Begin): the record is taken in progress by the
+// attempt's own token for a lease as long as the turn can last, or its
+// state is returned if it exists. A turn that succeeds finishes it
+// (Finish) with its answer, kept for an hour; a turn that fails forgets
+// it (Forget), so that Teams' retry is handled as new. A redelivery while
+// the record is in progress is told to come back (503 with Retry-After:
+// the attempt in flight may yet fail); one of a completed turn gets the
+// stored answer again (an invoke's body; nothing for a message, whose
+// answer left as a message of its own) and changes nothing. A record
+// whose writing had no clear outcome (a Redis stall: 503) is dropped again
+// by a worker (uncertain.go); one left by a replica that crashed expires
+// with its lease.
 type Deduper interface {
-	// FirstSeen records key, holding token (the attempt's own mark), and
-	// reports whether it was new. The record expires after ttl.
-	FirstSeen(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
-	// Forget drops key if it still holds token, so that a redelivery of a
-	// turn that failed is handled.
+	// Begin records key in progress for token, for lease, unless it is
+	// recorded already: Delivery says which, and what it holds.
+	Begin(ctx context.Context, key, token string, lease time.Duration) (Delivery, error)
+	// Finish marks key done with answer, kept for ttl, if token still
+	// holds it in progress.
+	Finish(ctx context.Context, key, token string, answer []byte, ttl time.Duration) (bool, error)
+	// Forget drops key if token still holds it in progress, so that a
+	// redelivery of a turn that failed is handled.
 	Forget(ctx context.Context, key, token string) error
 }
 
-// Prefetcher is a Deduper that can read, in the duplicate check's own
-// round trip, what the turn of activity a will read first (the user's
-// dialog, say). It returns the key it recorded (what Forget is given) and
-// the context the turn runs with, which carries what it read; the bot
-// knows nothing of what that is.
+// Delivery is the state of a delivery's record as Begin found it.
+type Delivery struct {
+	// First: the delivery is new, and the attempt now holds its record.
+	First bool
+	// Done: an earlier attempt completed; Answer is what it answered
+	// (see storedAnswer).
+	Done   bool
+	Answer []byte
+}
+
+// Prefetcher is a Deduper that can read, in Begin's own round trip, what
+// the turn of activity a will read first (the user's dialog, say). It
+// returns the key it recorded (what Finish and Forget are given) and the
+// context the turn runs with, which carries what it read; the bot knows
+// nothing of what that is.
 type Prefetcher interface {
-	FirstSeenPrefetch(ctx context.Context, key, token string, ttl time.Duration, a schema.Activity) (turnCtx context.Context, recorded string, first bool, err error)
+	BeginPrefetch(ctx context.Context, key, token string, lease time.Duration, a schema.Activity) (turnCtx context.Context, recorded string, d Delivery, err error)
 }
 
 // ReadyCheck reports whether a dependency is ready to serve; nil means ready.
@@ -100,6 +129,7 @@ const (
 	OutcomeError           = "error"            // 500: the handler failed
 	OutcomePanic           = "panic"            // 500: the handler panicked
 	OutcomeUnavailable     = "unavailable"      // 503: the duplicate check failed
+	OutcomeInProgress      = "in_progress"      // 503: a redelivery while the turn runs
 )
 
 // activityTypeLabel maps an activity type to a bounded set of values: an
@@ -133,9 +163,14 @@ type Server struct {
 // dedupeTTL is how long an activity id is remembered.
 const dedupeTTL = time.Hour
 
-// forgetTimeout bounds dropping the record of a failed turn, which happens
-// when the turn's own budget may be spent.
-const forgetTimeout = 2 * time.Second
+// recordTimeout bounds finishing or dropping a turn's record, which
+// happens when the turn's own budget may be spent.
+const recordTimeout = 2 * time.Second
+
+// leaseMargin is how long a record stays in progress past the turn's
+// budget and the time given to finish it: after that, its turn has ended
+// for sure (or its replica crashed), and a redelivery is handled as new.
+const leaseMargin = 3 * time.Second
 
 // NewServer assembles the HTTP handler. It performs no I/O.
 func NewServer(o ServerOptions) *Server {
@@ -158,9 +193,7 @@ func NewServer(o ServerOptions) *Server {
 		o.RejectLogInterval = time.Minute
 	}
 	s := &Server{opts: o, log: o.Logger, mux: http.NewServeMux(), rejects: newRejectLog(o.Logger, o.RejectLogInterval)}
-	s.uncertain = newUncertainRecords(func(ctx context.Context, key, token string) error {
-		return s.opts.Dedupe.Forget(ctx, key, token)
-	}, o.Logger)
+	s.uncertain = newUncertainRecords(func() Deduper { return s.opts.Dedupe }, o.Logger)
 	s.addRoutes(s.mux)
 	return s
 }
@@ -272,10 +305,14 @@ func (s *Server) handleMessages() http.Handler {
 			// has set the outcome of a panic.
 			defer func() { s.opts.Observer.ObserveTurn(activityTypeLabel(typ), outcome, time.Since(start)) }()
 		}
+		rec := record{token: newToken()} // the turn's idempotency record, once taken
 		defer func() {
 			if p := recover(); p != nil {
 				outcome = OutcomePanic
 				log.ErrorContext(r.Context(), "panic in turn", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if rec.key != "" {
+					s.forget(r.Context(), log, rec)
+				}
 				w.WriteHeader(http.StatusInternalServerError)
 			}
 		}()
@@ -322,24 +359,29 @@ func (s *Server) handleMessages() http.Handler {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.TurnTimeout)
 		defer cancel()
 
-		dedupeKey, token := "", newToken()
 		if s.opts.Dedupe != nil && act.ID != "" {
-			var first bool
+			var d Delivery
 			var err error
-			ctx, dedupeKey, first, err = s.firstSeen(ctx, act, token)
-			if err != nil {
+			ctx, rec.key, d, err = s.begin(ctx, act, rec.token)
+			switch {
+			case err != nil:
 				log.ErrorContext(ctx, "duplicate check failed", "err", err)
-				if dedupeKey != "" {
-					s.uncertain.add(dedupeKey, token) // it may still be written
+				if rec.key != "" {
+					s.uncertain.forget(rec.key, rec.token) // it may still be written
 				}
 				outcome = OutcomeUnavailable
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
-			}
-			if !first {
-				log.InfoContext(ctx, "duplicate delivery ignored")
+			case d.Done:
+				log.InfoContext(ctx, "duplicate delivery answered as before")
 				outcome = OutcomeDuplicate
-				w.WriteHeader(http.StatusOK)
+				writeStoredAnswer(w, d.Answer)
+				return
+			case !d.First:
+				log.InfoContext(ctx, "redelivery while the turn is in progress: asked to retry")
+				outcome = OutcomeInProgress
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(http.StatusServiceUnavailable)
 				return
 			}
 		}
@@ -349,15 +391,23 @@ func (s *Server) handleMessages() http.Handler {
 		if err != nil {
 			log.ErrorContext(ctx, "turn failed", "err", err)
 			outcome = OutcomeError
-			if dedupeKey != "" {
-				s.forget(ctx, log, dedupeKey, token)
+			if rec.key != "" {
+				s.forget(ctx, log, rec)
 			}
 			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}
-		writeInvokeResponse(w, resp)
+		status, body := encodeInvokeResponse(resp)
+		if rec.key != "" {
+			s.finish(ctx, log, rec, storedAnswer(status, body))
+		}
+		writeAnswer(w, status, body)
 	})
 }
+
+// record names a turn's idempotency record: its key ("" for none) and the
+// attempt's token.
+type record struct{ key, token string }
 
 // readActivity reads and decodes the request's activity. refused is the
 // outcome of a body that is not one (too large, unreadable, no type) and
@@ -380,33 +430,52 @@ func (s *Server) readActivity(w http.ResponseWriter, r *http.Request) (act schem
 	return act, "", 0
 }
 
-// forget drops the duplicate record of a failed turn. The turn's own
-// context may be what ran out: the record is dropped with a budget of its
-// own, or Teams' retry of the activity would be taken for a duplicate and
-// never answered.
-func (s *Server) forget(ctx context.Context, log *slog.Logger, key, token string) {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), forgetTimeout)
+// forget drops the record of a failed turn. The turn's own context may
+// be what ran out: the record is dropped with a budget of its own, or
+// Teams' retry of the activity would be told to wait until the lease ends.
+func (s *Server) forget(ctx context.Context, log *slog.Logger, rec record) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := s.opts.Dedupe.Forget(fctx, key, token); err != nil {
+	if err := s.opts.Dedupe.Forget(fctx, rec.key, rec.token); err != nil {
 		log.WarnContext(ctx, "could not forget failed activity", "err", err)
-		s.uncertain.add(key, token)
+		s.uncertain.forget(rec.key, rec.token)
 	}
 }
 
-// firstSeen records the activity with the Deduper, which may read in the
-// same round trip what the turn will (a Prefetcher); it returns the context
-// the turn runs with and the key to Forget if the turn fails.
-func (s *Server) firstSeen(ctx context.Context, act schema.Activity, token string) (context.Context, string, bool, error) {
+// finish marks the record of a turn that succeeded done, with its answer,
+// on a budget of its own. A failure is logged and the write retried by
+// the uncertain-records worker: the answer stands, and until the record
+// is marked a redelivery is asked to retry.
+func (s *Server) finish(ctx context.Context, log *slog.Logger, rec record, answer []byte) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	ok, err := s.opts.Dedupe.Finish(fctx, rec.key, rec.token, answer, dedupeTTL)
+	switch {
+	case err != nil:
+		log.WarnContext(ctx, "could not record the turn's answer", "err", err)
+		s.uncertain.finish(rec.key, rec.token, answer)
+	case !ok:
+		log.WarnContext(ctx, "the turn's record was taken by another attempt (its lease ended)")
+	}
+}
+
+// lease is how long a turn's record is held in progress.
+func (s *Server) lease() time.Duration { return s.opts.TurnTimeout + recordTimeout + leaseMargin }
+
+// begin begins the activity's record with the Deduper, which may read in
+// the same round trip what the turn will (a Prefetcher); it returns the
+// context the turn runs with and the key recorded.
+func (s *Server) begin(ctx context.Context, act schema.Activity, token string) (context.Context, string, Delivery, error) {
 	key := seenKey(act.Conversation.ID, act.ID)
 	if p, ok := s.opts.Dedupe.(Prefetcher); ok {
-		turnCtx, recorded, first, err := p.FirstSeenPrefetch(ctx, key, token, dedupeTTL, act)
+		turnCtx, recorded, d, err := p.BeginPrefetch(ctx, key, token, s.lease(), act)
 		if err != nil {
-			return ctx, recorded, false, err
+			return ctx, recorded, Delivery{}, err
 		}
-		return turnCtx, recorded, first, nil
+		return turnCtx, recorded, d, nil
 	}
-	first, err := s.opts.Dedupe.FirstSeen(ctx, key, token, dedupeTTL)
-	return ctx, key, first, err
+	d, err := s.opts.Dedupe.Begin(ctx, key, token, s.lease())
+	return ctx, key, d, err
 }
 
 // seenKey names the record of a handled activity: a digest of the
@@ -436,26 +505,57 @@ func (s *Server) route(ctx context.Context, t *Turn) (InvokeResponse, error) {
 	}
 }
 
-func writeInvokeResponse(w http.ResponseWriter, resp InvokeResponse) {
+// encodeInvokeResponse is the HTTP status and body of a turn's answer
+// (body nil: none).
+func encodeInvokeResponse(resp InvokeResponse) (int, []byte) {
 	status := resp.Status
 	if status == 0 {
 		status = http.StatusOK
 	}
 	if resp.Body == nil {
-		w.WriteHeader(status)
-		return
+		return status, nil
 	}
 	b, ok := resp.Body.(json.RawMessage) // encoded already: written as it is
 	if !ok {
 		var err error
 		if b, err = json.Marshal(resp.Body); err != nil {
-			w.WriteHeader(http.StatusInternalServerError)
-			return
+			return http.StatusInternalServerError, nil
 		}
+	}
+	return status, b
+}
+
+func writeAnswer(w http.ResponseWriter, status int, body []byte) {
+	if body == nil {
+		w.WriteHeader(status)
+		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(b)
+	w.Write(body)
+}
+
+// storedAnswer is how a turn's HTTP answer is kept in its record: empty
+// for a plain 200 (a message's), else the status, a space and the body.
+func storedAnswer(status int, body []byte) []byte {
+	if status == http.StatusOK && body == nil {
+		return nil
+	}
+	return append([]byte(strconv.Itoa(status)+" "), body...)
+}
+
+// writeStoredAnswer writes an answer kept by storedAnswer again.
+func writeStoredAnswer(w http.ResponseWriter, stored []byte) {
+	code, body, found := bytes.Cut(stored, []byte(" "))
+	status, err := strconv.Atoi(string(code))
+	if !found || err != nil || status < 200 || status > 599 {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if len(body) == 0 {
+		body = nil
+	}
+	writeAnswer(w, status, body)
 }
 
 // runLater returns the function behind Turn.Later for one turn.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +28,7 @@ const testTenant = "9f3a1c2e-5b7d-4e8f-a1b2-c3d4e5f60718"
 type recordingHandler struct {
 	messages, invokes, updates, installs atomic.Int32
 	onMessage                            func(ctx context.Context, t *Turn) error
+	onInvoke                             func(ctx context.Context, t *Turn) (InvokeResponse, error)
 }
 
 var _ Handler = (*recordingHandler)(nil)
@@ -42,6 +44,9 @@ func (h *recordingHandler) OnMessage(ctx context.Context, t *Turn) error {
 
 func (h *recordingHandler) OnInvoke(ctx context.Context, t *Turn) (InvokeResponse, error) {
 	h.invokes.Add(1)
+	if h.onInvoke != nil {
+		return h.onInvoke(ctx, t)
+	}
 	return CardInvokeResponse(map[string]any{"type": "AdaptiveCard", "version": "1.5", "body": []any{}}), nil
 }
 
@@ -91,6 +96,15 @@ type testBot struct {
 	rdb     *redis.Client
 }
 
+// storeDeduper is the Redis store as the bot's Deduper (internal/app
+// adapts it the same way).
+type storeDeduper struct{ *redisstore.Store }
+
+func (d storeDeduper) Begin(ctx context.Context, key, token string, lease time.Duration) (Delivery, error) {
+	r, err := d.Store.Begin(ctx, key, token, lease)
+	return Delivery(r), err
+}
+
 func newTestBot(t testing.TB, mod func(*ServerOptions)) *testBot {
 	t.Helper()
 	rdb := redistest.Client(t)
@@ -99,7 +113,7 @@ func newTestBot(t testing.TB, mod func(*ServerOptions)) *testBot {
 	opts := ServerOptions{
 		Handler:   tb.handler,
 		Connector: NewConnector(ConnectorOptions{AllowLoopback: true}),
-		Dedupe:    store,
+		Dedupe:    storeDeduper{store},
 		Ready:     []ReadyCheck{store.Ping},
 	}
 	if mod != nil {
@@ -175,29 +189,108 @@ func TestTenantNotAllowedIsForbiddenAndNothingSent(t *testing.T) {
 	}
 }
 
+// Five deliveries of one activity at once: one turn runs; a delivery
+// that comes while it runs is asked to retry (503, Retry-After: the turn
+// in flight may yet fail), and its retry, once the turn is done, is
+// acknowledged as a duplicate.
 func TestDuplicateDeliveryHandledOnce(t *testing.T) {
 	tb := newTestBot(t, nil)
 	a := tb.activity(schema.Message, uniqueID(t), "hello")
 	var wg sync.WaitGroup
-	codes := make([]int, 5)
-	for i := range codes {
+	answers := make([]*httptest.ResponseRecorder, 5)
+	for i := range answers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i] = tb.post(t, a, "").Code
+			answers[i] = tb.post(t, a, "")
 		}()
 	}
 	wg.Wait()
-	for _, c := range codes {
-		if c != http.StatusOK {
-			t.Errorf("status %d, want 200 for every delivery", c)
+	ok := 0
+	for _, r := range answers {
+		switch {
+		case r.Code == http.StatusOK:
+			ok++
+		case r.Code == http.StatusServiceUnavailable && r.Header().Get("Retry-After") != "":
+			if again := tb.post(t, a, "").Code; again != http.StatusOK {
+				t.Errorf("the retry of a delivery told to wait: %d, want 200", again)
+			}
+		default:
+			t.Errorf("status %d (Retry-After %q), want 200 or 503 with Retry-After", r.Code, r.Header().Get("Retry-After"))
 		}
+	}
+	if ok == 0 {
+		t.Error("no delivery was answered 200")
 	}
 	if n := tb.handler.messages.Load(); n != 1 {
 		t.Errorf("handled %d times, want 1", n)
 	}
 	if got := tb.conn.received(); len(got) != 1 {
 		t.Errorf("sent %d replies, want 1", len(got))
+	}
+}
+
+// An invoke redelivered after its turn succeeded gets the very answer the
+// turn gave (status, body) and runs nothing; one redelivered after its
+// turn failed is handled as new.
+func TestInvokeRedeliveryGetsTheStoredAnswer(t *testing.T) {
+	tb := newTestBot(t, nil)
+	var fail atomic.Bool
+	tb.handler.onInvoke = func(ctx context.Context, tr *Turn) (InvokeResponse, error) {
+		if fail.Load() {
+			return InvokeResponse{}, io.ErrUnexpectedEOF
+		}
+		// Each run answers differently, so a replay is told from a rerun.
+		return CardInvokeResponse(map[string]any{"type": "AdaptiveCard", "version": "1.5",
+			"body": []any{map[string]any{"type": "TextBlock", "text": fmt.Sprint("run ", tb.handler.invokes.Load())}}}), nil
+	}
+	press := tb.activity(schema.Invoke, uniqueID(t), "")
+	first := tb.post(t, press, "")
+	again := tb.post(t, press, "")
+	if first.Code != http.StatusOK || again.Code != first.Code || again.Body.String() != first.Body.String() ||
+		again.Header().Get("Content-Type") != first.Header().Get("Content-Type") {
+		t.Fatalf("redelivery answered %d %q (%s), the turn %d %q (%s)", again.Code, again.Body, again.Header().Get("Content-Type"),
+			first.Code, first.Body, first.Header().Get("Content-Type"))
+	}
+	if !strings.Contains(first.Body.String(), "run 1") {
+		t.Fatalf("the turn's answer: %s", first.Body)
+	}
+	if n := tb.handler.invokes.Load(); n != 1 {
+		t.Fatalf("the invoke ran %d times, want 1", n)
+	}
+
+	fail.Store(true)
+	failed := tb.activity(schema.Invoke, uniqueID(t), "")
+	if c := tb.post(t, failed, "").Code; c != http.StatusInternalServerError {
+		t.Fatalf("a failed invoke: %d, want 500", c)
+	}
+	fail.Store(false)
+	retry := tb.post(t, failed, "")
+	if retry.Code != http.StatusOK || !strings.Contains(retry.Body.String(), "run 3") {
+		t.Fatalf("the redelivery of a failed invoke: %d %s, want it handled as new", retry.Code, retry.Body)
+	}
+}
+
+// A record left in progress by a replica that crashed mid-turn holds
+// redeliveries off (503, retry) until its lease ends; then the activity is
+// handled.
+func TestRecordOfACrashedTurnExpires(t *testing.T) {
+	tb := newTestBot(t, nil)
+	a := tb.activity(schema.Message, uniqueID(t), "hello")
+	store := tb.srv.opts.Dedupe
+	// What the crashed replica left: the record, in progress, and nothing else.
+	if d, err := store.Begin(context.Background(), seenKey(a.Conversation.ID, a.ID), "crashed", 300*time.Millisecond); err != nil || !d.First {
+		t.Fatal(d, err)
+	}
+	if r := tb.post(t, a, ""); r.Code != http.StatusServiceUnavailable || r.Header().Get("Retry-After") == "" {
+		t.Fatalf("during the lease: %d Retry-After %q, want 503 with Retry-After", r.Code, r.Header().Get("Retry-After"))
+	}
+	time.Sleep(400 * time.Millisecond)
+	if c := tb.post(t, a, "").Code; c != http.StatusOK {
+		t.Fatalf("after the lease: %d", c)
+	}
+	if n, got := tb.handler.messages.Load(), len(tb.conn.received()); n != 1 || got != 1 {
+		t.Fatalf("handled %d times, %d answers; want 1 and 1", n, got)
 	}
 }
 
@@ -277,12 +370,17 @@ func TestGarbledBodyIs400InLocalMode(t *testing.T) {
 func TestPanicInTurnIs500AndServerLives(t *testing.T) {
 	tb := newTestBot(t, nil)
 	tb.handler.onMessage = func(ctx context.Context, t *Turn) error { panic("boom") }
-	if rec := tb.post(t, tb.activity(schema.Message, uniqueID(t), "x"), ""); rec.Code != http.StatusInternalServerError {
+	a := tb.activity(schema.Message, uniqueID(t), "x")
+	if rec := tb.post(t, a, ""); rec.Code != http.StatusInternalServerError {
 		t.Fatalf("status %d, want 500", rec.Code)
 	}
 	tb.handler.onMessage = nil
 	if rec := tb.post(t, tb.activity(schema.Message, uniqueID(t), "y"), ""); rec.Code != http.StatusOK {
 		t.Fatalf("after panic: status %d", rec.Code)
+	}
+	// The panicking turn left no record: its redelivery is handled.
+	if rec := tb.post(t, a, ""); rec.Code != http.StatusOK || tb.handler.messages.Load() != 3 {
+		t.Fatalf("redelivery after the panic: status %d, %d turns run", rec.Code, tb.handler.messages.Load())
 	}
 }
 
@@ -335,7 +433,7 @@ func TestReadyzFollowsRedis(t *testing.T) {
 	}
 	// A store whose Redis is gone: nothing listens on this port.
 	down := redisstore.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1}))
-	tb2 := newTestBot(t, func(o *ServerOptions) { o.Ready = []ReadyCheck{down.Ping}; o.Dedupe = down })
+	tb2 := newTestBot(t, func(o *ServerOptions) { o.Ready = []ReadyCheck{down.Ping}; o.Dedupe = storeDeduper{down} })
 	rec := httptest.NewRecorder()
 	tb2.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable {

@@ -9,16 +9,25 @@ import (
 	"time"
 )
 
-// uncertainRecords are duplicate records whose writing failed without a
-// clear answer: the store did not reply in time (a Redis stall), the turn
-// was answered 503 so that Teams retries, and yet the write may still
-// happen when the store resumes. Left alone, that late record would make
-// Teams' retry a "duplicate delivery" and the activity would never be
-// answered. So each is dropped again, with the attempt's own token (never
-// another attempt's record), by one worker that tries every second until
-// the store answers or uncertainFor has passed.
+// uncertainRecords are writes of idempotency records that failed without
+// a clear answer, retried by one worker until the store answers.
+//
+//   - A record whose taking timed out (Begin, a Redis stall): the turn was
+//     answered 503 so that Teams retries, and yet the write may still
+//     happen when the store resumes. Left alone, that late record, in
+//     progress for an attempt that gave up, would make Teams' retries wait
+//     out its lease (a retry policy that gives up sooner loses the
+//     activity). It is dropped again (Forget), with the attempt's own
+//     token, never another attempt's record.
+//   - A turn that failed and could not drop its record: the same.
+//   - A turn that answered and could not mark its record done (Finish):
+//     left alone, the record's lease would end and a redelivery would run
+//     the turn again, a second answer. It is marked done again.
+//
+// The worker tries every second until the store answers or uncertainFor
+// has passed.
 type uncertainRecords struct {
-	forget func(ctx context.Context, key, token string) error
+	dedupe func() Deduper
 	log    *slog.Logger
 
 	mu      sync.Mutex
@@ -28,9 +37,13 @@ type uncertainRecords struct {
 	done    sync.WaitGroup
 }
 
+// uncertain is one record's write to retry: Forget, or Finish with answer
+// when finish is set.
 type uncertain struct {
-	token string
-	since time.Time
+	token  string
+	finish bool
+	answer []byte
+	since  time.Time
 }
 
 // uncertainFor is how long a record's late write is waited for: a write
@@ -40,12 +53,22 @@ const uncertainFor = 2 * time.Minute
 // maxUncertain bounds the records waited for (an outage of many turns).
 const maxUncertain = 4096
 
-func newUncertainRecords(forget func(ctx context.Context, key, token string) error, log *slog.Logger) *uncertainRecords {
-	return &uncertainRecords{forget: forget, log: log, pending: map[string]uncertain{}, stop: make(chan struct{})}
+func newUncertainRecords(dedupe func() Deduper, log *slog.Logger) *uncertainRecords {
+	return &uncertainRecords{dedupe: dedupe, log: log, pending: map[string]uncertain{}, stop: make(chan struct{})}
 }
 
-// add waits for the record key of the attempt token to be dropped.
-func (u *uncertainRecords) add(key, token string) {
+// forget has the worker drop the record key of the attempt token.
+func (u *uncertainRecords) forget(key, token string) {
+	u.add(key, uncertain{token: token, since: time.Now()})
+}
+
+// finish has the worker mark the record key of the attempt token done
+// with answer.
+func (u *uncertainRecords) finish(key, token string, answer []byte) {
+	u.add(key, uncertain{token: token, finish: true, answer: answer, since: time.Now()})
+}
+
+func (u *uncertainRecords) add(key string, rec uncertain) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	select {
@@ -56,12 +79,23 @@ func (u *uncertainRecords) add(key, token string) {
 	if len(u.pending) >= maxUncertain {
 		return
 	}
-	u.pending[key] = uncertain{token: token, since: time.Now()}
+	u.pending[key] = rec
 	if !u.running {
 		u.running = true
 		u.done.Add(1)
 		go u.run()
 	}
+}
+
+// write retries one record's write.
+func (u *uncertainRecords) write(key string, rec uncertain) error {
+	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+	defer cancel()
+	if rec.finish {
+		_, err := u.dedupe().Finish(ctx, key, rec.token, rec.answer, dedupeTTL)
+		return err
+	}
+	return u.dedupe().Forget(ctx, key, rec.token)
 }
 
 func (u *uncertainRecords) run() {
@@ -81,15 +115,15 @@ func (u *uncertainRecords) run() {
 		}
 		u.mu.Unlock()
 		for key, rec := range batch {
-			ctx, cancel := context.WithTimeout(context.Background(), forgetTimeout)
-			err := u.forget(ctx, key, rec.token)
-			cancel()
+			err := u.write(key, rec)
 			if err == nil || time.Since(rec.since) > uncertainFor {
 				if err != nil {
-					u.log.Warn("gave up dropping an uncertain duplicate record", "err", err)
+					u.log.Warn("gave up writing an uncertain turn record", "err", err)
 				}
 				u.mu.Lock()
-				delete(u.pending, key)
+				if cur, ok := u.pending[key]; ok && cur.token == rec.token && cur.finish == rec.finish {
+					delete(u.pending, key)
+				}
 				u.mu.Unlock()
 			}
 		}
@@ -115,7 +149,7 @@ func (u *uncertainRecords) close() {
 	u.done.Wait()
 }
 
-// newToken is an attempt's own mark on its duplicate record.
+// newToken is an attempt's own mark on its idempotency record.
 func newToken() string {
 	var b [8]byte
 	rand.Read(b[:])

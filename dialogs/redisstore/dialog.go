@@ -35,48 +35,52 @@ if v[1] then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return v
 `)
 
-// seenLoadScript records an activity (SET NX with a TTL) and, if it is new,
-// reads the dialog its turn will use {rev, doc} and refreshes its TTL: the
-// duplicate check and the dialog load in one round trip. Both keys carry
-// the user's hash tag, so that a Redis Cluster has them on one slot.
+// seenLoadScript begins a delivery (as beginScript: KEYS[1] := ARGV[3]
+// for ARGV[1] ms unless it exists, whose value it then returns) and, if it
+// is new, reads the dialog its turn will use {rev, doc} and refreshes its
+// TTL: the duplicate check and the dialog load in one round trip. Both
+// keys carry the user's hash tag, so that a Redis Cluster has them on one
+// slot.
 var seenLoadScript = redis.NewScript(`
-if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'PX', ARGV[1]) then return {0} end
+local seen = redis.call('GET', KEYS[1])
+if seen then return {0, seen} end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[1])
 local v = redis.call('HMGET', KEYS[2], 'rev', 'doc')
 if v[1] then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return {1, v[1], v[2]}
 `)
 
-// FirstSeenLoadDialog is FirstSeen and LoadDialog in one round trip, for
-// an activity whose turn reads the user's dialog: it records key (holding
-// token) under the user's hash tag and returns the key it recorded (for
-// Forget), whether it was new and, if so, the dialog and its revision
-// ((nil, 0) for none).
-func (s *Store) FirstSeenLoadDialog(ctx context.Context, key, token string, ttl time.Duration, tenant, user string) (recorded string, first bool, doc []byte, rev int64, err error) {
+// BeginLoadDialog is Begin and LoadDialog in one round trip, for an
+// activity whose turn reads the user's dialog: it begins the delivery's
+// record (key, in progress for token, for lease) under the user's hash tag
+// and returns the key it recorded (for Finish and Forget), the record and,
+// for a new delivery, the dialog and its revision ((nil, 0) for none).
+func (s *Store) BeginLoadDialog(ctx context.Context, key, token string, lease time.Duration, tenant, user string) (recorded string, d Delivery, doc []byte, rev int64, err error) {
 	recorded = UserTag(tenant, user) + ":" + key
 	vals, err := seenLoadScript.Run(ctx, s.rdb, []string{s.prefix + recorded, s.dialogKey(tenant, user)},
-		ttl.Milliseconds(), DialogTTL.Milliseconds(), token).Slice()
+		lease.Milliseconds(), DialogTTL.Milliseconds(), inProgress+token).Slice()
 	if err != nil {
-		return recorded, false, nil, 0, fmt.Errorf("record activity and load dialog: %w", err)
+		return recorded, Delivery{}, nil, 0, fmt.Errorf("record activity and load dialog: %w", err)
 	}
-	if len(vals) == 0 || vals[0] != int64(1) {
-		return recorded, false, nil, 0, nil
+	if d = delivery(vals); !d.First {
+		return recorded, d, nil, 0, nil
 	}
-	var revS, d string
+	var revS, doc1 string
 	if len(vals) == 3 { // else no dialog: the reply stops at the first nil
 		revS, _ = vals[1].(string)
-		d, _ = vals[2].(string)
+		doc1, _ = vals[2].(string)
 	}
-	if revS == "" || d == "" {
+	if revS == "" || doc1 == "" {
 		if s.legacyKey(s.dialogKey(tenant, user), tenant, user) != "" {
 			doc, rev, err = s.LoadDialog(ctx, tenant, user) // perhaps under the legacy key
-			return recorded, true, doc, rev, err
+			return recorded, d, doc, rev, err
 		}
-		return recorded, true, nil, 0, nil
+		return recorded, d, nil, 0, nil
 	}
 	if rev, err = strconv.ParseInt(revS, 10, 64); err != nil {
-		return recorded, true, nil, 0, fmt.Errorf("load dialog: bad revision %q", revS)
+		return recorded, d, nil, 0, fmt.Errorf("load dialog: bad revision %q", revS)
 	}
-	return recorded, true, []byte(d), rev, nil
+	return recorded, d, []byte(doc1), rev, nil
 }
 
 // LoadDialog returns a user's dialog document and its revision; (nil, 0)

@@ -76,15 +76,15 @@ func TestLegacyKeysAreFoundAndMoved(t *testing.T) {
 }
 
 // The duplicate check's own read of the dialog finds a legacy dialog too.
-func TestFirstSeenLoadDialogFindsLegacyDialog(t *testing.T) {
+func TestBeginLoadDialogFindsLegacyDialog(t *testing.T) {
 	ctx := context.Background()
 	s, rdb, prefix := newStore(t)
 	const tenant, user = "tenant-2", "29:legacy"
 	legacy := prefix + "{t:" + tenant + ":u:" + user + "}:dialog"
 	rdb.HSet(ctx, legacy, "rev", "5", "doc", `{"v":1}`)
 	t.Cleanup(func() { rdb.Del(context.Background(), legacy) })
-	_, first, doc, rev, err := s.FirstSeenLoadDialog(ctx, "seen:legacy", "tok", time.Hour, tenant, user)
-	if err != nil || !first || rev != 5 || string(doc) != `{"v":1}` {
-		t.Fatalf("first %v doc %s rev %d err %v", first, doc, rev, err)
+	_, d, doc, rev, err := s.BeginLoadDialog(ctx, "seen:legacy", "tok", time.Hour, tenant, user)
+	if err != nil || !d.First || rev != 5 || string(doc) != `{"v":1}` {
+		t.Fatalf("%+v doc %s rev %d err %v", d, doc, rev, err)
 	}
 }

@@ -61,28 +61,3 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
-
-// FirstSeen records key, holding token (the attempt's own mark), and
-// reports whether it was not recorded before (SET NX with a TTL).
-func (s *Store) FirstSeen(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	ok, err := s.rdb.SetNX(ctx, s.prefix+key, token, ttl).Result()
-	if err != nil {
-		return false, fmt.Errorf("record activity: %w", err)
-	}
-	return ok, nil
-}
-
-// forgetScript deletes a record only while it holds the attempt's token.
-var forgetScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`)
-
-// Forget removes a key recorded by FirstSeen if it still holds token: a
-// record made since by another attempt stays.
-func (s *Store) Forget(ctx context.Context, key, token string) error {
-	if err := forgetScript.Run(ctx, s.rdb, []string{s.prefix + key}, token).Err(); err != nil {
-		return fmt.Errorf("forget activity: %w", err)
-	}
-	return nil
-}

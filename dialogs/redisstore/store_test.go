@@ -118,37 +118,92 @@ func TestKeysAreHashTaggedPerUser(t *testing.T) {
 	}
 }
 
-func TestFirstSeen(t *testing.T) {
+// A delivery's record: taken in progress with its lease, found in
+// progress by a second attempt, done with its answer once finished (by
+// the attempt that holds it only), and then kept for the TTL given.
+func TestDeliveryRecord(t *testing.T) {
 	ctx := context.Background()
 	s, rdb, prefix := newStore(t)
-	first, err := s.FirstSeen(ctx, "seen:a:1", "tok", time.Hour)
-	if err != nil || !first {
-		t.Fatalf("first = %v %v", first, err)
+	d, err := s.Begin(ctx, "seen:a:1", "tok", 15*time.Second)
+	if err != nil || !d.First {
+		t.Fatalf("first = %+v %v", d, err)
 	}
-	if again, _ := s.FirstSeen(ctx, "seen:a:1", "tok", time.Hour); again {
-		t.Fatal("second sighting reported as first")
+	if ttl := rdb.PTTL(ctx, prefix+"seen:a:1").Val(); ttl <= 0 || ttl > 15*time.Second {
+		t.Fatalf("lease TTL = %v", ttl)
 	}
-	if ttl := rdb.TTL(ctx, prefix+"seen:a:1").Val(); ttl <= 0 || ttl > time.Hour {
-		t.Fatalf("TTL = %v", ttl)
+	if again, _ := s.Begin(ctx, "seen:a:1", "tok-2", 15*time.Second); again.First || again.Done {
+		t.Fatalf("a second attempt while in progress: %+v", again)
+	}
+	if ok, err := s.Finish(ctx, "seen:a:1", "tok-2", []byte("not mine"), time.Hour); ok || err != nil {
+		t.Fatalf("another attempt finished the record: %v %v", ok, err)
+	}
+	if ok, err := s.Finish(ctx, "seen:a:1", "tok", []byte(`200 {"a":1}`), time.Hour); !ok || err != nil {
+		t.Fatalf("finish: %v %v", ok, err)
+	}
+	if ttl := rdb.PTTL(ctx, prefix+"seen:a:1").Val(); ttl <= 15*time.Second || ttl > time.Hour {
+		t.Fatalf("done TTL = %v", ttl)
+	}
+	done, err := s.Begin(ctx, "seen:a:1", "tok-3", 15*time.Second)
+	if err != nil || !done.Done || string(done.Answer) != `200 {"a":1}` {
+		t.Fatalf("after finish: %+v %v", done, err)
 	}
 	if err := s.Forget(ctx, "seen:a:1", "tok"); err != nil {
 		t.Fatal(err)
 	}
-	if first, _ := s.FirstSeen(ctx, "seen:a:1", "tok", time.Hour); !first {
-		t.Fatal("forgotten key still seen")
+	if d, _ := s.Begin(ctx, "seen:a:1", "tok-4", 15*time.Second); !d.Done {
+		t.Fatal("Forget dropped a completed record")
+	}
+	// A record of the version before states (the token alone) is done.
+	rdb.Set(ctx, prefix+"seen:old", "some-token", time.Hour)
+	if d, _ := s.Begin(ctx, "seen:old", "tok", 15*time.Second); !d.Done || d.Answer != nil {
+		t.Fatalf("a record of the earlier format: %+v", d)
+	}
+}
+
+// A lease that runs out (the replica crashed mid-turn) frees the record:
+// the redelivery is handled as new, and the attempt that lost it can
+// neither finish nor forget it.
+func TestDeliveryLeaseExpires(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newStore(t)
+	if d, _ := s.Begin(ctx, "seen:c:1", "crashed", 50*time.Millisecond); !d.First {
+		t.Fatal("not first")
+	}
+	time.Sleep(120 * time.Millisecond)
+	if d, _ := s.Begin(ctx, "seen:c:1", "retry", 15*time.Second); !d.First {
+		t.Fatalf("after the lease: %+v, want first", d)
+	}
+	if ok, _ := s.Finish(ctx, "seen:c:1", "crashed", nil, time.Hour); ok {
+		t.Fatal("the attempt whose lease ran out finished the retry's record")
+	}
+	s.Forget(ctx, "seen:c:1", "crashed")
+	if d, _ := s.Begin(ctx, "seen:c:1", "third", 15*time.Second); d.First || d.Done {
+		t.Fatalf("the retry's record: %+v, want in progress", d)
+	}
+	// A turn that completed but could mark its record only after the lease
+	// ran out (Redis did not answer) still marks it: no redelivery reruns it.
+	if d, _ := s.Begin(ctx, "seen:c:2", "slow", 50*time.Millisecond); !d.First {
+		t.Fatal("not first")
+	}
+	time.Sleep(120 * time.Millisecond)
+	if ok, err := s.Finish(ctx, "seen:c:2", "slow", []byte("200 {}"), time.Hour); !ok || err != nil {
+		t.Fatalf("finish after the lease: %v %v", ok, err)
+	}
+	if d, _ := s.Begin(ctx, "seen:c:2", "retry", 15*time.Second); !d.Done {
+		t.Fatalf("after a late finish: %+v, want done", d)
 	}
 }
 
 // The duplicate check and the dialog load in one round trip: the record
 // is on the user's slot, a second sighting reads nothing, Forget takes the
 // key it returned.
-func TestFirstSeenLoadDialog(t *testing.T) {
+func TestBeginLoadDialog(t *testing.T) {
 	ctx := context.Background()
 	s, rdb, prefix := newStore(t)
 	const tenant, user = "t-1", "u-1"
-	recorded, first, doc, rev, err := s.FirstSeenLoadDialog(ctx, "seen:a:1", "tok", time.Hour, tenant, user)
-	if err != nil || !first || doc != nil || rev != 0 {
-		t.Fatalf("no dialog yet: first %v doc %q rev %d err %v", first, doc, rev, err)
+	recorded, d, doc, rev, err := s.BeginLoadDialog(ctx, "seen:a:1", "tok", time.Hour, tenant, user)
+	if err != nil || !d.First || doc != nil || rev != 0 {
+		t.Fatalf("no dialog yet: %+v doc %q rev %d err %v", d, doc, rev, err)
 	}
 	if recorded != redisstore.UserTag(tenant, user)+":seen:a:1" || slot(prefix+recorded) != slot(prefix+redisstore.UserTag(tenant, user)+":dialog") {
 		t.Errorf("recorded %q, not on the user's slot", recorded)
@@ -159,13 +214,13 @@ func TestFirstSeenLoadDialog(t *testing.T) {
 	if _, saved, err := s.SaveDialog(ctx, tenant, user, []byte(`{"v":1}`), 0); err != nil || !saved {
 		t.Fatal(saved, err)
 	}
-	if _, first, doc, _, err := s.FirstSeenLoadDialog(ctx, "seen:a:1", "tok", time.Hour, tenant, user); first || doc != nil || err != nil {
-		t.Fatalf("a second sighting: first %v doc %q err %v", first, doc, err)
+	if _, d, doc, _, err := s.BeginLoadDialog(ctx, "seen:a:1", "tok", time.Hour, tenant, user); d.First || doc != nil || err != nil {
+		t.Fatalf("a second sighting: %+v doc %q err %v", d, doc, err)
 	}
 	rdb.PExpire(ctx, prefix+redisstore.UserTag(tenant, user)+":dialog", time.Minute)
-	_, first, doc, rev, err = s.FirstSeenLoadDialog(ctx, "seen:a:2", "tok", time.Hour, tenant, user)
-	if err != nil || !first || string(doc) != `{"v":1}` || rev != 1 {
-		t.Fatalf("with a dialog: first %v doc %q rev %d err %v", first, doc, rev, err)
+	_, d, doc, rev, err = s.BeginLoadDialog(ctx, "seen:a:2", "tok", time.Hour, tenant, user)
+	if err != nil || !d.First || string(doc) != `{"v":1}` || rev != 1 {
+		t.Fatalf("with a dialog: %+v doc %q rev %d err %v", d, doc, rev, err)
 	}
 	if ttl := rdb.PTTL(ctx, prefix+redisstore.UserTag(tenant, user)+":dialog").Val(); ttl < redisstore.DialogTTL-time.Hour {
 		t.Errorf("the load did not refresh the dialog's TTL: %v", ttl)
@@ -173,7 +228,7 @@ func TestFirstSeenLoadDialog(t *testing.T) {
 	if err := s.Forget(ctx, recorded, "tok"); err != nil {
 		t.Fatal(err)
 	}
-	if _, first, _, _, _ := s.FirstSeenLoadDialog(ctx, "seen:a:1", "tok", time.Hour, tenant, user); !first {
+	if _, d, _, _, _ := s.BeginLoadDialog(ctx, "seen:a:1", "tok", time.Hour, tenant, user); !d.First {
 		t.Fatal("a forgotten activity is still seen")
 	}
 }
@@ -183,19 +238,19 @@ func TestFirstSeenLoadDialog(t *testing.T) {
 func TestForgetTakesOnlyItsOwnRecord(t *testing.T) {
 	ctx := context.Background()
 	s, _, _ := newStore(t)
-	if first, err := s.FirstSeen(ctx, "seen:b:1", "attempt-1", time.Hour); !first || err != nil {
-		t.Fatal(first, err)
+	if d, err := s.Begin(ctx, "seen:b:1", "attempt-1", time.Hour); !d.First || err != nil {
+		t.Fatal(d, err)
 	}
 	if err := s.Forget(ctx, "seen:b:1", "attempt-2"); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := s.FirstSeen(ctx, "seen:b:1", "attempt-3", time.Hour); again {
+	if again, _ := s.Begin(ctx, "seen:b:1", "attempt-3", time.Hour); again.First {
 		t.Fatal("another attempt's Forget dropped the record")
 	}
 	if err := s.Forget(ctx, "seen:b:1", "attempt-1"); err != nil {
 		t.Fatal(err)
 	}
-	if first, _ := s.FirstSeen(ctx, "seen:b:1", "attempt-4", time.Hour); !first {
+	if d, _ := s.Begin(ctx, "seen:b:1", "attempt-4", time.Hour); !d.First {
 		t.Fatal("the attempt's own Forget left its record")
 	}
 }

@@ -159,17 +159,22 @@ type dedupe struct{ *redisstore.Store }
 
 var _ bot.Prefetcher = dedupe{}
 
-func (d dedupe) FirstSeenPrefetch(ctx context.Context, key, token string, ttl time.Duration, a schema.Activity) (context.Context, string, bool, error) {
+func (d dedupe) Begin(ctx context.Context, key, token string, lease time.Duration) (bot.Delivery, error) {
+	r, err := d.Store.Begin(ctx, key, token, lease)
+	return bot.Delivery(r), err
+}
+
+func (d dedupe) BeginPrefetch(ctx context.Context, key, token string, lease time.Duration, a schema.Activity) (context.Context, string, bot.Delivery, error) {
 	tenant, user, ok := dialogs.WillLoad(a)
 	if !ok {
-		first, err := d.FirstSeen(ctx, key, token, ttl)
-		return ctx, key, first, err
+		r, err := d.Begin(ctx, key, token, lease)
+		return ctx, key, r, err
 	}
-	recorded, first, doc, rev, err := d.FirstSeenLoadDialog(ctx, key, token, ttl, tenant, user)
-	if err != nil || !first {
-		return ctx, recorded, first, err
+	recorded, r, doc, rev, err := d.BeginLoadDialog(ctx, key, token, lease, tenant, user)
+	if err != nil || !r.First {
+		return ctx, recorded, bot.Delivery(r), err
 	}
-	return dialogs.WithLoaded(ctx, tenant, user, doc, rev), recorded, true, nil
+	return dialogs.WithLoaded(ctx, tenant, user, doc, rev), recorded, bot.Delivery(r), nil
 }
 
 // run starts the replica's long-lived work under g, until ctx ends: the
