@@ -106,6 +106,9 @@ type ServerOptions struct {
 	// Observer is told of every request to /api/messages, for metrics;
 	// nil tells no one.
 	Observer TurnObserver
+	// RecordRetryEvery is how often a write of a turn's record that had
+	// no clear outcome is tried again (default 1 s; see uncertain.go).
+	RecordRetryEvery time.Duration
 }
 
 // TurnObserver is told how each request to /api/messages ended, for
@@ -189,11 +192,14 @@ func NewServer(o ServerOptions) *Server {
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = 2 * time.Second
 	}
+	if o.RecordRetryEvery <= 0 {
+		o.RecordRetryEvery = time.Second
+	}
 	if o.RejectLogInterval <= 0 {
 		o.RejectLogInterval = time.Minute
 	}
 	s := &Server{opts: o, log: o.Logger, mux: http.NewServeMux(), rejects: newRejectLog(o.Logger, o.RejectLogInterval)}
-	s.uncertain = newUncertainRecords(func() Deduper { return s.opts.Dedupe }, o.Logger)
+	s.uncertain = newUncertainRecords(func() Deduper { return s.opts.Dedupe }, o.RecordRetryEvery, o.Logger)
 	s.addRoutes(s.mux)
 	return s
 }

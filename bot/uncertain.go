@@ -24,14 +24,15 @@ import (
 //     left alone, the record's lease would end and a redelivery would run
 //     the turn again, a second answer. It is marked done again.
 //
-// The worker tries every second until the store answers or uncertainFor
+// The worker tries every second (RecordRetryEvery) until the store answers or uncertainFor
 // has passed.
 type uncertainRecords struct {
 	dedupe func() Deduper
+	every  time.Duration
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	pending map[string]uncertain // by key
+	pending map[string]uncertain // by key and token: one attempt's write
 	running bool
 	stop    chan struct{}
 	done    sync.WaitGroup
@@ -40,6 +41,7 @@ type uncertainRecords struct {
 // uncertain is one record's write to retry: Forget, or Finish with answer
 // when finish is set.
 type uncertain struct {
+	key    string
 	token  string
 	finish bool
 	answer []byte
@@ -53,22 +55,22 @@ const uncertainFor = 2 * time.Minute
 // maxUncertain bounds the records waited for (an outage of many turns).
 const maxUncertain = 4096
 
-func newUncertainRecords(dedupe func() Deduper, log *slog.Logger) *uncertainRecords {
-	return &uncertainRecords{dedupe: dedupe, log: log, pending: map[string]uncertain{}, stop: make(chan struct{})}
+func newUncertainRecords(dedupe func() Deduper, every time.Duration, log *slog.Logger) *uncertainRecords {
+	return &uncertainRecords{dedupe: dedupe, every: every, log: log, pending: map[string]uncertain{}, stop: make(chan struct{})}
 }
 
 // forget has the worker drop the record key of the attempt token.
 func (u *uncertainRecords) forget(key, token string) {
-	u.add(key, uncertain{token: token, since: time.Now()})
+	u.add(uncertain{key: key, token: token, since: time.Now()})
 }
 
 // finish has the worker mark the record key of the attempt token done
 // with answer.
 func (u *uncertainRecords) finish(key, token string, answer []byte) {
-	u.add(key, uncertain{token: token, finish: true, answer: answer, since: time.Now()})
+	u.add(uncertain{key: key, token: token, finish: true, answer: answer, since: time.Now()})
 }
 
-func (u *uncertainRecords) add(key string, rec uncertain) {
+func (u *uncertainRecords) add(rec uncertain) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	select {
@@ -79,7 +81,7 @@ func (u *uncertainRecords) add(key string, rec uncertain) {
 	if len(u.pending) >= maxUncertain {
 		return
 	}
-	u.pending[key] = rec
+	u.pending[rec.key+"\x00"+rec.token] = rec
 	if !u.running {
 		u.running = true
 		u.done.Add(1)
@@ -88,19 +90,19 @@ func (u *uncertainRecords) add(key string, rec uncertain) {
 }
 
 // write retries one record's write.
-func (u *uncertainRecords) write(key string, rec uncertain) error {
+func (u *uncertainRecords) write(rec uncertain) error {
 	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
 	if rec.finish {
-		_, err := u.dedupe().Finish(ctx, key, rec.token, rec.answer, dedupeTTL)
+		_, err := u.dedupe().Finish(ctx, rec.key, rec.token, rec.answer, dedupeTTL)
 		return err
 	}
-	return u.dedupe().Forget(ctx, key, rec.token)
+	return u.dedupe().Forget(ctx, rec.key, rec.token)
 }
 
 func (u *uncertainRecords) run() {
 	defer u.done.Done()
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(u.every)
 	defer t.Stop()
 	for {
 		select {
@@ -114,16 +116,14 @@ func (u *uncertainRecords) run() {
 			batch[k] = v
 		}
 		u.mu.Unlock()
-		for key, rec := range batch {
-			err := u.write(key, rec)
+		for id, rec := range batch {
+			err := u.write(rec)
 			if err == nil || time.Since(rec.since) > uncertainFor {
 				if err != nil {
 					u.log.Warn("gave up writing an uncertain turn record", "err", err)
 				}
 				u.mu.Lock()
-				if cur, ok := u.pending[key]; ok && cur.token == rec.token && cur.finish == rec.finish {
-					delete(u.pending, key)
-				}
+				delete(u.pending, id)
 				u.mu.Unlock()
 			}
 		}

@@ -4,12 +4,15 @@
 #   FuzzActivityDecode (bot)   arbitrary bodies to the HTTP handler
 #   FuzzCardAction (dialogs)   arbitrary card actions against a real Redis
 #   FuzzStepContent (cards)    arbitrary step content files
+#   FuzzTurnsUnderFaults (.)   Redis and connector faults at points the
+#                              input picks, with Teams' redeliveries; the
+#                              exactly-once invariant is the oracle
 # FUZZTIME (default 10s) is the time per target; with the builds cached the
 # whole script takes about 40 s. A failing input is saved under
 # <package>/testdata/fuzz/<target>/ and then runs with the package's
 # ordinary tests until it is fixed (or removed).
 #
-# FuzzCardAction needs Redis: TEST_REDIS_ADDR, else 127.0.0.1:6379, else a
+# FuzzCardAction and FuzzTurnsUnderFaults need Redis: TEST_REDIS_ADDR, else 127.0.0.1:6379, else a
 # private redis-server started here and stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,8 +46,9 @@ if [ -z "${TEST_REDIS_ADDR:-}" ]; then
 fi
 
 failed=()
-for target in bot:FuzzActivityDecode dialogs:FuzzCardAction cards:FuzzStepContent; do
+for target in bot:FuzzActivityDecode dialogs:FuzzCardAction cards:FuzzStepContent .:FuzzTurnsUnderFaults; do
   pkg=./${target%%:*}
+  pkg=${pkg%/.}
   name=${target#*:}
   log "$name ($pkg, $FUZZTIME)"
   if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"; then

@@ -1,6 +1,8 @@
 // Package redisstore keeps the bot's state in Redis through go-redis's
-// UniversalClient (standalone, Sentinel or Cluster): records of activities
-// already handled and, as the conversation grows, dialog state.
+// UniversalClient (standalone, Sentinel or Cluster): the idempotency
+// records of delivered activities (deliveries.go: in progress with a
+// lease, or done with the turn's answer), dialog state, tickets, the
+// reminder queue and the daily statistics.
 //
 // Keys that belong to one user carry the hash tag {t:<tenant>:u:<aadObjectId>}
 // so that every multi-key operation of one user stays on one Cluster slot.

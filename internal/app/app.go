@@ -48,6 +48,10 @@ type Options struct {
 	// one claim takes (zero: the worker's 50).
 	ReminderRate, ReminderBatch int
 
+	// RecordRetryEvery replaces the 1 s after which a turn record's write
+	// that had no clear outcome is tried again (bot.ServerOptions).
+	RecordRetryEvery time.Duration
+
 	// ShutdownTimeout bounds Serve's shutdown and Close's wait
 	// (zero: DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
@@ -151,6 +155,8 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		AllowedTenants: cfg.AllowedTenants,
 		Dedupe:         a.conv.dedupe(),
 		Observer:       a.metrics,
+
+		RecordRetryEvery: opts.RecordRetryEvery,
 	}
 	if a.validator != nil {
 		so.Validator = a.validator

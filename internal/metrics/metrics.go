@@ -70,7 +70,7 @@ func New() *Metrics {
 	}
 
 	m.turns = counterVec("turns_total",
-		"Activities received on /api/messages, by activity type and outcome (ok, duplicate, unauthorized, forbidden_tenant, bad_request, too_large, error, panic, unavailable).",
+		"Activities received on /api/messages, by activity type and outcome (ok, duplicate, unauthorized, forbidden_tenant, bad_request, too_large, error, panic, unavailable, in_progress).",
 		"type", "outcome")
 	m.turnSeconds = histogramVec("turn_duration_seconds",
 		"Time to answer an activity on /api/messages (the synchronous part of the turn), by activity type.",

@@ -35,7 +35,7 @@ func TestCounters(t *testing.T) {
 	m.TicketEvent("resolved")
 
 	want := `
-# HELP mfabot_turns_total Activities received on /api/messages, by activity type and outcome (ok, duplicate, unauthorized, forbidden_tenant, bad_request, too_large, error, panic, unavailable).
+# HELP mfabot_turns_total Activities received on /api/messages, by activity type and outcome (ok, duplicate, unauthorized, forbidden_tenant, bad_request, too_large, error, panic, unavailable, in_progress).
 # TYPE mfabot_turns_total counter
 mfabot_turns_total{outcome="ok",type="message"} 2
 mfabot_turns_total{outcome="panic",type="invoke"} 1
