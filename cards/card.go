@@ -31,6 +31,13 @@ const (
 	VerbConfirmDelete = "confirmdelete"
 	// VerbSnooze puts a reminder off by a day (あとで).
 	VerbSnooze = "snooze"
+	// VerbDeclinePasskey goes on without a passkey on the new phone
+	// (パスキーは使わない).
+	VerbDeclinePasskey = "nopasskey"
+	// VerbOathOld and VerbOathKept answer whether the other authenticator
+	// app entries were on the old phone.
+	VerbOathOld  = "oathold"
+	VerbOathKept = "oathkept"
 )
 
 // Ref is carried in the data of every button of a dialog card, so that the

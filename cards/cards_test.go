@@ -100,6 +100,14 @@ func cardCasesFrom(t testing.TB, content *Content) []cardCase {
 		oldDevices := []Device{{Name: "iPhone SE (3rd generation)"}, {Name: "Pixel 6", Registered: "2023-04-01"}}
 		addStep("step-delete_old-devices", StepView{Ref: testRef("delete_old"), Index: 9, Total: 10, Devices: oldDevices, BotDelete: true})
 		addStep("step-delete_old-still", StepView{Ref: testRef("delete_old"), Index: 9, Total: 10, Devices: oldDevices, Problem: Text(loc, "delete.still", "Pixel 6"), Retry: true})
+		// The whole phone: the passkey step, and a deletion step naming a
+		// passkey and asking about another authenticator app.
+		addStep("step-add_passkey-decline", StepView{Ref: testRef("add_passkey"), Index: 9, Total: 11, Decline: true})
+		addStep("step-add_passkey-found", StepView{Ref: testRef("add_passkey"), Index: 9, Total: 11, FoundPasskey: "iPhone 15"})
+		wholePhone := []Device{{Name: "iPhone SE (3rd generation)"}, {Kind: KindPasskey, Name: "iPhone SE (3rd generation)", Registered: "2026-09-12"}}
+		addStep("step-delete_old-passkey", StepView{Ref: testRef("delete_old"), Index: 10, Total: 11, Devices: wholePhone, AskOath: 1, BotDelete: true,
+			Problem: Text(loc, "delete.still", CredentialName(loc, wholePhone[1])), Retry: true})
+		addStep("step-delete_old-oath", StepView{Ref: testRef("delete_old"), Index: 10, Total: 11, Devices: append(wholePhone, Device{Kind: KindOath})})
 
 		title := func(step string) string { return content.Step(step).Title.In(loc) }
 		ref := testRef("show_qr")
@@ -857,7 +865,7 @@ func TestParseContentErrors(t *testing.T) {
 		{
 			name: "no lines",
 			data: func(t *testing.T) []byte {
-				return mutated(t, func(m map[string]any) { stepAt(m, 9)["lines"] = []any{} })
+				return mutated(t, func(m map[string]any) { stepAt(m, len(StepIDs)-1)["lines"] = []any{} })
 			},
 			step: "remove_account", field: "lines", inMsg: "at least one line",
 		},

@@ -27,22 +27,66 @@ type StepView struct {
 	// Lost adds the 紛失・故障した button (the step that asks whether the
 	// old phone is at hand).
 	Lost bool
+	// FoundPasskey names the device of the new passkey confirmed through
+	// Graph.
+	FoundPasskey string
+	// Decline adds the パスキーは使わない button.
+	Decline bool
+	// AskOath lists the other authenticator app entries (software OATH)
+	// with the question whether they were on the old phone, and its two
+	// buttons; OathOld says the user answered yes (they are then among
+	// Devices).
+	AskOath int
 }
 
-// Device is an Authenticator registration as the user sees it.
+// Device is a credential of a phone as the user sees it.
 type Device struct {
+	// Kind is what the credential is: "" or "push" (Microsoft
+	// Authenticator), "passkey" (a passkey in Authenticator), "oath"
+	// (another authenticator app, which Graph gives no name).
+	Kind string
 	Name string
 	// Registered is the registration date, already formatted; empty when
 	// Graph does not know it.
 	Registered string
 }
 
+// Kinds of Device.
+const (
+	KindPush    = "push"
+	KindPasskey = "passkey"
+	KindOath    = "oath"
+)
+
 func deviceLine(loc Locale, d Device) string {
 	date := Text(loc, "old.unknown")
 	if d.Registered != "" {
 		date = Text(loc, "old.registered", d.Registered)
 	}
+	switch d.Kind {
+	case KindPasskey:
+		return Text(loc, "cred.passkey", "**"+Plain(d.Name)+"**", date)
+	case KindOath:
+		return Text(loc, "cred.oath")
+	}
 	return "**" + Plain(d.Name) + "**(" + date + ")"
+}
+
+// CredentialName names a credential in running text (a problem line, a
+// reminder, the done card): 「iPhone SE の Authenticator」, 「iPhone SE の
+// パスキー(2026-09-12 登録)」, 「その他の認証アプリ」. name is untrusted
+// (a device name) and escaped here; registered is a formatted date or "".
+func CredentialName(loc Locale, d Device) string {
+	switch d.Kind {
+	case KindPasskey:
+		if d.Registered != "" {
+			return Text(loc, "name.passkey.date", Plain(d.Name), d.Registered)
+		}
+		return Text(loc, "name.passkey", Plain(d.Name))
+	case KindOath:
+		return Text(loc, "cred.oath")
+	}
+	return Text(loc, "name.push", Plain(d.Name))
 }
 
 // deviceLines lists devices, one line each: the first MaxLines, then how
@@ -85,9 +129,22 @@ func Step(c *Content, loc Locale, v StepView) Card {
 	if v.Found != "" {
 		body = append(body, textBlock("✅ "+Text(loc, "check.found", Plain(v.Found)), "weight", "Bolder", "color", "Good"))
 	}
+	if v.FoundPasskey != "" {
+		body = append(body, textBlock("✅ "+Text(loc, "check.passkey.found", Plain(v.FoundPasskey)), "weight", "Bolder", "color", "Good"))
+	}
 	if len(v.Devices) > 0 {
 		body = append(body, textBlock(Text(loc, "old.title"), "weight", "Bolder"))
 		body = append(body, deviceLines(loc, v.Devices)...)
+	}
+	if v.AskOath > 0 {
+		// The question with its answers next to it: the card's own
+		// actions are at Teams' limit already.
+		ref := v.Ref
+		body = append(body, textBlock(Text(loc, "oath.ask", v.AskOath), "weight", "Bolder"),
+			map[string]any{"type": "ActionSet", "actions": []any{
+				execute(Text(loc, "btn.oathold"), VerbOathOld, &ref, ""),
+				execute(Text(loc, "btn.oathkept"), VerbOathKept, &ref, ""),
+			}})
 	}
 	if v.Checking {
 		body = append(body, textBlock("⏳ "+Text(loc, "check.waiting"), "weight", "Bolder"))
@@ -106,7 +163,10 @@ func Step(c *Content, loc Locale, v StepView) Card {
 		actions = append(actions, openURL(sc.OpenURL.Title.In(loc), u))
 	}
 	actions = append(actions, execute(Text(loc, "btn.next"), VerbNext, &ref, "positive"))
-	if v.Retry {
+	// 再確認 runs the same check as 次へ; it is left out where the card
+	// would otherwise pass Teams' limit of actions (ボットで削除 or
+	// パスキーは使わない take its place).
+	if v.Retry && !v.BotDelete && !v.Decline {
 		actions = append(actions, execute(Text(loc, "btn.retry"), VerbCheck, &ref, ""))
 	}
 	if v.BotDelete {
@@ -115,6 +175,10 @@ func Step(c *Content, loc Locale, v StepView) Card {
 	if v.Lost {
 		actions = append(actions, execute(Text(loc, "btn.lost"), VerbLost, &ref, ""))
 	}
+	if v.Decline {
+		actions = append(actions, execute(Text(loc, "btn.nopasskey"), VerbDeclinePasskey, &ref, ""))
+	}
+
 	if v.Index > 1 {
 		actions = append(actions, execute(Text(loc, "btn.back"), VerbBack, &ref, ""))
 	}

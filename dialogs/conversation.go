@@ -115,11 +115,14 @@ const verbPollResult = "pollresult"
 
 // observation is what Graph said during this turn, if it was asked.
 type observation struct {
-	asked   bool
-	methods []Method
-	err     error
+	asked bool
+	list  Listing
+	err   error
 	// deleted lists the ids the bot deleted in this turn.
 	deleted []string
+	// tapGone: the helpdesk's Temporary Access Pass of this dialog is no
+	// longer listed (the bot deleted it once the new phone was found).
+	tapGone bool
 	// polling: Graph was not asked, since a poller already waits for the
 	// new registration; the press answers with its waiting card.
 	polling bool

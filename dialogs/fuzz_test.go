@@ -358,10 +358,22 @@ type fuzzDirectory struct{}
 
 var fuzzCreated = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 
-func (fuzzDirectory) ListAuthenticatorMethods(ctx context.Context, user string) ([]Method, error) {
-	return []Method{{ID: "old-1", DeviceName: "iPhone SE (3rd generation)"}, {ID: "new-1", DeviceName: "iPhone 15", Created: &fuzzCreated}}, nil
+func (fuzzDirectory) ListMethods(ctx context.Context, user string, kinds ...Kind) (Listing, error) {
+	var l Listing
+	for _, k := range kinds {
+		switch k {
+		case KindPush:
+			l.Methods = append(l.Methods, Method{ID: "old-1", Kind: k, DeviceName: "iPhone SE (3rd generation)"},
+				Method{ID: "new-1", Kind: k, DeviceName: "iPhone 15", Created: &fuzzCreated})
+		case KindPasskey:
+			l.Methods = append(l.Methods, Method{ID: "old-pk", Kind: k, DeviceName: "iPhone SE (3rd generation)", Created: &fuzzCreated})
+		case KindOath:
+			l.Methods = append(l.Methods, Method{ID: "oath-1", Kind: k})
+		}
+	}
+	return l, nil
 }
-func (fuzzDirectory) DeleteAuthenticatorMethod(ctx context.Context, user, id string) error {
+func (fuzzDirectory) DeleteMethod(ctx context.Context, user string, m Method) error {
 	return nil
 }
 func (fuzzDirectory) GetUser(ctx context.Context, user string) (UserInfo, error) {

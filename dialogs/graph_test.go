@@ -20,12 +20,14 @@ import (
 	"github.com/smartswap/mfabot/internal/redistest"
 )
 
-// fakeDirectory is the user's Authenticator registrations, as a test sets
-// them, with function hooks for failures.
+// fakeDirectory is the user's credentials, as a test sets them, with
+// function hooks for failures.
 type fakeDirectory struct {
 	mu      sync.Mutex
 	methods map[string][]dialogs.Method
 	listErr error
+	// denied are the kinds answered 403 (skipped, with the permission).
+	denied  map[dialogs.Kind]bool
 	deleted []string
 	// onList runs before every list (tests add a device "later").
 	onList func(n int)
@@ -34,7 +36,7 @@ type fakeDirectory struct {
 
 var _ dialogs.Directory = (*fakeDirectory)(nil)
 
-func (f *fakeDirectory) ListAuthenticatorMethods(ctx context.Context, user string) ([]dialogs.Method, error) {
+func (f *fakeDirectory) ListMethods(ctx context.Context, user string, kinds ...dialogs.Kind) (dialogs.Listing, error) {
 	f.mu.Lock()
 	f.lists++
 	n, hook := f.lists, f.onList
@@ -45,22 +47,37 @@ func (f *fakeDirectory) ListAuthenticatorMethods(ctx context.Context, user strin
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.listErr != nil {
-		return nil, f.listErr
+		return dialogs.Listing{}, f.listErr
 	}
-	return append([]dialogs.Method(nil), f.methods[user]...), nil
+	var l dialogs.Listing
+	for _, k := range kinds {
+		if f.denied[k] {
+			if l.Skipped == nil {
+				l.Skipped = map[dialogs.Kind]string{}
+			}
+			l.Skipped[k] = "UserAuthMethod-" + string(k)
+			continue
+		}
+		for _, m := range f.methods[user] {
+			if m.Kind == k || m.Kind == "" && k == dialogs.KindPush {
+				l.Methods = append(l.Methods, m)
+			}
+		}
+	}
+	return l, nil
 }
 
-func (f *fakeDirectory) DeleteAuthenticatorMethod(ctx context.Context, user, id string) error {
+func (f *fakeDirectory) DeleteMethod(ctx context.Context, user string, del dialogs.Method) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i, m := range f.methods[user] {
-		if m.ID == id {
+		if m.ID == del.ID {
 			f.methods[user] = append(f.methods[user][:i], f.methods[user][i+1:]...)
-			f.deleted = append(f.deleted, id)
+			f.deleted = append(f.deleted, del.ID)
 			return nil
 		}
 	}
-	return fmt.Errorf("404: no method %s", id)
+	return fmt.Errorf("404: no method %s", del.ID)
 }
 
 func (f *fakeDirectory) GetUser(ctx context.Context, user string) (dialogs.UserInfo, error) {

@@ -300,14 +300,17 @@ func (h *Helpdesk) openOrNote(ctx context.Context, ti turnInfo, st *state, reaso
 	return tk.Number, false, ch == nil, nil
 }
 
-// devices lists the user's Authenticator registrations as Graph shows them
-// now, for the ticket (a failure is said in words, never as raw error text).
+// devices lists the user's credentials as Graph shows them now, by kind,
+// for the ticket (a failure is said in words, never as raw error text; a
+// kind the bot may not read is left out, and the log names the permission).
 func (h *Helpdesk) devices(ctx context.Context, ti turnInfo) []string {
-	ms, err := h.o.Directory.ListAuthenticatorMethods(ctx, ti.user)
+	l, err := h.o.Directory.ListMethods(ctx, ti.user, inventory...)
 	if err != nil {
 		ti.log.WarnContext(ctx, "helpdesk: could not list the user's registrations", "err", err)
 		return []string{cards.Text(cards.Japanese, "hd.devices.unknown", agentProblem(err))}
 	}
+	logSkipped(ctx, ti, l)
+	ms := l.Methods
 	if len(ms) == 0 {
 		return []string{cards.Text(cards.Japanese, "hd.devices.none")}
 	}
@@ -324,10 +327,13 @@ func (h *Helpdesk) devices(ctx context.Context, ti turnInfo) []string {
 		if m.Created != nil {
 			d = cards.Text(cards.Japanese, "hd.device.registered", d, m.Created.In(tokyo).Format("2006-01-02"))
 		}
-		out = append(out, d)
+		out = append(out, cards.Text(cards.Japanese, "hd.cred."+string(m.kind()), d))
 	}
 	return out
 }
+
+// inventory is what the helpdesk's ticket lists of a user's credentials.
+var inventory = []Kind{KindPush, KindPasskey, KindOtherPasskey, KindOath, KindPhone, KindTAP}
 
 // clip cuts s to at most n characters.
 func clip(s string, n int) string {

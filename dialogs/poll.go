@@ -75,6 +75,20 @@ type poller struct {
 	// waiting is the dialog as last read: the poller adopts its nonce
 	// (a press that found no poller may have moved it) and its snapshot.
 	waiting *state
+	// check is what the poller waits for: the new phone's push
+	// registration (checkNew) or its passkey (checkNewPasskey).
+	check check
+}
+
+// found reports whether l lists what the poller waits for.
+func (p *poller) found(l Listing) bool {
+	if p.check == checkNewPasskey {
+		if _, skipped := l.Skipped[KindPasskey]; skipped {
+			return true // nothing to wait for: the result says so
+		}
+		return newest(p.waiting, l.of(KindPasskey)) != nil
+	}
+	return newPush(p.waiting, l) != nil
 }
 
 // startPoll takes the dialog's poller lease within the turn and, if it
@@ -82,7 +96,10 @@ type poller struct {
 // acknowledged: see the comment at the top of this file. cardID is the
 // message the pressed card is in ("" when the result goes as a new card).
 func (c *Conversation) startPoll(ctx context.Context, t Turn, ti turnInfo, waiting *state, cardID string) {
-	p := &poller{c: c, t: t, ti: ti, owner: newID(), waiting: waiting}
+	p := &poller{c: c, t: t, ti: ti, owner: newID(), waiting: waiting, check: checkNew}
+	if _, st := rowOf(waiting.Step); st != nil && st.Leave.polled() {
+		p.check = st.Leave
+	}
 	name := pollLease(waiting.ID)
 	got, err := c.leases.TryLease(ctx, ti.tenant, ti.user, name, p.owner, pollLeaseTTL)
 	if err != nil {
@@ -153,21 +170,14 @@ func (p *poller) poll(ctx context.Context) (obs observation, ok bool) {
 			return last, false
 		}
 		cctx, cancel := context.WithTimeout(ctx, graphCallTimeout)
-		methods, err := c.o.Directory.ListAuthenticatorMethods(cctx, ti.user)
+		last = c.list(cctx, ti, p.waiting, p.waiting.kindsFor(p.check))
 		cancel()
-		last = observation{asked: true, methods: methods, err: err}
-		if err == nil {
-			before := make(map[string]bool, len(p.waiting.Snapshot))
-			for _, id := range p.waiting.Snapshot {
-				before[id] = true
-			}
-			for _, m := range methods {
-				if !before[m.ID] {
-					return last, true
-				}
+		if last.err == nil {
+			if p.found(last.list) {
+				return last, true
 			}
 		} else {
-			t.Logger().WarnContext(ctx, "polling authenticator methods failed", "err", err, "attempt", n+1)
+			t.Logger().WarnContext(ctx, "polling credentials failed", "err", last.err, "attempt", n+1)
 		}
 		if time.Since(start) >= c.o.PollFor {
 			return last, true
@@ -196,7 +206,7 @@ func (p *poller) stillWaiting(ctx context.Context) bool {
 		log.WarnContext(ctx, "could not re-read the dialog while polling", "err", err)
 		return true
 	}
-	if !cur.active() || cur.ID != p.waiting.ID || cur.Step != p.waiting.Step || !cur.Checking || cur.New != nil {
+	if !cur.active() || cur.ID != p.waiting.ID || cur.Step != p.waiting.Step || !cur.Checking || !cur.waitsFor(p.check) {
 		return false
 	}
 	p.waiting = cur

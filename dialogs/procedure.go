@@ -21,6 +21,7 @@ const (
 	StepShowQR        StepID = "show_qr"
 	StepEnterNumber   StepID = "enter_number"
 	StepConfirmNew    StepID = "confirm_new"
+	StepAddPasskey    StepID = "add_passkey"
 	StepDeleteOld     StepID = "delete_old"
 	StepRemoveAccount StepID = "remove_account"
 
@@ -42,9 +43,17 @@ const (
 	// checkNew: a registration that was not in the snapshot exists, the
 	// new phone (polled for, the card updated in place).
 	checkNew
-	// checkDeleted: every old registration is gone and the new one is not.
+	// checkDeleted: every old credential the user must delete is gone
+	// and the new ones are not.
 	checkDeleted
+	// checkNewPasskey: a passkey in Authenticator that was not in the
+	// snapshot exists, the new phone's (polled for like checkNew).
+	checkNewPasskey
 )
+
+// polled reports whether a check waits for a new registration (a poller
+// looks for it after the acknowledgement).
+func (k check) polled() bool { return k == checkNew || k == checkNewPasskey }
 
 // remind is what a reminder says of a dialog that stopped at a step.
 type remind int
@@ -68,6 +77,10 @@ type step struct {
 	Enter, Leave check
 	// Skip, when set, passes the step over on the way forward.
 	Skip *skip
+	// Only, when set, says for which dialogs the row exists at all: a row
+	// without it is neither shown, nor counted in "step i of n", nor gone
+	// back to.
+	Only func(s *state) bool
 	// Back is where 戻る goes: the previous row unless set. Going back to a
 	// step before a checkNew row forgets what that check found.
 	Back StepID
@@ -76,6 +89,9 @@ type step struct {
 	// BotDelete offers ボットで削除 (GRAPH_ALLOW_DELETE) for the
 	// registrations that Leave must see gone.
 	BotDelete bool
+	// Decline offers 「パスキーは使わない」: the user goes on without what
+	// the row's check looks for, and the dialog records it.
+	Decline bool
 	// NewGone is where the user goes when checkDeleted finds the new
 	// phone deleted by mistake: to add it again.
 	NewGone StepID
@@ -95,6 +111,7 @@ var procedure = []step{
 	{ID: StepShowQR, Section: "2.0 (5)-(7)"},
 	{ID: StepEnterNumber, Section: "2.0 (8)-(9)"},
 	{ID: StepConfirmNew, Section: "2.0 (10)", Enter: checkNew, Leave: checkNew},
+	{ID: StepAddPasskey, Section: "2.0 (11)", Leave: checkNewPasskey, Decline: true, Only: hadPasskey},
 	{ID: StepDeleteOld, Section: "2.1 (1)-(2)", Leave: checkDeleted, BotDelete: true, NewGone: StepAddMethod, Remind: remindOldPhone,
 		Skip: &skip{When: noOldRegistration, Note: "old.none", Log: "no old registration: deletion skipped"}},
 	{ID: StepRemoveAccount, Section: "2.1 (3)-(5)", Remind: remindOldPhone},
@@ -114,8 +131,30 @@ type skip struct {
 var lostBranch = step{ID: stepLost, Section: "1.0", Back: StepOldPhone}
 
 // noOldRegistration: the snapshot held nothing but the new phone has been
-// found, so there is nothing old to delete.
-func noOldRegistration(s *state) bool { return s.New != nil && len(s.Old) == 0 }
+// found, so there is nothing old to delete or ask about.
+func noOldRegistration(s *state) bool { return s.New != nil && len(s.Old) == 0 && len(s.Oath) == 0 }
+
+// hadPasskey: the old phone held a passkey in Authenticator, which does not
+// move to the new phone by itself.
+func hadPasskey(s *state) bool { return s.Passkey }
+
+// in reports whether row st exists for s (see step.Only).
+func (st *step) in(s *state) bool { return st.Only == nil || st.Only(s) }
+
+// position is row i's 1-based place among the rows s has, and their
+// count: "step i of n".
+func position(i int, s *state) (at, of int) {
+	for j := range procedure {
+		if !procedure[j].in(s) {
+			continue
+		}
+		of++
+		if j <= i {
+			at = of
+		}
+	}
+	return at, of
+}
 
 // Steps returns the ids of the procedure's steps in order: what the step
 // content file must describe, and the funnel's steps.
@@ -143,13 +182,16 @@ func rowOf(id StepID) (int, *step) {
 // first is the step a new dialog starts at.
 func first() StepID { return procedure[0].ID }
 
-// back is where 戻る goes from row i ("" when nowhere).
-func back(i int, st *step) StepID {
+// back is where 戻る goes from row i ("" when nowhere): the row's Back, or
+// the previous row that s has.
+func back(i int, st *step, s *state) StepID {
 	if st.Back != "" {
 		return st.Back
 	}
-	if i > 0 {
-		return procedure[i-1].ID
+	for j := i - 1; j >= 0; j-- {
+		if procedure[j].in(s) {
+			return procedure[j].ID
+		}
 	}
 	return ""
 }
@@ -158,6 +200,9 @@ func back(i int, st *step) StepID {
 // s (skipped is the last one passed over); nil after the last row.
 func forward(i int, s *state) (next *step, skipped *skip) {
 	for j := i + 1; j < len(procedure); j++ {
+		if !procedure[j].in(s) {
+			continue
+		}
 		if sk := procedure[j].Skip; sk != nil && sk.When(s) {
 			skipped = sk
 			continue
@@ -167,8 +212,8 @@ func forward(i int, s *state) (next *step, skipped *skip) {
 	return nil, skipped
 }
 
-// skipped reports whether row st is passed over for s.
-func (st *step) skipped(s *state) bool { return st.Skip != nil && st.Skip.When(s) }
+// skipped reports whether row st is passed over for s (or not there).
+func (st *step) skipped(s *state) bool { return !st.in(s) || st.Skip != nil && st.Skip.When(s) }
 
 // reminderAbout is what a reminder of s says: once the new phone is
 // confirmed, that the old one is still registered.
@@ -187,6 +232,13 @@ func reminderAbout(s *state) remind {
 func forgetsNew(to StepID) bool {
 	i, _ := rowOf(to)
 	return i >= 0 && slices.ContainsFunc(procedure[i+1:], func(st step) bool { return st.Enter == checkNew })
+}
+
+// forgetsNewPasskey reports whether arriving at to (going back) forgets
+// the new passkey: to comes before the row that checks for it.
+func forgetsNewPasskey(to StepID) bool {
+	i, _ := rowOf(to)
+	return i >= 0 && slices.ContainsFunc(procedure[i+1:], func(st step) bool { return st.Leave == checkNewPasskey })
 }
 
 // LoadContent parses a step content file (STEPS_FILE) and checks it

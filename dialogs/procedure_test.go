@@ -50,11 +50,30 @@ func TestContentFollowsTheProcedure(t *testing.T) {
 // lost new phone is added again, where a pass resumes the dialog.
 func TestProcedureTable(t *testing.T) {
 	i, st := rowOf(StepOldPhone)
-	if back(i, st) != StepCautions || !st.Lost {
-		t.Errorf("old_phone: back %q, lost %v", back(i, st), st.Lost)
+	if back(i, st, &state{}) != StepCautions || !st.Lost {
+		t.Errorf("old_phone: back %q, lost %v", back(i, st, &state{}), st.Lost)
 	}
-	if i, st := rowOf(StepCautions); back(i, st) != "" {
-		t.Errorf("the first step has a 戻る: %q", back(i, st))
+	if i, st := rowOf(StepCautions); back(i, st, &state{}) != "" {
+		t.Errorf("the first step has a 戻る: %q", back(i, st, &state{}))
+	}
+	// The passkey step is there only for a dialog whose old phone held a
+	// passkey: counted, gone back to and gone through only then.
+	i, st = rowOf(StepDeleteOld)
+	if back(i, st, &state{}) != StepConfirmNew || back(i, st, &state{Passkey: true}) != StepAddPasskey {
+		t.Errorf("delete_old goes back to %q (push only) and %q (with a passkey)", back(i, st, &state{}), back(i, st, &state{Passkey: true}))
+	}
+	if _, of := position(0, &state{}); of != len(procedure)-1 {
+		t.Errorf("push only: %d steps, want %d", of, len(procedure)-1)
+	}
+	if _, of := position(0, &state{Passkey: true}); of != len(procedure) {
+		t.Errorf("with a passkey: %d steps, want %d", of, len(procedure))
+	}
+	ci, _ := rowOf(StepConfirmNew)
+	if to, _ := forward(ci, &state{Passkey: true, New: &device{ID: "n"}, Old: []device{{ID: "o"}}}); to.ID != StepAddPasskey {
+		t.Errorf("with a passkey, confirm_new leads to %v", to)
+	}
+	if to, _ := forward(ci, &state{New: &device{ID: "n"}, Old: []device{{ID: "o"}}}); to.ID != StepDeleteOld {
+		t.Errorf("push only, confirm_new leads to %v", to)
 	}
 	if _, st := rowOf(stepLost); st.Back != StepOldPhone {
 		t.Errorf("the lost branch goes back to %q", st.Back)
@@ -81,7 +100,8 @@ func TestProcedureTable(t *testing.T) {
 	if signIn() != StepOpenPage {
 		t.Errorf("a pass resumes at %q", signIn())
 	}
-	if (&state{Step: stepLost}).stepIndex() != 2 || (&state{Step: StepRemoveAccount}).stepIndex() != len(procedure) {
+	if (&state{Step: stepLost}).stepIndex() != 2 || (&state{Step: StepRemoveAccount}).stepIndex() != len(procedure)-1 ||
+		(&state{Step: StepRemoveAccount, Passkey: true}).stepIndex() != len(procedure) {
 		t.Error("step positions")
 	}
 }

@@ -346,7 +346,7 @@ func (r *Reminders) handle(ctx context.Context, id string) {
 	// Ask Graph first: an old phone already gone means the procedure is
 	// done, whatever step the user stopped at.
 	if reminderAbout(st) == remindOldPhone {
-		if methods, err := conv.o.Directory.ListAuthenticatorMethods(ctx, user); err == nil && oldGone(st, methods) {
+		if l, err := conv.o.Directory.ListMethods(ctx, user, st.kindsFor(checkDeleted)...); err == nil && oldGone(st, l) {
 			r.completeQuietly(ctx, ti, ref, id, dialogID, seq)
 			return
 		} else if err != nil {
@@ -473,16 +473,16 @@ func (r *Reminders) completeQuietly(ctx context.Context, ti turnInfo, ref schema
 }
 
 // oldGone: every old registration is gone and the new one is still there.
-func oldGone(st *state, methods []Method) bool {
+func oldGone(st *state, l Listing) bool {
 	listed := map[string]bool{}
-	for _, m := range methods {
+	for _, m := range l.Methods {
 		listed[m.ID] = true
 	}
-	if st.New == nil || !listed[st.New.ID] {
+	if st.New == nil || !listed[st.New.ID] || len(st.Oath) > 0 && st.OathAnswer == "" {
 		return false
 	}
-	for _, d := range st.Old {
-		if listed[d.ID] {
+	for _, d := range st.required() {
+		if _, skipped := l.Skipped[d.kind()]; !skipped && listed[d.ID] {
 			return false
 		}
 	}

@@ -39,15 +39,35 @@ type state struct {
 	// Timeline records what happened, for status and the helpdesk.
 	Timeline []event `json:"tl,omitempty"`
 
-	// Snapshot holds the ids of the user's Authenticator methods before
-	// the new phone was added; SnapOK says it was taken.
+	// Snapshot holds the ids of the user's credentials (every kind in
+	// wholePhone that could be listed) before the new phone was added;
+	// SnapOK says it was taken.
 	Snapshot []string `json:"snap,omitempty"`
 	SnapOK   bool     `json:"snapOK,omitempty"`
-	// New is the registration found that was not in the snapshot.
+	// Snap keeps the snapshot's passkeys and other authenticator app
+	// entries as they were listed, to name them later.
+	Snap []device `json:"snapDev,omitempty"`
+	// Passkey: the snapshot holds a passkey in Authenticator, so the
+	// procedure gains the step that moves it to the new phone.
+	Passkey bool `json:"pk,omitempty"`
+	// New is the push registration found that was not in the snapshot.
 	New *device `json:"new,omitempty"`
-	// Old are the snapshot's registrations still present when New was
-	// found: what the user must delete.
+	// NewPasskey is the Authenticator passkey found that was not in the
+	// snapshot; PasskeyDeclined records 「パスキーは使わない」.
+	NewPasskey      *device `json:"newPk,omitempty"`
+	PasskeyDeclined bool    `json:"pkNo,omitempty"`
+	// Old are the snapshot's phone-bound credentials (push, Authenticator
+	// passkeys) still present when New was found: what the user must
+	// delete.
 	Old []device `json:"old,omitempty"`
+	// Oath are the snapshot's software OATH entries still present when New
+	// was found. They are asked about (OathAnswer): only an entry the user
+	// says was on the old phone must go.
+	Oath       []device `json:"oath,omitempty"`
+	OathAnswer string   `json:"oathAns,omitempty"` // "", oathOnOld, oathKept
+	// TAP is when the helpdesk issued a Temporary Access Pass for this
+	// dialog; the bot deletes it once the new phone is verified.
+	TAP *time.Time `json:"tap,omitempty"`
 	// Checking is set while the bot polls Graph for the new registration.
 	Checking bool `json:"checking,omitempty"`
 	// Problem is the catalog key of the last check's problem, shown on the
@@ -85,11 +105,40 @@ func (s *state) location() *time.Location {
 	return tokyo
 }
 
-// device is a registration remembered by the dialog.
+// device is a credential remembered by the dialog.
 type device struct {
 	ID      string     `json:"id"`
+	Kind    Kind       `json:"kind,omitempty"` // "" (dialogs saved before kinds): push
 	Name    string     `json:"name"`
 	Created *time.Time `json:"created,omitempty"`
+}
+
+// kind is d's kind, push for a device saved before kinds.
+func (d device) kind() Kind {
+	if d.Kind == "" {
+		return KindPush
+	}
+	return d.Kind
+}
+
+func deviceOf(m Method) device {
+	return device{ID: m.ID, Kind: m.kind(), Name: m.DeviceName, Created: m.Created}
+}
+
+// Answers to "was this authenticator app on the old phone?".
+const (
+	oathOnOld = "old"
+	oathKept  = "kept"
+)
+
+// required are the old credentials that must be gone before the deletion
+// step completes: the phone-bound ones, and the OATH entries the user
+// said were on the old phone.
+func (s *state) required() []device {
+	if s.OathAnswer != oathOnOld {
+		return s.Old
+	}
+	return append(slices.Clip(s.Old), s.Oath...)
 }
 
 // event is one entry of a dialog's timeline.
@@ -130,14 +179,26 @@ func (s *state) active() bool { return s != nil && s.Status == statusActive }
 // ref is what the buttons of the current card carry.
 func (s *state) ref() cards.Ref { return cards.Ref{Dialog: s.ID, Step: string(s.Step), Nonce: s.Nonce} }
 
-// stepIndex is the 1-based position of the current step (the lost branch
-// counts as the step it branched from).
+// stepIndex is the 1-based position of the current step among the rows
+// the dialog has (the lost branch counts as the step it branched from),
+// and how many rows it has.
 func (s *state) stepIndex() int {
+	at, _ := s.progress()
+	return at
+}
+
+// steps is how many rows of the procedure the dialog has.
+func (s *state) steps() int {
+	_, of := s.progress()
+	return of
+}
+
+func (s *state) progress() (at, of int) {
 	i, st := rowOf(s.Step)
 	if i < 0 && st != nil {
 		i, _ = rowOf(st.Back)
 	}
-	return i + 1
+	return position(i, s)
 }
 
 func (s *state) record(now time.Time, what string) {
@@ -153,10 +214,16 @@ func (s *state) clone() *state {
 	c := *s
 	c.Timeline = slices.Clone(s.Timeline)
 	c.Snapshot = slices.Clone(s.Snapshot)
+	c.Snap = slices.Clone(s.Snap)
 	c.Old = slices.Clone(s.Old)
+	c.Oath = slices.Clone(s.Oath)
 	if s.New != nil {
 		n := *s.New
 		c.New = &n
+	}
+	if s.NewPasskey != nil {
+		n := *s.NewPasskey
+		c.NewPasskey = &n
 	}
 	if s.Remind != nil {
 		r := *s.Remind
@@ -165,14 +232,45 @@ func (s *state) clone() *state {
 	return &c
 }
 
-// takeSnapshot records the registrations that exist before the new phone
-// is added.
-func (s *state) takeSnapshot(methods []Method) {
-	s.Snapshot = s.Snapshot[:0]
-	for _, m := range methods {
-		s.Snapshot = append(s.Snapshot, m.ID)
+// takeSnapshot records the credentials that exist before the new phone
+// is added: their ids, and whether one is a passkey in Authenticator.
+func (s *state) takeSnapshot(l Listing) {
+	s.Snapshot, s.Snap = s.Snapshot[:0], nil
+	s.Passkey = false
+	for _, m := range l.Methods {
+		switch m.kind() {
+		case KindPush:
+			s.Snapshot = append(s.Snapshot, m.ID)
+		case KindPasskey, KindOath:
+			s.Snapshot = append(s.Snapshot, m.ID)
+			s.Snap = append(s.Snap, deviceOf(m))
+		}
+		if m.kind() == KindPasskey {
+			s.Passkey = true
+		}
 	}
 	s.SnapOK = true
+}
+
+// snapOf is the snapshot's credentials of kind k (passkeys and OATH
+// entries only).
+func (s *state) snapOf(k Kind) []device {
+	var out []device
+	for _, d := range s.Snap {
+		if d.kind() == k {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// inSnapshot is the snapshot as a set.
+func (s *state) inSnapshot() map[string]bool {
+	before := make(map[string]bool, len(s.Snapshot))
+	for _, id := range s.Snapshot {
+		before[id] = true
+	}
+	return before
 }
 
 // zones caches time zones by name: time.LoadLocation reads and parses the

@@ -325,6 +325,9 @@ func (h *Helpdesk) resumeAtSignIn(ctx context.Context, ti turnInfo) *state {
 			next = &state{V: stateVersion, ID: newID(), Status: statusActive, Locale: string(ti.loc), Started: now}
 		}
 		next.Step, next.Nonce, next.Problem, next.ProblemArg = signIn(), newID(), "", ""
+		// The pass is deleted once the new phone is verified.
+		issued := now
+		next.TAP = &issued
 		next.record(now, "temporary access pass issued by the helpdesk")
 		return next, nil
 	})

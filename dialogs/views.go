@@ -10,7 +10,7 @@ import (
 
 // noRetry are the problems that a 再確認 would not change: news of a
 // check, not its failure.
-var noRetry = []string{"delete.ok", "old.none", "delete.newgone"}
+var noRetry = []string{"delete.ok", "old.none", "delete.newgone", "delete.newpasskeygone", "tap.deleted", "passkey.declined", "oath.unanswered"}
 
 // again is the answer of the turn that saved s, for a redelivery of its
 // activity after that answer failed to leave: the card of the state it
@@ -18,7 +18,7 @@ var noRetry = []string{"delete.ok", "old.none", "delete.newgone"}
 func (c *Conversation) again(s *state, ti turnInfo) outcome {
 	switch s.Status {
 	case statusDone:
-		return outcome{card: render(cards.Done(ti.loc, c.summary(s, s.Updated, ti.loc)))}
+		return outcome{card: render(cards.Done(ti.loc, c.summary(s, s.Updated, ti)))}
 	case statusCancelled:
 		return outcome{card: render(cards.Cancelled(ti.loc))}
 	}
@@ -43,7 +43,7 @@ func (c *Conversation) stepCard(s *state, ti turnInfo, notice string) json.RawMe
 	}
 	_, st := rowOf(s.Step)
 	v := cards.StepView{
-		Ref: ref, Index: s.stepIndex(), Total: len(procedure),
+		Ref: ref, Index: s.stepIndex(), Total: s.steps(),
 		Notice: notice, Checking: s.Checking,
 	}
 	if c.o.SecurityInfoURL != nil {
@@ -60,12 +60,19 @@ func (c *Conversation) stepCard(s *state, ti turnInfo, notice string) json.RawMe
 	}
 	if st != nil {
 		v.Lost = st.Lost
+		v.Decline = st.Decline && s.NewPasskey == nil
 		if st.Leave == checkNew && s.New != nil {
 			v.Found = s.New.Name
 		}
+		if st.Leave == checkNewPasskey && s.NewPasskey != nil {
+			v.FoundPasskey = s.NewPasskey.Name
+		}
 		if st.Leave == checkDeleted {
-			v.Devices = c.devices(s.Old, ti)
+			v.Devices = c.devices(s.required(), ti)
 			v.BotDelete = c.botDelete(s)
+			if s.OathAnswer == "" {
+				v.AskOath = len(s.Oath)
+			}
 		}
 	}
 	return c.steps.render(c.o.Content, loc, v)
@@ -74,45 +81,57 @@ func (c *Conversation) stepCard(s *state, ti turnInfo, notice string) json.RawMe
 // botDelete reports whether ボットで削除 is offered at s's step.
 func (c *Conversation) botDelete(s *state) bool {
 	_, st := rowOf(s.Step)
-	return st != nil && st.BotDelete && c.o.AllowDelete && len(s.Old) > 0
+	return st != nil && st.BotDelete && c.o.AllowDelete && len(s.required()) > 0
 }
 
 func (c *Conversation) devices(ds []device, ti turnInfo) []cards.Device {
 	out := make([]cards.Device, 0, len(ds))
 	for _, d := range ds {
-		cd := cards.Device{Name: d.Name}
-		if d.Created != nil {
-			cd.Registered = d.Created.In(ti.tz).Format("2006-01-02")
-		}
-		out = append(out, cd)
+		out = append(out, c.device(d, ti))
 	}
 	return out
+}
+
+// device is how the cards show a credential the dialog remembers.
+func (c *Conversation) device(d device, ti turnInfo) cards.Device {
+	cd := cards.Device{Name: d.Name}
+	switch d.kind() {
+	case KindPasskey:
+		cd.Kind = cards.KindPasskey
+	case KindOath:
+		cd.Kind = cards.KindOath
+	}
+	if d.Created != nil {
+		cd.Registered = d.Created.In(ti.tz).Format("2006-01-02")
+	}
+	return cd
 }
 
 // reminderCard is the reminder for the dialog's current state.
 func (c *Conversation) reminderCard(s *state, ti turnInfo) cards.Card {
 	v := cards.ReminderView{
-		Ref: s.ref(), Index: s.stepIndex(), Total: len(procedure),
+		Ref: s.ref(), Index: s.stepIndex(), Total: s.steps(),
 		StepTitle: c.stepTitle(s.Step, ti.loc), Abandoned: reminderAbout(s) == remindResume,
 		CanSnooze: s.Remind != nil && s.Remind.Snoozes < maxSnoozes,
 	}
 	if !v.Abandoned {
-		v.OldDevices = c.devices(s.Old, ti)
+		v.OldDevices = c.devices(s.required(), ti)
 	}
 	return cards.Reminder(ti.loc, v)
 }
 
 func (c *Conversation) resumeCard(s *state, loc cards.Locale) json.RawMessage {
-	return render(cards.Resume(loc, s.ref(), s.stepIndex(), len(procedure), c.stepTitle(s.Step, loc)))
+	return render(cards.Resume(loc, s.ref(), s.stepIndex(), s.steps(), c.stepTitle(s.Step, loc)))
 }
 
 func (c *Conversation) statusCard(s *state, loc cards.Locale) json.RawMessage {
-	i := s.stepIndex()
 	next := ""
-	if s.Step != stepLost && i < len(procedure) {
-		next = c.stepTitle(procedure[i].ID, loc)
+	if i, st := rowOf(s.Step); s.Step != stepLost && st != nil {
+		if to, _ := forward(i, s); to != nil {
+			next = c.stepTitle(to.ID, loc)
+		}
 	}
-	return render(cards.Status(loc, s.ref(), i, len(procedure), c.stepTitle(s.Step, loc), next))
+	return render(cards.Status(loc, s.ref(), s.stepIndex(), s.steps(), c.stepTitle(s.Step, loc), next))
 }
 
 // stepTitle is a step's title as the content file gives it.
@@ -136,8 +155,11 @@ func (c *Conversation) stepTitles(loc cards.Locale) []string {
 }
 
 // summary is what the done card says: the steps the user went through
-// (not those passed over), the devices and the time it took.
-func (c *Conversation) summary(s *state, now time.Time, loc cards.Locale) cards.Summary {
+// (not those passed over), the devices and the time it took. A push
+// registration is named by its device, as before kinds; a passkey or an
+// OATH entry by its kind.
+func (c *Conversation) summary(s *state, now time.Time, ti turnInfo) cards.Summary {
+	loc := ti.loc
 	var titles []string
 	for _, st := range procedure {
 		if st.skipped(s) {
@@ -149,8 +171,8 @@ func (c *Conversation) summary(s *state, now time.Time, loc cards.Locale) cards.
 	if s.New != nil {
 		sum.NewDevice = s.New.Name
 	}
-	for _, d := range s.Old {
-		sum.OldDevices = append(sum.OldDevices, d.Name)
+	for _, d := range s.required() {
+		sum.OldDevices = append(sum.OldDevices, c.named(d, ti))
 	}
 	return sum
 }

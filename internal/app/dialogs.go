@@ -69,7 +69,7 @@ func (a *App) newConversation(content *cards.Content) (*conversation, error) {
 	}
 	store := redisstore.New(a.rdb, storeOpts...)
 	a.metrics.InitSteps(dialogs.Steps())
-	dir := graphDirectory{a.graph}
+	dir := graphDirectory{g: a.graph, missing: a.metrics.PermissionMissing}
 
 	policy := dialogs.ReminderPolicy{Schedule: cfg.Reminders.Schedule, Hours: cfg.Reminders.Hours, Escalate: cfg.Reminders.Escalate}
 	stats := dialogs.NewStats(dialogs.StatsOptions{Observer: a.metrics, Store: store, Now: a.opts.Now, Logger: a.logger})
@@ -241,32 +241,112 @@ func (h turnHandler) OnInstallationUpdate(ctx context.Context, t *bot.Turn) erro
 
 // graphDirectory adapts the Graph client to what the dialog needs, and
 // translates Graph's error kinds into the dialog's.
-type graphDirectory struct{ g *graphs }
+type graphDirectory struct {
+	g *graphs
+	// missing counts a kind skipped for a missing permission (metrics).
+	missing func(kind, permission string)
+}
 
 var _ dialogs.Directory = graphDirectory{}
 
-func (d graphDirectory) ListAuthenticatorMethods(ctx context.Context, userID string) ([]dialogs.Method, error) {
+// ListMethods lists the kinds asked for, one Graph call each, one after
+// the other (a check asks for one to three kinds). A kind other than push
+// that Graph refuses (403) is skipped, named with its permission and
+// counted for the operator; any other failure fails the listing, since a
+// check must not pass on what it could not see.
+func (d graphDirectory) ListMethods(ctx context.Context, userID string, kinds ...dialogs.Kind) (dialogs.Listing, error) {
 	c, err := d.g.get()
 	if err != nil {
-		return nil, err
+		return dialogs.Listing{}, err
 	}
-	ms, err := c.ListAuthenticatorMethods(ctx, userID)
-	if err != nil {
-		return nil, classify(err)
+	var l dialogs.Listing
+	for _, k := range kinds {
+		ms, err := listKind(ctx, c, userID, k)
+		var ge *graph.Error
+		if err != nil && k != dialogs.KindPush && graph.IsForbidden(err) && errors.As(err, &ge) {
+			if l.Skipped == nil {
+				l.Skipped = map[dialogs.Kind]string{}
+			}
+			l.Skipped[k] = ge.Permission()
+			if d.missing != nil {
+				d.missing(string(k), ge.Permission())
+			}
+			continue
+		}
+		if err != nil {
+			return dialogs.Listing{}, classify(err)
+		}
+		l.Methods = append(l.Methods, ms...)
 	}
-	out := make([]dialogs.Method, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, dialogs.Method{ID: m.ID, DeviceName: m.DisplayName, Created: m.Created})
-	}
-	return out, nil
+	return l, nil
 }
 
-func (d graphDirectory) DeleteAuthenticatorMethod(ctx context.Context, userID, methodID string) error {
+// listKind lists one kind of credential. Passkeys are split by provider:
+// Authenticator's (by AAGUID) are phone-bound, others are only listed.
+func listKind(ctx context.Context, c *graph.Client, userID string, k dialogs.Kind) ([]dialogs.Method, error) {
+	var out []dialogs.Method
+	switch k {
+	case dialogs.KindPush:
+		ms, err := c.ListAuthenticatorMethods(ctx, userID)
+		for _, m := range ms {
+			out = append(out, dialogs.Method{ID: m.ID, Kind: k, DeviceName: m.DisplayName, Created: m.Created})
+		}
+		return out, err
+	case dialogs.KindPasskey, dialogs.KindOtherPasskey:
+		ms, err := c.ListFido2Methods(ctx, userID)
+		for _, m := range ms {
+			kind := dialogs.KindOtherPasskey
+			if graph.IsAuthenticatorPasskey(m.AAGUID) {
+				kind = dialogs.KindPasskey
+			}
+			if kind == k {
+				out = append(out, dialogs.Method{ID: m.ID, Kind: kind, DeviceName: m.DisplayName, Created: m.Created})
+			}
+		}
+		return out, err
+	case dialogs.KindOath:
+		ms, err := c.ListSoftwareOathMethods(ctx, userID)
+		for _, m := range ms {
+			out = append(out, dialogs.Method{ID: m.ID, Kind: k})
+		}
+		return out, err
+	case dialogs.KindPhone:
+		ms, err := c.ListPhoneMethods(ctx, userID)
+		for _, m := range ms {
+			out = append(out, dialogs.Method{ID: m.ID, Kind: k, DeviceName: m.PhoneType})
+		}
+		return out, err
+	case dialogs.KindTAP:
+		ms, err := c.ListTemporaryAccessPassMethods(ctx, userID)
+		for _, m := range ms {
+			out = append(out, dialogs.Method{ID: m.ID, Kind: k, Created: m.Created})
+		}
+		return out, err
+	}
+	return nil, fmt.Errorf("list credentials: unknown kind %q", k)
+}
+
+// DeleteMethod deletes one credential by its kind; an Authenticator
+// passkey is a fido2 method, and another provider's passkey is never
+// deleted.
+func (d graphDirectory) DeleteMethod(ctx context.Context, userID string, m dialogs.Method) error {
 	c, err := d.g.get()
 	if err != nil {
 		return err
 	}
-	return classify(c.DeleteAuthenticatorMethod(ctx, userID, methodID))
+	switch m.Kind {
+	case dialogs.KindPush, "":
+		err = c.DeleteAuthenticatorMethod(ctx, userID, m.ID)
+	case dialogs.KindPasskey:
+		err = c.DeleteFido2Method(ctx, userID, m.ID)
+	case dialogs.KindOath:
+		err = c.DeleteSoftwareOathMethod(ctx, userID, m.ID)
+	case dialogs.KindTAP:
+		err = c.DeleteTemporaryAccessPassMethod(ctx, userID, m.ID)
+	default:
+		return fmt.Errorf("delete credential: kind %q is never deleted", m.Kind)
+	}
+	return classify(err)
 }
 
 func (d graphDirectory) GetUser(ctx context.Context, userID string) (dialogs.UserInfo, error) {

@@ -43,6 +43,7 @@ type Metrics struct {
 
 	graphCalls   *prometheus.CounterVec
 	graphSeconds *prometheus.HistogramVec
+	graphDenied  *prometheus.CounterVec
 
 	started       prometheus.Counter
 	entered       *prometheus.CounterVec
@@ -90,6 +91,9 @@ func New() *Metrics {
 	m.graphSeconds = histogramVec("graph_request_duration_seconds",
 		"Duration of Microsoft Graph calls, throttling retries included, by operation.",
 		callBuckets, "operation")
+	m.graphDenied = counterVec("graph_permission_missing_total",
+		"Checks that left out a kind of credential because the app lacks its Microsoft Graph permission (403), by kind (passkey, fido2, oath, phone, tap) and the permission to grant.",
+		"kind", "permission")
 	m.started = counter("dialogs_started_total", "Smartphone-swap procedures started (start over counts as a new start).")
 	m.entered = counterVec("dialog_steps_entered_total",
 		"Procedures that reached a step, by step id; each procedure counts once per step.", "step")
@@ -109,7 +113,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.turns, m.turnSeconds,
 		m.connCalls, m.connSeconds, m.connThrottled,
-		m.graphCalls, m.graphSeconds,
+		m.graphCalls, m.graphSeconds, m.graphDenied,
 		m.started, m.entered, m.completed, m.cancelled, m.lost, m.completionSec, m.tickets,
 	)
 	return m
@@ -149,6 +153,12 @@ func (m *Metrics) ObserveConnectorThrottled(operation string) {
 func (m *Metrics) ObserveGraphCall(operation, status string, took time.Duration) {
 	m.graphCalls.WithLabelValues(operation, status).Inc()
 	m.graphSeconds.WithLabelValues(operation).Observe(took.Seconds())
+}
+
+// PermissionMissing counts a kind of credential left out of a check
+// because the app lacks permission, the permission Graph's error names.
+func (m *Metrics) PermissionMissing(kind, permission string) {
+	m.graphDenied.WithLabelValues(kind, permission).Inc()
 }
 
 // DialogStarted counts a procedure started (dialogs' Observer).
