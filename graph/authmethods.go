@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
 
@@ -20,9 +21,6 @@ type AuthenticatorMethod struct {
 	Created *time.Time
 }
 
-// maxPages bounds @odata.nextLink following; a user has a handful of methods.
-const maxPages = 20
-
 // ListAuthenticatorMethods lists the Microsoft Authenticator apps registered
 // by the user (object ID or user principal name).
 //
@@ -34,36 +32,14 @@ func (c *Client) ListAuthenticatorMethods(ctx context.Context, userID string) ([
 	if userID == "" {
 		return nil, invalidArg(op, "empty user ID")
 	}
-	var out []AuthenticatorMethod
-	err := c.call(ctx, op, func(ctx context.Context) error {
-		rb := c.user(userID).Authentication().MicrosoftAuthenticatorMethods()
-		for page := 0; ; page++ {
-			req, err := rb.ToGetRequestInformation(ctx, nil)
-			if err != nil {
-				return err
+	rb := c.user(userID).Authentication().MicrosoftAuthenticatorMethods()
+	return listPages[AuthenticatorMethod](ctx, c, op, newAuthMethodView,
+		func(ctx context.Context, next string) (*abs.RequestInformation, error) {
+			if next != "" {
+				rb = rb.WithUrl(next)
 			}
-			res, err := c.adapter.Send(ctx, req, newAuthMethodPage, odataErrorMapping)
-			if err != nil {
-				return err
-			}
-			p, _ := res.(*authMethodPage)
-			if p == nil {
-				return nil
-			}
-			out = append(out, p.value...)
-			if p.nextLink == "" {
-				return nil
-			}
-			if page+1 >= maxPages {
-				return invalidArg(op, fmt.Sprintf("more than %d pages of methods", maxPages))
-			}
-			rb = rb.WithUrl(p.nextLink)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+			return rb.ToGetRequestInformation(ctx, nil)
+		})
 }
 
 // DeleteAuthenticatorMethod removes one Microsoft Authenticator registration

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"errors"
+	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	absser "github.com/microsoft/kiota-abstractions-go/serialization"
@@ -48,32 +49,42 @@ func (m *authMethodView) GetFieldDeserializers() map[string]func(absser.ParseNod
 		"id":              stringField(&m.ID),
 		"displayName":     stringField(&m.DisplayName),
 		"phoneAppVersion": stringField(&m.PhoneAppVersion),
-		"createdDateTime": func(n absser.ParseNode) error {
-			v, err := n.GetTimeValue()
-			m.Created = v // nil for JSON null
-			return err
-		},
+		"createdDateTime": timeField(&m.Created),
 	}
 }
 
 func (m *authMethodView) Serialize(absser.SerializationWriter) error { return errReadOnly }
 
-// authMethodPage is a page of a microsoftAuthenticatorAuthenticationMethod
-// collection.
-type authMethodPage struct {
-	value    []AuthenticatorMethod
+func (m *authMethodView) item() AuthenticatorMethod { return m.AuthenticatorMethod }
+
+// itemView is a response model of one collection item that yields the
+// package's own type T.
+type itemView[T any] interface {
+	absser.Parsable
+	item() T
+}
+
+// page is one page of a collection whose items newItem decodes into
+// itemView[T] values.
+type page[T any] struct {
+	newItem  absser.ParsableFactory
+	value    []T
 	nextLink string
 }
 
-func newAuthMethodPage(absser.ParseNode) (absser.Parsable, error) { return &authMethodPage{}, nil }
+// pageOf returns the factory of pages whose items newItem decodes.
+func pageOf[T any](newItem absser.ParsableFactory) absser.ParsableFactory {
+	return func(absser.ParseNode) (absser.Parsable, error) { return &page[T]{newItem: newItem}, nil }
+}
 
-func (p *authMethodPage) GetFieldDeserializers() map[string]func(absser.ParseNode) error {
+func (p *page[T]) GetFieldDeserializers() map[string]func(absser.ParseNode) error {
 	return map[string]func(absser.ParseNode) error{
 		"value": func(n absser.ParseNode) error {
-			items, err := n.GetCollectionOfObjectValues(newAuthMethodView)
+			items, err := n.GetCollectionOfObjectValues(p.newItem)
 			for _, it := range items {
-				if v, ok := it.(*authMethodView); ok && v != nil {
-					p.value = append(p.value, v.AuthenticatorMethod)
+				// A JSON null in the array arrives as a nil interface.
+				if v, ok := it.(itemView[T]); ok {
+					p.value = append(p.value, v.item())
 				}
 			}
 			return err
@@ -82,12 +93,21 @@ func (p *authMethodPage) GetFieldDeserializers() map[string]func(absser.ParseNod
 	}
 }
 
-func (p *authMethodPage) Serialize(absser.SerializationWriter) error { return errReadOnly }
+func (p *page[T]) Serialize(absser.SerializationWriter) error { return errReadOnly }
 
 func stringField(dst *string) func(absser.ParseNode) error {
 	return func(n absser.ParseNode) error {
 		v, err := n.GetStringValue()
 		*dst = deref(v)
+		return err
+	}
+}
+
+// timeField decodes a DateTimeOffset; JSON null leaves dst nil.
+func timeField(dst **time.Time) func(absser.ParseNode) error {
+	return func(n absser.ParseNode) error {
+		v, err := n.GetTimeValue()
+		*dst = v
 		return err
 	}
 }
