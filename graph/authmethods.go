@@ -156,3 +156,59 @@ func (c *Client) CreateTemporaryAccessPass(ctx context.Context, userID string, l
 	}
 	return tap, nil
 }
+
+// TemporaryAccessPassMethod is a Temporary Access Pass as Graph lists it:
+// its times and state, never the pass itself (Graph shows the pass only in
+// the answer to its creation; see CreateTemporaryAccessPass).
+type TemporaryAccessPassMethod struct {
+	ID              string
+	Created         *time.Time // createdDateTime
+	Start           *time.Time // startDateTime: when the pass becomes usable
+	LifetimeMinutes int
+	UsableOnce      bool
+	Usable          bool // isUsable: whether the user can sign in with the pass now
+}
+
+// ListTemporaryAccessPassMethods lists the Temporary Access Pass of the user
+// (object ID or user principal name): at most one, since a new pass
+// replaces the old. A pass stays usable until it expires, and sign-in
+// offers it first, so a leftover one is worth deleting.
+//
+// Permission: UserAuthMethod-TAP.Read.All (UserAuthenticationMethod.Read.All
+// also works).
+//
+// Graph API docs: https://learn.microsoft.com/graph/api/authentication-list-temporaryaccesspassmethods?view=graph-rest-1.0
+func (c *Client) ListTemporaryAccessPassMethods(ctx context.Context, userID string) ([]TemporaryAccessPassMethod, error) {
+	const op = OpListTemporaryAccessPassMethods
+	if userID == "" {
+		return nil, invalidArg(op, "empty user ID")
+	}
+	rb := c.user(userID).Authentication().TemporaryAccessPassMethods()
+	return listPages[TemporaryAccessPassMethod](ctx, c, op, newTAPView,
+		func(ctx context.Context, next string) (*abs.RequestInformation, error) {
+			if next != "" {
+				rb = rb.WithUrl(next)
+			}
+			return rb.ToGetRequestInformation(ctx, nil)
+		})
+}
+
+// DeleteTemporaryAccessPassMethod removes the user's Temporary Access Pass
+// methodID. Graph answers 204 No Content.
+//
+// Permission: UserAuthMethod-TAP.ReadWrite.All. Microsoft's page lists
+// UserAuthenticationMethod.ReadWrite.All as the least privileged application
+// permission and this one as higher; this one is named because it covers
+// Temporary Access Passes only. Either works.
+//
+// Graph API docs: https://learn.microsoft.com/graph/api/temporaryaccesspassauthenticationmethod-delete?view=graph-rest-1.0
+func (c *Client) DeleteTemporaryAccessPassMethod(ctx context.Context, userID, methodID string) error {
+	const op = OpDeleteTemporaryAccessPassMethod
+	if userID == "" || methodID == "" {
+		return invalidArg(op, "empty user or method ID")
+	}
+	return c.call(ctx, op, func(ctx context.Context) error {
+		return c.user(userID).Authentication().TemporaryAccessPassMethods().
+			ByTemporaryAccessPassAuthenticationMethodId(methodID).Delete(ctx, nil)
+	})
+}
