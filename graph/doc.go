@@ -1,6 +1,8 @@
 // Package graph is the bot's small Microsoft Graph client: it lists and
-// deletes a user's Microsoft Authenticator registrations, creates Temporary
-// Access Passes, revokes sign-in sessions and reads a user's name.
+// deletes a user's Microsoft Authenticator registrations, passkeys (FIDO2),
+// software OATH tokens and Temporary Access Passes, lists their phone
+// methods, creates Temporary Access Passes, revokes sign-in sessions and
+// reads a user's name.
 //
 // It is built on msgraph-sdk-go's users request builders and models over
 // the msgraph-sdk-go-core request adapter, not on the SDK's root
@@ -39,12 +41,20 @@
 //   - UserAuthenticationMethod.Read.All to list Authenticator methods;
 //   - UserAuthenticationMethod.ReadWrite.All to delete them and to create a
 //     Temporary Access Pass;
+//   - UserAuthMethod-Passkey.Read.All / .ReadWrite.All to list / delete
+//     passkeys (FIDO2);
+//   - UserAuthMethod-SoftwareOATH.Read.All / .ReadWrite.All to list / delete
+//     software OATH tokens;
+//   - UserAuthMethod-Phone.Read.All to list phone methods;
+//   - UserAuthMethod-TAP.Read.All / .ReadWrite.All to list / delete
+//     Temporary Access Passes;
 //   - User.RevokeSessions.All to revoke sessions (User.ReadWrite.All or
 //     Directory.ReadWrite.All also work);
 //   - User.Read.All to read a user.
 //
-// RequiredPermission(op) returns these names, and a KindForbidden Error
-// names the one its operation lacks.
+// UserAuthenticationMethod.ReadWrite.All alone also covers every
+// authentication method call. RequiredPermission(op) returns these names,
+// and a KindForbidden Error names the one its operation lacks.
 //
 // NewCredential builds an azidentity credential from a CredentialConfig of
 // one of four kinds:
@@ -89,6 +99,9 @@
 //
 // Graph API docs:
 //   - https://learn.microsoft.com/graph/api/resources/microsoftauthenticatorauthenticationmethod?view=graph-rest-1.0
+//   - https://learn.microsoft.com/graph/api/resources/fido2authenticationmethod?view=graph-rest-1.0
+//   - https://learn.microsoft.com/graph/api/resources/softwareoathauthenticationmethod?view=graph-rest-1.0
+//   - https://learn.microsoft.com/graph/api/resources/phoneauthenticationmethod?view=graph-rest-1.0
 //   - https://learn.microsoft.com/graph/api/resources/temporaryaccesspassauthenticationmethod?view=graph-rest-1.0
 //   - https://learn.microsoft.com/graph/api/user-revokesigninsessions?view=graph-rest-1.0
 //   - https://learn.microsoft.com/graph/api/user-get?view=graph-rest-1.0

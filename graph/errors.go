@@ -15,13 +15,22 @@ import (
 	"github.com/smartswap/mfabot/internal/retry"
 )
 
-// Operation names, used as Error.Op and as the argument of RequiredPermission.
+// Operation names, used as Error.Op, as the op an Observer is told of, and
+// as the argument of RequiredPermission.
 const (
 	OpListAuthenticatorMethods  = "ListAuthenticatorMethods"
 	OpDeleteAuthenticatorMethod = "DeleteAuthenticatorMethod"
 	OpGetUser                   = "GetUser"
 	OpCreateTemporaryAccessPass = "CreateTemporaryAccessPass"
 	OpRevokeSignInSessions      = "RevokeSignInSessions"
+
+	OpListFido2Methods                = "ListFido2Methods"
+	OpDeleteFido2Method               = "DeleteFido2Method"
+	OpListSoftwareOathMethods         = "ListSoftwareOathMethods"
+	OpDeleteSoftwareOathMethod        = "DeleteSoftwareOathMethod"
+	OpListPhoneMethods                = "ListPhoneMethods"
+	OpListTemporaryAccessPassMethods  = "ListTemporaryAccessPassMethods"
+	OpDeleteTemporaryAccessPassMethod = "DeleteTemporaryAccessPassMethod"
 )
 
 // RequiredPermission names the least privileged Microsoft Graph application
@@ -29,16 +38,38 @@ const (
 // users, or "" for an unknown op. Operators grant it to the app registration
 // and give admin consent.
 //
+// For the passkey, software OATH, phone and Temporary Access Pass methods it
+// is the method's own granular permission (UserAuthMethod-…). Deleting a
+// software OATH method or a Temporary Access Pass is the exception to "least
+// privileged": Microsoft's pages list UserAuthenticationMethod.ReadWrite.All
+// as least privileged there and the granular permission as higher, yet the
+// granular one is the narrower grant, so it is the one named.
+//
 // Higher-privileged permissions also work: UserAuthenticationMethod.ReadWrite.All
-// covers the list; User.ReadWrite.All or Directory.ReadWrite.All cover
-// revoking sessions (older documentation lists only those two); Directory.Read.All
-// and up cover GetUser.
+// covers every list and delete here and creating a Temporary Access Pass,
+// UserAuthenticationMethod.Read.All every list; User.ReadWrite.All or
+// Directory.ReadWrite.All cover revoking sessions (older documentation lists
+// only those two); Directory.Read.All and up cover GetUser.
 func RequiredPermission(op string) string {
 	switch op {
 	case OpListAuthenticatorMethods:
 		return "UserAuthenticationMethod.Read.All"
 	case OpDeleteAuthenticatorMethod, OpCreateTemporaryAccessPass:
 		return "UserAuthenticationMethod.ReadWrite.All"
+	case OpListFido2Methods:
+		return "UserAuthMethod-Passkey.Read.All"
+	case OpDeleteFido2Method:
+		return "UserAuthMethod-Passkey.ReadWrite.All"
+	case OpListSoftwareOathMethods:
+		return "UserAuthMethod-SoftwareOATH.Read.All"
+	case OpDeleteSoftwareOathMethod:
+		return "UserAuthMethod-SoftwareOATH.ReadWrite.All"
+	case OpListPhoneMethods:
+		return "UserAuthMethod-Phone.Read.All"
+	case OpListTemporaryAccessPassMethods:
+		return "UserAuthMethod-TAP.Read.All"
+	case OpDeleteTemporaryAccessPassMethod:
+		return "UserAuthMethod-TAP.ReadWrite.All"
 	case OpRevokeSignInSessions:
 		return "User.RevokeSessions.All"
 	case OpGetUser:
