@@ -30,28 +30,55 @@
 // methods added later carry their creation time. An id that is neither a
 // GUID nor a UPN is unknown: Graph's 404 Request_ResourceNotFound.
 //
+// With Options.InitialPasskey a new user also starts with a passkey in
+// Authenticator on that device (a fido2 method with Authenticator's iOS
+// AAGUID, registered 73 days before the user was first seen), except the
+// users listed in Options.PushOnly. Users start with no other authenticator
+// app (software OATH), no phone and no Temporary Access Pass. The Go methods
+// add and remove each kind: AddMethod, AddPasskey, AddSoftwareOath, AddPhone
+// and their list and delete counterparts; a TAP comes from Graph's POST.
+//
 // # Graph endpoints (under BasePath+"/graph/v1.0")
 //
 //	GET    /users/{id}                                              [$select honoured; unknown properties left out]
-//	GET    /users/{id}/authentication/methods                       password, Authenticators, TAP
+//	GET    /users/{id}/authentication/methods                       every kind below, plus the password
 //	GET    /users/{id}/authentication/microsoftAuthenticatorMethods
 //	GET    /users/{id}/authentication/microsoftAuthenticatorMethods/{mid}
 //	DELETE /users/{id}/authentication/microsoftAuthenticatorMethods/{mid}   → 204
-//	POST   /users/{id}/authentication/temporaryAccessPassMethods            → 201
+//	GET    /users/{id}/authentication/fido2Methods                          passkeys and security keys
+//	GET    /users/{id}/authentication/fido2Methods/{mid}
+//	DELETE /users/{id}/authentication/fido2Methods/{mid}                    → 204
+//	GET    /users/{id}/authentication/softwareOathMethods                   id and "secretKey":null only
+//	GET    /users/{id}/authentication/softwareOathMethods/{mid}
+//	DELETE /users/{id}/authentication/softwareOathMethods/{mid}             → 204
+//	GET    /users/{id}/authentication/phoneMethods                          [] unless AddPhone added some
+//	GET    /users/{id}/authentication/temporaryAccessPassMethods            the one TAP, "temporaryAccessPass":null
+//	POST   /users/{id}/authentication/temporaryAccessPassMethods            → 201 (replaces the TAP)
+//	GET    /users/{id}/authentication/temporaryAccessPassMethods/{mid}
+//	DELETE /users/{id}/authentication/temporaryAccessPassMethods/{mid}      → 204
 //	POST   /users/{id}/revokeSignInSessions                                 → 200 {"value":true}
 //
 // Bodies have the shapes of the Graph v1.0 docs, @odata.context included
 // (pointing at the sandbox's own $metadata), with one deliberate difference:
-// GET of a single Authenticator returns the entity itself, as real Graph and
-// msgraph-sdk-go do, not the docs sample's {"value":{…}} wrapper. Responses
-// carry request-id and client-request-id headers. Anything else answers 404
-// (405 for a known path with another method) with a Graph error body:
+// GET of a single method returns the entity itself, as real Graph and
+// msgraph-sdk-go do, not the docs sample's {"value":{…}} wrapper. Every item
+// carries its @odata.type. A fido2 method has id (base64url ending in a
+// digit, as Graph's, so it may hold '-' and '_'; compared exactly),
+// displayName, createdDateTime (always filled), aaGuid, model (the
+// sandbox's own wording: match on aaGuid), attestationCertificates ([]) and
+// attestationLevel ("notAttested"). Other method ids are GUIDs, compared
+// case-insensitively. Responses carry request-id and client-request-id
+// headers. Anything else answers 404 (405 for a known path with another
+// method; an unknown method id is 404 itemNotFound) with a Graph error body:
 //
 //	{"error":{"code":"…","message":"…","innerError":{"date":"…","request-id":"…","client-request-id":"…"}}}
 //
 // SetFault makes the next Graph calls fail (403 Authorization_RequestDenied,
 // 429 TooManyRequests, 503 serviceNotAvailable, …, with Retry-After when set)
-// or wait (honouring the request's context). The page is never faulted.
+// or wait (honouring the request's context). Fault.Only limits it to one
+// kind of call, e.g. "fido2Methods", so that passkeys can be denied while
+// microsoftAuthenticatorMethods answers; calls of other kinds do not use it
+// up. The page is never faulted.
 //
 // # The security-info page (BasePath+"/security-info?user=<id>")
 //
