@@ -339,9 +339,7 @@ func (s *Sandbox) AddSoftwareOath(userID string) string {
 	if u == nil {
 		return ""
 	}
-	id := newGUID()
-	u.softwareOath = append(u.softwareOath, id)
-	return id
+	return u.addSoftwareOath()
 }
 
 // SoftwareOath returns the ids of the user's software OATH methods in
@@ -473,6 +471,12 @@ func (u *user) findPasskey(id string) (Passkey, bool) {
 func (u *user) deletePasskey(id string) (ok bool) {
 	u.passkeys, ok = without(u.passkeys, func(p Passkey) bool { return p.ID == id })
 	return ok
+}
+
+func (u *user) addSoftwareOath() string {
+	id := newGUID()
+	u.softwareOath = append(u.softwareOath, id)
+	return id
 }
 
 func (u *user) findSoftwareOath(id string) (string, bool) {

@@ -1207,3 +1207,225 @@ func TestFaultOnly(t *testing.T) {
 	graphList(t, srv, sb, userID, "fido2Methods")
 	sb.SetFault(sandbox.Fault{})
 }
+
+func TestPageListsPasskeysAndOtherApps(t *testing.T) {
+	sb, srv := setup(t, sandbox.Options{InitialPasskey: true})
+	initial := sb.Passkeys(userID)[0]
+	evil := sb.AddPasskey(userID, `<img src=x onerror="alert(1)">`, sandbox.AuthenticatorAndroidAAGUID)
+	key := sb.AddPasskey(userID, "YubiKey 5", "cb69481e-8ff7-4039-93ec-0a2729a154a8")
+	oath := sb.AddSoftwareOath(userID)
+	resp, b := call(t, http.MethodGet, sb.PageURL(srv.URL, userID), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	page := string(b)
+	for _, want := range []string{
+		`<option value="passkey">パスキー (Microsoft Authenticator)</option>`,
+		"別の認証アプリを使用します",
+		`id="oath-qr-code"`, `id="oath-code"`, `id="passkey-name"`, `id="passkey-platform"`,
+		`<option value="ios" selected>iPhone (iOS)</option>`,
+		`data-passkey-id="` + initial.ID + `" data-device-name="iPhone SE (3rd generation)" data-platform="iOS"`,
+		`data-testid="passkey-kind">パスキー (Microsoft Authenticator)</span>`,
+		"登録日時: 2026/09/12 18:30", // JST
+		`data-created="2026-09-12T09:30:00Z"`,
+		`data-platform="Android"`,
+		"&lt;img src=x onerror=&#34;alert(1)&#34;&gt;",
+		`data-testid="passkey-kind">セキュリティ キー</span>`,
+		`data-oath-id="` + oath + `"`,
+		">その他の認証アプリ</span>",
+		"時間ベースのワンタイム パスワード (TOTP)",
+		"識別子 " + oath[:8],
+		"既定のサインイン方法: Microsoft Authenticator - 通知",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "<img src=x") {
+		t.Error("a passkey name reached the page unescaped")
+	}
+	// Authenticator rows first, then passkeys, then other apps; each row
+	// kind has its template.
+	rows := regexp.MustCompile(`<li class="row" data-testid="(method|passkey|oath)-row" data-(?:method|passkey|oath)-id="([^"]*)"`).FindAllStringSubmatch(page, -1)
+	var got []string
+	for _, r := range rows {
+		got = append(got, r[1]+":"+r[2])
+	}
+	want := []string{
+		"method:" + sb.Methods(userID)[0].ID, "passkey:" + initial.ID, "passkey:" + evil.ID, "passkey:" + key.ID, "oath:" + oath,
+		"method:", "passkey:", "oath:", // the templates
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("rows\n%v, want\n%v", got, want)
+	}
+	for testid, n := range map[string]int{"delete-passkey": 4, "delete-oath": 2, "delete-method": 2} {
+		if got := len(regexp.MustCompile(`<button[^>]+data-testid="`+testid+`"`).FindAllString(page, -1)); got != n {
+			t.Errorf("%d %s buttons, want %d (with the template's)", got, testid, n)
+		}
+	}
+
+	// With only another authenticator app left, the default is a code.
+	sb.DeleteMethod(userID, sb.Methods(userID)[0].ID)
+	_, b = call(t, http.MethodGet, sb.PageURL(srv.URL, userID), nil)
+	if !strings.Contains(string(b), "既定のサインイン方法: 認証アプリまたはハードウェア トークン - コード") {
+		t.Error("the default line does not name the code")
+	}
+}
+
+type pagePasskey struct {
+	ID              string `json:"id"`
+	DisplayName     string `json:"displayName"`
+	AAGUID          string `json:"aaGuid"`
+	Kind            string `json:"kind"`
+	Platform        string `json:"platform"`
+	CreatedDateTime string `json:"createdDateTime"`
+	Created         string `json:"created"`
+}
+
+type pageOath struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+}
+
+type pageFullList struct {
+	Methods       []struct{ ID string }
+	Passkeys      []pagePasskey `json:"passkeys"`
+	SoftwareOath  []pageOath    `json:"softwareOath"`
+	DefaultMethod string        `json:"defaultMethod"`
+}
+
+func TestPageAPIPasskeys(t *testing.T) {
+	sb, srv := setup(t, sandbox.Options{})
+	api := srv.URL + "/sandbox/security-info/api/"
+	q := "?user=" + url.QueryEscape(userID)
+
+	resp, b := call(t, http.MethodPost, api+"passkeys"+q, map[string]string{"displayName": "  Pixel 9  ", "platform": "android"})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("add: status %d: %s", resp.StatusCode, b)
+	}
+	android := decode[pagePasskey](t, b)
+	if android.DisplayName != "Pixel 9" || android.AAGUID != sandbox.AuthenticatorAndroidAAGUID || android.Platform != "Android" ||
+		android.Kind != "パスキー (Microsoft Authenticator)" || android.CreatedDateTime != "2026-11-24T09:30:00Z" ||
+		android.Created != "2026/11/24 18:30" || !passkeyIDRE.MatchString(android.ID) {
+		t.Errorf("added %+v", android)
+	}
+	resp, b = call(t, http.MethodPost, api+"passkeys"+q, map[string]string{"displayName": "iPhone 16"}, "Origin", srv.URL)
+	if ios := decode[pagePasskey](t, b); resp.StatusCode != http.StatusCreated || ios.AAGUID != sandbox.AuthenticatorIOSAAGUID || ios.Platform != "iOS" {
+		t.Errorf("add without a platform (iOS): status %d: %s", resp.StatusCode, b)
+	}
+
+	// Graph sees what the page added.
+	items := graphList(t, srv, sb, userID, "fido2Methods")
+	if len(items) != 2 || string(items[0]["id"]) != `"`+android.ID+`"` || string(items[1]["displayName"]) != `"iPhone 16"` {
+		t.Errorf("fido2Methods after the page's adds: %v", items)
+	}
+	resp, b = call(t, http.MethodGet, api+"methods"+q, nil)
+	list := decode[pageFullList](t, b)
+	if resp.StatusCode != http.StatusOK || len(list.Passkeys) != 2 || list.Passkeys[0] != android || list.SoftwareOath == nil {
+		t.Errorf("list: status %d: %s", resp.StatusCode, b)
+	}
+
+	resp, b = call(t, http.MethodDelete, api+"passkeys/"+android.ID+q, nil)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: status %d: %s", resp.StatusCode, b)
+	}
+	if got := sb.Passkeys(userID); len(got) != 1 || got[0].DisplayName != "iPhone 16" {
+		t.Errorf("Passkeys after the page's delete: %+v", got)
+	}
+	resp, b = call(t, http.MethodDelete, api+"passkeys/"+android.ID+q, nil)
+	if resp.StatusCode != http.StatusNotFound || decode[map[string]string](t, b)["error"] == "" {
+		t.Errorf("second delete: status %d: %s", resp.StatusCode, b)
+	}
+	// A passkey id is not an Authenticator's, nor the other way round.
+	resp, _ = call(t, http.MethodDelete, api+"methods/"+sb.Passkeys(userID)[0].ID+q, nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("deleting a passkey as an Authenticator: status %d", resp.StatusCode)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		method string
+		url    string
+		body   any
+		header []string
+		status int
+	}{
+		{"bad platform", http.MethodPost, api + "passkeys" + q, map[string]string{"displayName": "x", "platform": "windows"}, nil, http.StatusBadRequest},
+		{"empty name", http.MethodPost, api + "passkeys" + q, map[string]string{"displayName": " "}, nil, http.StatusBadRequest},
+		{"long name", http.MethodPost, api + "passkeys" + q, map[string]string{"displayName": strings.Repeat("長", 65)}, nil, http.StatusBadRequest},
+		{"text/plain", http.MethodPost, api + "passkeys" + q, map[string]string{"displayName": "x"}, []string{"Content-Type", "text/plain"}, http.StatusUnsupportedMediaType},
+		{"other origin", http.MethodPost, api + "passkeys" + q, map[string]string{"displayName": "x"}, []string{"Origin", "http://evil.example"}, http.StatusForbidden},
+		{"cross-site delete", http.MethodDelete, api + "passkeys/" + sb.Passkeys(userID)[0].ID + q, nil, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"no user", http.MethodPost, api + "passkeys", map[string]string{"displayName": "x"}, nil, http.StatusBadRequest},
+		{"GET passkeys", http.MethodGet, api + "passkeys" + q, nil, nil, http.StatusMethodNotAllowed},
+		{"PUT passkey", http.MethodPut, api + "passkeys/x" + q, nil, nil, http.StatusMethodNotAllowed},
+	} {
+		resp, b := call(t, tc.method, tc.url, tc.body, tc.header...)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d, want %d (%s)", tc.name, resp.StatusCode, tc.status, b)
+			continue
+		}
+		if e := decode[map[string]string](t, b)["error"]; e == "" {
+			t.Errorf("%s: no error message in %s", tc.name, b)
+		}
+	}
+	if got := sb.Passkeys(userID); len(got) != 1 {
+		t.Errorf("Passkeys after the refused requests: %+v", got)
+	}
+	resp, _ = call(t, http.MethodGet, api+"passkeys/x/y"+q, nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a deeper path: status %d", resp.StatusCode)
+	}
+}
+
+func TestPageAPISoftwareOath(t *testing.T) {
+	sb, srv := setup(t, sandbox.Options{})
+	api := srv.URL + "/sandbox/security-info/api/"
+	q := "?user=" + url.QueryEscape(userID)
+
+	resp, b := call(t, http.MethodPost, api+"softwareOath"+q, map[string]string{})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("add: status %d: %s", resp.StatusCode, b)
+	}
+	added := decode[pageOath](t, b)
+	if !guidRE.MatchString(added.ID) || added.Label != "識別子 "+added.ID[:8] {
+		t.Errorf("added %+v", added)
+	}
+	if got := sb.SoftwareOath(userID); len(got) != 1 || got[0] != added.ID {
+		t.Errorf("SoftwareOath after the page's add: %v", got)
+	}
+	if items := graphList(t, srv, sb, userID, "softwareOathMethods"); len(items) != 1 || string(items[0]["id"]) != `"`+added.ID+`"` {
+		t.Errorf("softwareOathMethods: %v", items)
+	}
+	resp, b = call(t, http.MethodGet, api+"methods"+q, nil)
+	if list := decode[pageFullList](t, b); len(list.SoftwareOath) != 1 || list.SoftwareOath[0] != added {
+		t.Errorf("list: %s", b)
+	}
+	for _, tc := range []struct {
+		name   string
+		body   any
+		header []string
+		status int
+	}{
+		{"no body", nil, []string{"Content-Type", "application/json"}, http.StatusBadRequest},
+		{"form", map[string]string{}, []string{"Content-Type", "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType},
+		{"other origin", map[string]string{}, []string{"Origin", "http://evil.example"}, http.StatusForbidden},
+	} {
+		resp, b := call(t, http.MethodPost, api+"softwareOath"+q, tc.body, tc.header...)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d, want %d (%s)", tc.name, resp.StatusCode, tc.status, b)
+		}
+	}
+
+	resp, b = call(t, http.MethodDelete, api+"softwareOath/"+strings.ToUpper(added.ID)+q, nil)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: status %d: %s", resp.StatusCode, b)
+	}
+	if got := sb.SoftwareOath(userID); len(got) != 0 {
+		t.Errorf("SoftwareOath after the page's delete: %v", got)
+	}
+	resp, _ = call(t, http.MethodDelete, api+"softwareOath/"+added.ID+q, nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("second delete: status %d, want 404", resp.StatusCode)
+	}
+}
