@@ -30,28 +30,55 @@
 // methods added later carry their creation time. An id that is neither a
 // GUID nor a UPN is unknown: Graph's 404 Request_ResourceNotFound.
 //
+// With Options.InitialPasskey a new user also starts with a passkey in
+// Authenticator on that device (a fido2 method with Authenticator's iOS
+// AAGUID, registered 73 days before the user was first seen), except the
+// users listed in Options.PushOnly. Users start with no other authenticator
+// app (software OATH), no phone and no Temporary Access Pass. The Go methods
+// add and remove each kind: AddMethod, AddPasskey, AddSoftwareOath, AddPhone
+// and their list and delete counterparts; a TAP comes from Graph's POST.
+//
 // # Graph endpoints (under BasePath+"/graph/v1.0")
 //
 //	GET    /users/{id}                                              [$select honoured; unknown properties left out]
-//	GET    /users/{id}/authentication/methods                       password, Authenticators, TAP
+//	GET    /users/{id}/authentication/methods                       every kind below, plus the password
 //	GET    /users/{id}/authentication/microsoftAuthenticatorMethods
 //	GET    /users/{id}/authentication/microsoftAuthenticatorMethods/{mid}
 //	DELETE /users/{id}/authentication/microsoftAuthenticatorMethods/{mid}   → 204
-//	POST   /users/{id}/authentication/temporaryAccessPassMethods            → 201
+//	GET    /users/{id}/authentication/fido2Methods                          passkeys and security keys
+//	GET    /users/{id}/authentication/fido2Methods/{mid}
+//	DELETE /users/{id}/authentication/fido2Methods/{mid}                    → 204
+//	GET    /users/{id}/authentication/softwareOathMethods                   id and "secretKey":null only
+//	GET    /users/{id}/authentication/softwareOathMethods/{mid}
+//	DELETE /users/{id}/authentication/softwareOathMethods/{mid}             → 204
+//	GET    /users/{id}/authentication/phoneMethods                          [] unless AddPhone added some
+//	GET    /users/{id}/authentication/temporaryAccessPassMethods            the one TAP, "temporaryAccessPass":null
+//	POST   /users/{id}/authentication/temporaryAccessPassMethods            → 201 (replaces the TAP)
+//	GET    /users/{id}/authentication/temporaryAccessPassMethods/{mid}
+//	DELETE /users/{id}/authentication/temporaryAccessPassMethods/{mid}      → 204
 //	POST   /users/{id}/revokeSignInSessions                                 → 200 {"value":true}
 //
 // Bodies have the shapes of the Graph v1.0 docs, @odata.context included
 // (pointing at the sandbox's own $metadata), with one deliberate difference:
-// GET of a single Authenticator returns the entity itself, as real Graph and
-// msgraph-sdk-go do, not the docs sample's {"value":{…}} wrapper. Responses
-// carry request-id and client-request-id headers. Anything else answers 404
-// (405 for a known path with another method) with a Graph error body:
+// GET of a single method returns the entity itself, as real Graph and
+// msgraph-sdk-go do, not the docs sample's {"value":{…}} wrapper. Every item
+// carries its @odata.type. A fido2 method has id (base64url ending in a
+// digit, as Graph's, so it may hold '-' and '_'; compared exactly),
+// displayName, createdDateTime (always filled), aaGuid, model (the
+// sandbox's own wording: match on aaGuid), attestationCertificates ([]) and
+// attestationLevel ("notAttested"). Other method ids are GUIDs, compared
+// case-insensitively. Responses carry request-id and client-request-id
+// headers. Anything else answers 404 (405 for a known path with another
+// method; an unknown method id is 404 itemNotFound) with a Graph error body:
 //
 //	{"error":{"code":"…","message":"…","innerError":{"date":"…","request-id":"…","client-request-id":"…"}}}
 //
 // SetFault makes the next Graph calls fail (403 Authorization_RequestDenied,
 // 429 TooManyRequests, 503 serviceNotAvailable, …, with Retry-After when set)
-// or wait (honouring the request's context). The page is never faulted.
+// or wait (honouring the request's context). Fault.Only limits it to one
+// kind of call, e.g. "fido2Methods", so that passkeys can be denied while
+// microsoftAuthenticatorMethods answers; calls of other kinds do not use it
+// up. The page is never faulted.
 //
 // # The security-info page (BasePath+"/security-info?user=<id>")
 //
@@ -66,14 +93,35 @@
 // 入力してください」 with a device name field 「デバイス名(サンドボックス用)」
 // (the sandbox's own addition) → 「次へ」 registers it. Deleting asks
 // 「認証アプリの削除」 / 「ご使用のアカウントでこの方法を削除しますか?」 with
-// 「OK」 and 「キャンセル」. Device names are HTML-escaped by the server and
-// set only as text by the script.
+// 「OK」 and 「キャンセル」.
 //
-// The page's own API (JSON; POST and DELETE refuse other origins):
+// After the Authenticator rows come the passkeys, 「パスキー (Microsoft
+// Authenticator) iOS|Android <device> 登録日時: <JST date>」 (a fido2 method
+// with another AAGUID reads 「セキュリティ キー」), then the other
+// authenticator apps, 「その他の認証アプリ 時間ベースのワンタイム パスワード
+// (TOTP) 識別子 <first 8 of id>」, each with 「削除」. A passkey is added by
+// choosing 「パスキー (Microsoft Authenticator)」 → 「追加」 → 「Microsoft
+// Authenticator でパスキーを作成します」 with a device name and 「スマートフォンの
+// 種類(サンドボックス用)」 (iPhone (iOS) by default, or Android: it picks
+// Authenticator's AAGUID) → 「次へ」. Another authenticator app is added from
+// the Authenticator screen's 「別の認証アプリを使用します」 → 「アプリを
+// 設定する」 with a QR-like picture and any six-digit code → 「次へ」. Deleting
+// either asks as for an Authenticator, under 「パスキーの削除」 or
+// 「認証アプリの削除」. Names are HTML-escaped by the server and set only as
+// text by the script.
 //
-//	GET    BasePath+"/security-info/api/methods?user=<id>"         → {"user":{…},"methods":[{"id","displayName","phoneAppVersion","createdDateTime"}]}
-//	POST   BasePath+"/security-info/api/methods?user=<id>"         {"displayName":"…"} → 201 the method
-//	DELETE BasePath+"/security-info/api/methods/{mid}?user=<id>"   → 204, 404 when unknown
+// The page's own API (JSON; POST and DELETE refuse other origins and need
+// Content-Type application/json):
+//
+//	GET    BasePath+"/security-info/api/methods?user=<id>"              → {"user":{…},"methods":[{"id","displayName","phoneAppVersion","createdDateTime"}],
+//	                                                                      "passkeys":[{"id","displayName","aaGuid","kind","platform","createdDateTime","created"}],
+//	                                                                      "softwareOath":[{"id","label"}],"defaultMethod":"…"}
+//	POST   BasePath+"/security-info/api/methods?user=<id>"              {"displayName":"…"} → 201 the method
+//	DELETE BasePath+"/security-info/api/methods/{mid}?user=<id>"        → 204, 404 when unknown
+//	POST   BasePath+"/security-info/api/passkeys?user=<id>"             {"displayName":"…","platform":"ios"|"android"} → 201 the passkey
+//	DELETE BasePath+"/security-info/api/passkeys/{id}?user=<id>"        → 204, 404 when unknown
+//	POST   BasePath+"/security-info/api/softwareOath?user=<id>"         {} → 201 {"id","label"}
+//	DELETE BasePath+"/security-info/api/softwareOath/{id}?user=<id>"    → 204, 404 when unknown
 //
 // # Element ids for browser tests
 //
@@ -85,17 +133,35 @@
 //	method-row          one Authenticator row (li; data-method-id, data-device-name) [repeated]
 //	method-device-name  the device name inside a row [repeated]
 //	delete-method       「削除」 inside a row (data-method-id) [repeated]
+//	passkey-row         one passkey row (li; data-passkey-id, data-device-name,
+//	                    data-platform "iOS", "Android" or "") [repeated]
+//	passkey-kind        its title; passkey-platform-name, passkey-device-name,
+//	                    passkey-created (data-created: createdDateTime) [repeated]
+//	delete-passkey      「削除」 inside a passkey row (data-passkey-id) [repeated]
+//	oath-row            one other authenticator app (li; data-oath-id) [repeated]
+//	oath-label          「識別子 …」 inside it; delete-oath its 「削除」 [repeated]
+//	                    (every row but the password's has data-kind: method,
+//	                    passkey or oath)
 //	default-method      the default sign-in method line
-//	add-dialog          the add dialog; its data-step is choose, app, qr or number
-//	method-select       the method select; the value for 「認証アプリ」 is "authenticatorApp"
-//	add-confirm         「追加」 (enabled once 認証アプリ is chosen); add-cancel 「キャンセル」
+//	add-dialog          the add dialog; its data-step is choose, app, qr, number,
+//	                    oath or passkey
+//	method-select       the method select: "authenticatorApp" 「認証アプリ」, "passkey"
+//	                    「パスキー (Microsoft Authenticator)」
+//	add-confirm         「追加」 (enabled once either is chosen); add-cancel 「キャンセル」
 //	app-next            「次へ」 after 「最初にアプリを取得します」; app-cancel 「キャンセル」
+//	use-other-app       「別の認証アプリを使用します」 on that step
 //	qr-code             the QR-like SVG; qr-next 「次へ」, qr-back 「戻る」
 //	approval-number     the two-digit number (10–99)
 //	device-name         the device name input (default 「iPhone 15」)
 //	number-next         「次へ」 that registers the device; number-back 「戻る」
 //	add-error           an error from registering
-//	delete-dialog       「認証アプリの削除」; delete-target names the device
+//	oath-qr-code        the other app's QR-like SVG; oath-code the six-digit code
+//	oath-next           「次へ」 that registers it; oath-back 「戻る」; oath-error
+//	passkey-name        the passkey's device name (default 「iPhone 15」)
+//	passkey-platform    the platform select: "ios" (default) or "android"
+//	passkey-next        「次へ」 that registers it; passkey-back 「戻る」; passkey-error
+//	delete-dialog       「認証アプリの削除」 or 「パスキーの削除」 (delete-title);
+//	                    delete-target names what goes
 //	delete-ok           「OK」; delete-cancel 「キャンセル」; delete-error an error
 //	toast               the confirmation after adding or deleting
 //	page-error          an error refreshing the list
@@ -105,6 +171,7 @@
 // The body's data-ready becomes "true" once the script is wired, and its
 // data-busy is "true" while an add or a delete is in flight.
 //
-// e2e/sandbox-page.js drives the page in headless Chromium; browser_test.go
-// runs it.
+// e2e/sandbox-page.js drives the page in headless Chromium (an Authenticator
+// swap), and so does testdata/passkey-page.js (passkeys and other apps);
+// browser_test.go runs both.
 package sandbox

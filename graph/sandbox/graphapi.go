@@ -17,6 +17,9 @@ const (
 	authenticatorType = "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod"
 	passwordType      = "#microsoft.graph.passwordAuthenticationMethod"
 	tapType           = "#microsoft.graph.temporaryAccessPassAuthenticationMethod"
+	fido2Type         = "#microsoft.graph.fido2AuthenticationMethod"
+	softwareOathType  = "#microsoft.graph.softwareOathAuthenticationMethod"
+	phoneType         = "#microsoft.graph.phoneAuthenticationMethod"
 	// passwordMethodID is the fixed id Graph gives every password method.
 	passwordMethodID = "28c10230-6103-485e-b985-444c60001490"
 
@@ -48,6 +51,38 @@ type tapJSON struct {
 	MethodUsabilityReason string  `json:"methodUsabilityReason"`
 }
 
+// fido2JSON is a fido2AuthenticationMethod.
+type fido2JSON struct {
+	ODataContext            string   `json:"@odata.context,omitempty"`
+	ODataType               string   `json:"@odata.type"`
+	ID                      string   `json:"id"`
+	DisplayName             string   `json:"displayName"`
+	CreatedDateTime         string   `json:"createdDateTime"`
+	AAGUID                  string   `json:"aaGuid"`
+	Model                   string   `json:"model"`
+	AttestationCertificates []string `json:"attestationCertificates"`
+	AttestationLevel        string   `json:"attestationLevel"`
+}
+
+// softwareOathJSON is a softwareOathAuthenticationMethod: v1.0 shows only
+// its id (secretKey is always null).
+type softwareOathJSON struct {
+	ODataContext string  `json:"@odata.context,omitempty"`
+	ODataType    string  `json:"@odata.type"`
+	ID           string  `json:"id"`
+	SecretKey    *string `json:"secretKey"`
+}
+
+// phoneJSON is a phoneAuthenticationMethod.
+type phoneJSON struct {
+	ODataContext   string `json:"@odata.context,omitempty"`
+	ODataType      string `json:"@odata.type"`
+	ID             string `json:"id"`
+	PhoneNumber    string `json:"phoneNumber"`
+	PhoneType      string `json:"phoneType"`
+	SMSSignInState string `json:"smsSignInState"`
+}
+
 type graphErrorJSON struct {
 	Error graphErrorBody `json:"error"`
 }
@@ -75,7 +110,7 @@ type graphCall struct {
 }
 
 // serveGraph answers a request under prefix (BasePath+"/graph/v1.0"): first
-// the current fault, if any, then the endpoint.
+// the current fault, if one applies to the call's kind, then the endpoint.
 func (s *Sandbox) serveGraph(w http.ResponseWriter, r *http.Request, prefix string) {
 	c := &graphCall{s: s, w: w, r: r, requestID: newGUID()}
 	c.clientRequestID = r.Header.Get("client-request-id")
@@ -90,7 +125,17 @@ func (s *Sandbox) serveGraph(w http.ResponseWriter, r *http.Request, prefix stri
 	w.Header().Set("request-id", c.requestID)
 	w.Header().Set("client-request-id", c.clientRequestID)
 
-	if f, ok := s.takeFault(); ok {
+	// Split the escaped path so that an id holding "%2F" stays one segment.
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), escapedPrefix(prefix))
+	var seg []string
+	badPath := false
+	for _, p := range strings.Split(strings.Trim(rest, "/"), "/") {
+		u, err := url.PathUnescape(p)
+		badPath = badPath || err != nil
+		seg = append(seg, u)
+	}
+
+	if f, ok := s.takeFault(callKind(seg)); ok {
 		if f.Delay > 0 {
 			t := time.NewTimer(f.Delay)
 			select {
@@ -106,18 +151,28 @@ func (s *Sandbox) serveGraph(w http.ResponseWriter, r *http.Request, prefix stri
 		}
 	}
 
-	// Split the escaped path so that an id holding "%2F" stays one segment.
-	rest := strings.TrimPrefix(r.URL.EscapedPath(), escapedPrefix(prefix))
-	var seg []string
-	for _, p := range strings.Split(strings.Trim(rest, "/"), "/") {
-		u, err := url.PathUnescape(p)
-		if err != nil {
-			c.notFound()
-			return
-		}
-		seg = append(seg, u)
+	if badPath {
+		c.notFound()
+		return
 	}
 	c.route(seg)
+}
+
+// callKind names the kind of Graph call the path segments after /graph/v1.0
+// address, as Fault.Only does: the collection after
+// /users/{id}/authentication/, else the segment after /users/{id}/, else
+// "users"; "" for a path outside /users/{id}.
+func callKind(seg []string) string {
+	switch {
+	case len(seg) < 2 || seg[0] != "users":
+		return ""
+	case len(seg) == 2:
+		return "users"
+	case len(seg) >= 4 && seg[2] == "authentication":
+		return seg[3]
+	default:
+		return seg[2]
+	}
 }
 
 func escapedPrefix(prefix string) string {
@@ -140,30 +195,48 @@ func (c *graphCall) route(seg []string) {
 		if c.allow(http.MethodPost) {
 			c.revokeSignInSessions(id)
 		}
-	case len(rest) == 2 && rest[0] == "authentication" && rest[1] == "methods":
-		if c.allow(http.MethodGet) {
-			c.listAllMethods(id)
-		}
-	case len(rest) == 2 && rest[0] == "authentication" && rest[1] == "microsoftAuthenticatorMethods":
-		if c.allow(http.MethodGet) {
-			c.listAuthenticators(id)
-		}
-	case len(rest) == 3 && rest[0] == "authentication" && rest[1] == "microsoftAuthenticatorMethods":
-		switch c.r.Method {
-		case http.MethodGet:
-			c.getAuthenticator(id, rest[2])
-		case http.MethodDelete:
-			c.deleteAuthenticator(id, rest[2])
-		default:
-			c.allow(http.MethodGet, http.MethodDelete)
-		}
-	case len(rest) == 2 && rest[0] == "authentication" && rest[1] == "temporaryAccessPassMethods":
-		if c.allow(http.MethodPost) {
-			c.createTAP(id)
-		}
+	case len(rest) >= 2 && rest[0] == "authentication":
+		c.routeMethods(id, rest[1], rest[2:])
 	default:
 		c.notFound()
 	}
+}
+
+// routeMethods dispatches a call to /users/{id}/authentication/{name},
+// where rest is what follows: nothing (the collection) or a method id.
+func (c *graphCall) routeMethods(id, name string, rest []string) {
+	coll, ok := methodCollections[name]
+	if !ok || len(rest) > 1 || (len(rest) == 1 && coll.item == nil) {
+		c.notFound()
+		return
+	}
+	if len(rest) == 0 {
+		allowed := []string{http.MethodGet}
+		if coll.create != nil {
+			allowed = append(allowed, http.MethodPost)
+		}
+		if !c.allow(allowed...) {
+			return
+		}
+		if c.r.Method == http.MethodPost {
+			coll.create(c, id)
+			return
+		}
+		c.listMethods(id, name, coll)
+		return
+	}
+	allowed := []string{http.MethodGet}
+	if coll.delete != nil {
+		allowed = append(allowed, http.MethodDelete)
+	}
+	if !c.allow(allowed...) {
+		return
+	}
+	if c.r.Method == http.MethodDelete {
+		c.deleteMethod(id, rest[0], coll)
+		return
+	}
+	c.getMethod(id, name, rest[0], coll)
 }
 
 // allow reports whether the request's method is one of methods, answering
@@ -251,88 +324,205 @@ func (c *graphCall) getUser(id string) {
 	c.json(http.StatusOK, out)
 }
 
-// listAuthenticators: GET /users/{id}/authentication/microsoftAuthenticatorMethods.
-//
-// Graph API docs: https://learn.microsoft.com/graph/api/microsoftauthenticatorauthenticationmethod-list?view=graph-rest-1.0
-func (c *graphCall) listAuthenticators(id string) {
-	var value []authenticatorJSON
-	if !c.user(id, func(u *user) {
-		value = make([]authenticatorJSON, 0, len(u.methods))
-		for _, m := range u.methods {
-			value = append(value, authenticatorOf(m))
-		}
-	}) {
-		return
-	}
-	c.json(http.StatusOK, map[string]any{
-		"@odata.context": c.metadata + "users('" + odataQuote(id) + "')/authentication/microsoftAuthenticatorMethods",
-		"value":          value,
-	})
+// methodCollection is one collection of authentication methods under
+// /users/{id}/authentication/.
+type methodCollection struct {
+	// entity is Graph's entity type name, for 404 bodies.
+	entity string
+	// list returns the user's methods in the collection, in order.
+	list func(c *graphCall, u *user) []any
+	// item finds one method by id; nil: the collection has no /{mid}.
+	item func(c *graphCall, u *user, mid string) (entityJSON, bool)
+	// delete removes one method and reports whether it existed; nil: no
+	// DELETE.
+	delete func(u *user, mid string) bool
+	// create answers a POST to the collection; nil: no POST.
+	create func(c *graphCall, id string)
 }
 
-// listAllMethods: GET /users/{id}/authentication/methods (password,
-// Authenticators and the Temporary Access Pass, if any).
+// entityJSON is a single method's body, whose @odata.context the caller sets.
+type entityJSON interface{ setContext(string) }
+
+func (a *authenticatorJSON) setContext(s string) { a.ODataContext = s }
+func (f *fido2JSON) setContext(s string)         { f.ODataContext = s }
+func (o *softwareOathJSON) setContext(s string)  { o.ODataContext = s }
+func (t *tapJSON) setContext(s string)           { t.ODataContext = s }
+
+// methodCollections are the collections the sandbox serves, by name.
 //
-// Graph API docs: https://learn.microsoft.com/graph/api/authentication-list-methods?view=graph-rest-1.0
-func (c *graphCall) listAllMethods(id string) {
+// Graph API docs:
+//   - https://learn.microsoft.com/graph/api/authentication-list-methods?view=graph-rest-1.0
+//   - https://learn.microsoft.com/graph/api/microsoftauthenticatorauthenticationmethod-list?view=graph-rest-1.0 (-get, -delete)
+//   - https://learn.microsoft.com/graph/api/fido2authenticationmethod-list?view=graph-rest-1.0 (-get, -delete)
+//   - https://learn.microsoft.com/graph/api/authentication-list-softwareoathmethods?view=graph-rest-1.0,
+//     https://learn.microsoft.com/graph/api/softwareoathauthenticationmethod-get?view=graph-rest-1.0 (-delete)
+//   - https://learn.microsoft.com/graph/api/authentication-list-phonemethods?view=graph-rest-1.0
+//   - https://learn.microsoft.com/graph/api/authentication-list-temporaryaccesspassmethods?view=graph-rest-1.0,
+//     https://learn.microsoft.com/graph/api/temporaryaccesspassauthenticationmethod-get?view=graph-rest-1.0 (-delete)
+var methodCollections = map[string]methodCollection{
+	"methods": {list: allMethodItems},
+	"microsoftAuthenticatorMethods": {
+		entity: "microsoftAuthenticatorAuthenticationMethod",
+		list:   authenticatorItems,
+		item:   authenticatorItem,
+		delete: (*user).deleteMethod,
+	},
+	"fido2Methods": {
+		entity: "fido2AuthenticationMethod",
+		list:   fido2Items,
+		item:   fido2Item,
+		delete: (*user).deletePasskey,
+	},
+	"softwareOathMethods": {
+		entity: "softwareOathAuthenticationMethod",
+		list:   softwareOathItems,
+		item:   softwareOathItem,
+		delete: (*user).deleteSoftwareOath,
+	},
+	"phoneMethods": {list: phoneItems},
+	"temporaryAccessPassMethods": {
+		entity: "temporaryAccessPassAuthenticationMethod",
+		list:   tapItems,
+		item:   tapItem,
+		delete: (*user).deleteTAP,
+		create: (*graphCall).createTAP,
+	},
+}
+
+// listMethods: GET /users/{id}/authentication/{name} → 200 {"value":[…]}.
+func (c *graphCall) listMethods(id, name string, coll methodCollection) {
 	var value []any
-	if !c.user(id, func(u *user) {
-		value = append(value, map[string]any{
-			"@odata.type":     passwordType,
-			"id":              passwordMethodID,
-			"password":        nil,
-			"createdDateTime": u.created.Add(-21 * 24 * time.Hour).Format(time.RFC3339),
-		})
-		for _, m := range u.methods {
-			value = append(value, authenticatorOf(m))
-		}
-		if u.tap != nil {
-			t := c.tapOf(u.tap)
-			t.TemporaryAccessPass = nil
-			value = append(value, t)
-		}
-	}) {
+	if !c.user(id, func(u *user) { value = coll.list(c, u) }) {
 		return
 	}
+	if value == nil {
+		value = []any{}
+	}
 	c.json(http.StatusOK, map[string]any{
-		"@odata.context": c.metadata + "users('" + odataQuote(id) + "')/authentication/methods",
+		"@odata.context": c.metadata + "users('" + odataQuote(id) + "')/authentication/" + name,
 		"value":          value,
 	})
 }
 
-// getAuthenticator: GET …/microsoftAuthenticatorMethods/{mid}. The answer is
-// the entity itself, as Graph (and msgraph-sdk-go) have it; the docs' sample
-// wraps it in "value", which real responses do not.
-//
-// Graph API docs: https://learn.microsoft.com/graph/api/microsoftauthenticatorauthenticationmethod-get?view=graph-rest-1.0
-func (c *graphCall) getAuthenticator(id, mid string) {
-	var m Method
+// getMethod: GET /users/{id}/authentication/{name}/{mid}. The answer is the
+// entity itself, as Graph (and msgraph-sdk-go) have it; the docs' sample for
+// Authenticator wraps it in "value", which real responses do not.
+func (c *graphCall) getMethod(id, name, mid string, coll methodCollection) {
+	var e entityJSON
 	var found bool
-	if !c.user(id, func(u *user) { m, found = u.findMethod(mid) }) {
+	if !c.user(id, func(u *user) { e, found = coll.item(c, u, mid) }) {
 		return
 	}
 	if !found {
-		c.methodNotFound(mid)
+		c.methodNotFound(coll.entity, mid)
 		return
 	}
-	out := authenticatorOf(m)
-	out.ODataContext = c.metadata + "users('" + odataQuote(id) + "')/authentication/microsoftAuthenticatorMethods/$entity"
-	c.json(http.StatusOK, out)
+	e.setContext(c.metadata + "users('" + odataQuote(id) + "')/authentication/" + name + "/$entity")
+	c.json(http.StatusOK, e)
 }
 
-// deleteAuthenticator: DELETE …/microsoftAuthenticatorMethods/{mid} → 204.
-//
-// Graph API docs: https://learn.microsoft.com/graph/api/microsoftauthenticatorauthenticationmethod-delete?view=graph-rest-1.0
-func (c *graphCall) deleteAuthenticator(id, mid string) {
+// deleteMethod: DELETE /users/{id}/authentication/{name}/{mid} → 204.
+func (c *graphCall) deleteMethod(id, mid string, coll methodCollection) {
 	var found bool
-	if !c.user(id, func(u *user) { found = u.deleteMethod(mid) }) {
+	if !c.user(id, func(u *user) { found = coll.delete(u, mid) }) {
 		return
 	}
 	if !found {
-		c.methodNotFound(mid)
+		c.methodNotFound(coll.entity, mid)
 		return
 	}
 	c.w.WriteHeader(http.StatusNoContent)
+}
+
+// allMethodItems: every method of the user, each with its @odata.type:
+// the password, phones, Authenticators, passkeys, other authenticator apps
+// and the Temporary Access Pass, if any.
+func allMethodItems(c *graphCall, u *user) []any {
+	value := []any{map[string]any{
+		"@odata.type":     passwordType,
+		"id":              passwordMethodID,
+		"password":        nil,
+		"createdDateTime": u.created.Add(-21 * 24 * time.Hour).Format(time.RFC3339),
+	}}
+	for _, list := range []func(*graphCall, *user) []any{phoneItems, authenticatorItems, fido2Items, softwareOathItems, tapItems} {
+		value = append(value, list(c, u)...)
+	}
+	return value
+}
+
+func authenticatorItems(_ *graphCall, u *user) []any {
+	value := make([]any, 0, len(u.methods))
+	for _, m := range u.methods {
+		value = append(value, authenticatorOf(m))
+	}
+	return value
+}
+
+func authenticatorItem(_ *graphCall, u *user, mid string) (entityJSON, bool) {
+	m, ok := u.findMethod(mid)
+	a := authenticatorOf(m)
+	return &a, ok
+}
+
+func fido2Items(_ *graphCall, u *user) []any {
+	value := make([]any, 0, len(u.passkeys))
+	for _, p := range u.passkeys {
+		value = append(value, fido2Of(p))
+	}
+	return value
+}
+
+func fido2Item(_ *graphCall, u *user, mid string) (entityJSON, bool) {
+	p, ok := u.findPasskey(mid)
+	f := fido2Of(p)
+	return &f, ok
+}
+
+func softwareOathItems(_ *graphCall, u *user) []any {
+	value := make([]any, 0, len(u.softwareOath))
+	for _, id := range u.softwareOath {
+		value = append(value, softwareOathJSON{ODataType: softwareOathType, ID: id})
+	}
+	return value
+}
+
+func softwareOathItem(_ *graphCall, u *user, mid string) (entityJSON, bool) {
+	id, ok := u.findSoftwareOath(mid)
+	return &softwareOathJSON{ODataType: softwareOathType, ID: id}, ok
+}
+
+// phoneItems: the user's phones. SMS sign-in is left to the tenant's policy
+// on the mobile phone and is not supported on the others.
+func phoneItems(_ *graphCall, u *user) []any {
+	value := make([]any, 0, len(u.phones))
+	for _, p := range u.phones {
+		state := "notSupported"
+		if p.PhoneType == "mobile" {
+			state = "notAllowedByPolicy"
+		}
+		value = append(value, phoneJSON{ODataType: phoneType, ID: p.ID, PhoneNumber: p.PhoneNumber, PhoneType: p.PhoneType, SMSSignInState: state})
+	}
+	return value
+}
+
+// tapItems: the user's one Temporary Access Pass, if any, with its pass
+// hidden (null) as Graph shows it after creation.
+func tapItems(c *graphCall, u *user) []any {
+	if u.tap == nil {
+		return []any{}
+	}
+	t := c.tapOf(u.tap)
+	t.TemporaryAccessPass = nil
+	return []any{t}
+}
+
+func tapItem(c *graphCall, u *user, mid string) (entityJSON, bool) {
+	if u.tap == nil || !strings.EqualFold(u.tap.id, mid) {
+		return nil, false
+	}
+	t := c.tapOf(u.tap)
+	t.TemporaryAccessPass = nil
+	return &t, true
 }
 
 // tapRequest is the body of a Temporary Access Pass creation; every field is
@@ -426,6 +616,21 @@ func (c *graphCall) revokeSignInSessions(id string) {
 	})
 }
 
+// fido2Of shows a passkey as Graph does. The sandbox claims no attestation
+// (its passkeys carry no certificates).
+func fido2Of(p Passkey) fido2JSON {
+	return fido2JSON{
+		ODataType:               fido2Type,
+		ID:                      p.ID,
+		DisplayName:             p.DisplayName,
+		CreatedDateTime:         p.Created.UTC().Format(time.RFC3339),
+		AAGUID:                  p.AAGUID,
+		Model:                   p.Model,
+		AttestationCertificates: []string{},
+		AttestationLevel:        "notAttested",
+	}
+}
+
 func authenticatorOf(m Method) authenticatorJSON {
 	a := authenticatorJSON{
 		ODataType:       authenticatorType,
@@ -477,9 +682,9 @@ func (c *graphCall) notFound() {
 		"The sandbox does not serve "+c.r.Method+" "+c.r.URL.Path+"; it knows only the few Graph endpoints the bot uses.")
 }
 
-func (c *graphCall) methodNotFound(mid string) {
+func (c *graphCall) methodNotFound(entity, mid string) {
 	c.error(http.StatusNotFound, "itemNotFound",
-		"The microsoftAuthenticatorAuthenticationMethod '"+mid+"' was not found for this user.")
+		"The "+entity+" '"+mid+"' was not found for this user.")
 }
 
 func (c *graphCall) error(status int, code, message string) {

@@ -31,22 +31,47 @@ var (
 // maxDeviceName is the longest device name the page API accepts, in characters.
 const maxDeviceName = 64
 
+// jst is the time zone the page writes registration dates in.
+var jst = time.FixedZone("JST", 9*60*60)
+
 // pageData feeds page.html.
 type pageData struct {
-	Nonce   string
-	Problem string // set: the page shows this message instead of the list
-	UserID  string
-	Name    string
-	UPN     string
-	API     string // path of the page API's methods collection
-	Methods []pageMethod
-	Empty   pageMethod // fills the row template the script clones
-	QR      string     // trusted markup made here
-	CSS     string     // trusted, embedded
-	JS      string     // trusted, embedded
+	Nonce    string
+	Problem  string // set: the page shows this message instead of the list
+	UserID   string
+	Name     string
+	UPN      string
+	APIRoot  string // path of the page API, pagePath+"/api"
+	Methods  []pageMethod
+	Passkeys []pagePasskey
+	Oath     []pageOath
+	Default  string // the default sign-in method line
+	QR       string // trusted markup made here
+	OathQR   string // trusted markup made here
+	CSS      string // trusted, embedded
+	JS       string // trusted, embedded
 }
 
 type pageMethod struct{ ID, DisplayName string }
+
+// pagePasskey is a passkey as the page shows it, in its row and in the page
+// API.
+type pagePasskey struct {
+	ID              string `json:"id"`
+	DisplayName     string `json:"displayName"`
+	AAGUID          string `json:"aaGuid"`
+	Kind            string `json:"kind"`     // the row's title
+	Platform        string `json:"platform"` // "iOS", "Android", or "" for a security key
+	CreatedDateTime string `json:"createdDateTime"`
+	Created         string `json:"created"` // the registration date as the row writes it (JST)
+}
+
+// pageOath is an "other authenticator app" (software OATH) as the page
+// shows it: Graph tells nothing but the id, so the row shows its start.
+type pageOath struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+}
 
 // methodJSON is a method as the page API shows it.
 type methodJSON struct {
@@ -63,55 +88,77 @@ type pageUserJSON struct {
 }
 
 type pageListJSON struct {
-	User    pageUserJSON `json:"user"`
-	Methods []methodJSON `json:"methods"`
+	User          pageUserJSON  `json:"user"`
+	Methods       []methodJSON  `json:"methods"`
+	Passkeys      []pagePasskey `json:"passkeys"`
+	SoftwareOath  []pageOath    `json:"softwareOath"`
+	DefaultMethod string        `json:"defaultMethod"`
+}
+
+// pageCollection is one collection of the page API, under pagePath+"/api/".
+type pageCollection struct {
+	add    func(s *Sandbox, w http.ResponseWriter, r *http.Request)
+	delete func(u *user, id string) bool
+}
+
+// pageCollections are the page API's collections: GET …/methods lists
+// them all; POST adds to one; DELETE …/{name}/{id} removes from one.
+var pageCollections = map[string]pageCollection{
+	"methods":      {add: (*Sandbox).apiAdd, delete: (*user).deleteMethod},
+	"passkeys":     {add: (*Sandbox).apiAddPasskey, delete: (*user).deletePasskey},
+	"softwareOath": {add: (*Sandbox).apiAddSoftwareOath, delete: (*user).deleteSoftwareOath},
 }
 
 // servePage serves the security-info page at pagePath and its API under
-// pagePath+"/api/methods".
+// pagePath+"/api/".
 func (s *Sandbox) servePage(w http.ResponseWriter, r *http.Request, pagePath string) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	rest := strings.TrimPrefix(r.URL.Path, pagePath)
-	api := pagePath + "/api/methods"
-	switch {
-	case rest == "":
+	if rest == "" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		s.renderPage(w, r, api)
-	case rest == "/api/methods":
-		switch r.Method {
-		case http.MethodGet:
-			s.apiList(w, r)
-		case http.MethodPost:
-			s.apiAdd(w, r)
-		default:
-			w.Header().Set("Allow", "GET, POST")
-			apiError(w, http.StatusMethodNotAllowed, "この操作はできません。")
-		}
-	case strings.HasPrefix(rest, "/api/methods/") && !strings.Contains(rest[len("/api/methods/"):], "/"):
+		s.renderPage(w, r, pagePath+"/api")
+		return
+	}
+	name, id, hasID := strings.Cut(strings.TrimPrefix(rest, "/api/"), "/")
+	coll, ok := pageCollections[name]
+	switch {
+	case !strings.HasPrefix(rest, "/api/") || !ok || strings.Contains(id, "/"):
+		http.NotFound(w, r)
+	case hasID:
 		if r.Method != http.MethodDelete {
 			w.Header().Set("Allow", "DELETE")
 			apiError(w, http.StatusMethodNotAllowed, "この操作はできません。")
 			return
 		}
-		s.apiDelete(w, r, rest[len("/api/methods/"):])
+		s.apiDelete(w, r, id, coll.delete)
+	case r.Method == http.MethodGet && name == "methods":
+		s.apiList(w, r)
+	case r.Method == http.MethodPost:
+		coll.add(s, w, r)
 	default:
-		http.NotFound(w, r)
+		allow := "POST"
+		if name == "methods" {
+			allow = "GET, POST"
+		}
+		w.Header().Set("Allow", allow)
+		apiError(w, http.StatusMethodNotAllowed, "この操作はできません。")
 	}
 }
 
-func (s *Sandbox) renderPage(w http.ResponseWriter, r *http.Request, api string) {
+func (s *Sandbox) renderPage(w http.ResponseWriter, r *http.Request, apiRoot string) {
 	d := pageData{
-		Nonce: newNonce(),
-		API:   api,
-		QR:    qrSVG(),
-		CSS:   pageCSS,
-		JS:    pageJS,
+		Nonce:   newNonce(),
+		APIRoot: apiRoot,
+		QR:      qrSVG("qr-code"),
+		OathQR:  qrSVG("oath-qr-code"),
+		CSS:     pageCSS,
+		JS:      pageJS,
 	}
 	status := http.StatusOK
 	id := r.URL.Query().Get("user")
@@ -126,6 +173,13 @@ func (s *Sandbox) renderPage(w http.ResponseWriter, r *http.Request, api string)
 			for _, m := range u.methods {
 				d.Methods = append(d.Methods, pageMethod{ID: m.ID, DisplayName: m.DisplayName})
 			}
+			for _, p := range u.passkeys {
+				d.Passkeys = append(d.Passkeys, passkeyOf(p))
+			}
+			for _, id := range u.softwareOath {
+				d.Oath = append(d.Oath, oathOf(id))
+			}
+			d.Default = defaultMethod(u)
 		}
 		s.mu.Unlock()
 		if d.UserID == "" {
@@ -151,9 +205,18 @@ func (s *Sandbox) renderPage(w http.ResponseWriter, r *http.Request, api string)
 // binary. Every value from a user or the URL is HTML-escaped here.
 func renderPage(d pageData) string {
 	page, row := cut(pageHTML, "<!--ROW-->", "<!--/ROW-->")
+	page, passkeyRow := cut(page, "<!--PASSKEYROW-->", "<!--/PASSKEYROW-->")
+	page, oathRow := cut(page, "<!--OATHROW-->", "<!--/OATHROW-->")
 	page = strings.TrimRight(page, "\n") + "\n"
 	rowFor := func(m pageMethod) string {
-		return strings.NewReplacer("@ID@", html.EscapeString(m.ID), "@NAME@", html.EscapeString(m.DisplayName)).Replace(row)
+		return fill(row, "@ID@", m.ID, "@NAME@", m.DisplayName)
+	}
+	passkeyRowFor := func(p pagePasskey) string {
+		return fill(passkeyRow, "@ID@", p.ID, "@NAME@", p.DisplayName, "@KIND@", p.Kind,
+			"@PLATFORM@", p.Platform, "@CREATED@", p.Created, "@CREATEDISO@", p.CreatedDateTime)
+	}
+	oathRowFor := func(o pageOath) string {
+		return fill(oathRow, "@ID@", o.ID, "@LABEL@", o.Label)
 	}
 	if d.Problem != "" {
 		page = keep(page, "PROBLEM", true)
@@ -168,24 +231,65 @@ func renderPage(d pageData) string {
 	for _, m := range d.Methods {
 		rows.WriteString("      " + rowFor(m) + "\n")
 	}
-	who, def := "", "既定のサインイン方法を設定します"
+	for _, p := range d.Passkeys {
+		rows.WriteString("      " + passkeyRowFor(p) + "\n")
+	}
+	for _, o := range d.Oath {
+		rows.WriteString("      " + oathRowFor(o) + "\n")
+	}
+	who, def := "", d.Default
 	if d.UPN != "" {
 		who = `  <span class="who">` + html.EscapeString(d.UPN) + "</span>\n"
 	}
-	if len(d.Methods) > 0 {
-		def = "既定のサインイン方法: Microsoft Authenticator - 通知"
+	if def == "" {
+		def = defaultMethodUnset
 	}
 	return strings.NewReplacer(
 		"@NONCE@", html.EscapeString(d.Nonce),
-		"@CSS@", d.CSS, "@JS@", d.JS, "@QR@", d.QR,
+		"@CSS@", d.CSS, "@JS@", d.JS, "@QR@", d.QR, "@OATHQR@", d.OathQR,
 		"@USERID@", html.EscapeString(d.UserID),
-		"@API@", html.EscapeString(d.API),
+		"@APIROOT@", html.EscapeString(d.APIRoot),
+		"@API@", html.EscapeString(d.APIRoot+"/methods"),
 		"@WHO@", who,
 		"@PROBLEM@", html.EscapeString(d.Problem),
-		"@DEFAULT@", def,
+		"@DEFAULT@", html.EscapeString(def),
 		"@ROWS@", rows.String(),
-		"@EMPTYROW@", rowFor(d.Empty),
+		"@EMPTYROW@", rowFor(pageMethod{}),
+		"@EMPTYPASSKEYROW@", passkeyRowFor(pagePasskey{}),
+		"@EMPTYOATHROW@", oathRowFor(pageOath{}),
 	).Replace(page)
+}
+
+// fill replaces each @KEY@ of tmpl with the HTML-escaped value after it in
+// keyValues.
+func fill(tmpl string, keyValues ...string) string {
+	kv := make([]string, len(keyValues))
+	for i, v := range keyValues {
+		if i%2 == 1 {
+			v = html.EscapeString(v)
+		}
+		kv[i] = v
+	}
+	return strings.NewReplacer(kv...).Replace(tmpl)
+}
+
+// The default sign-in method line: push when the user has an Authenticator,
+// else a code when they have another authenticator app.
+const (
+	defaultMethodPush  = "既定のサインイン方法: Microsoft Authenticator - 通知"
+	defaultMethodCode  = "既定のサインイン方法: 認証アプリまたはハードウェア トークン - コード"
+	defaultMethodUnset = "既定のサインイン方法を設定します"
+)
+
+func defaultMethod(u *user) string {
+	switch {
+	case len(u.methods) > 0:
+		return defaultMethodPush
+	case len(u.softwareOath) > 0:
+		return defaultMethodCode
+	default:
+		return defaultMethodUnset
+	}
 }
 
 // cut removes the part between open and close (markers included) from s
@@ -211,7 +315,7 @@ func keep(s, name string, yes bool) string {
 	return rest[:i] + part + rest[i:]
 }
 
-// apiList: GET …/api/methods?user=…
+// apiList: GET …/api/methods?user=… → every method the page lists.
 func (s *Sandbox) apiList(w http.ResponseWriter, r *http.Request) {
 	var out pageListJSON
 	if !s.apiUser(w, r, func(u *user) {
@@ -220,10 +324,49 @@ func (s *Sandbox) apiList(w http.ResponseWriter, r *http.Request) {
 		for _, m := range u.methods {
 			out.Methods = append(out.Methods, methodOf(m))
 		}
+		out.Passkeys = make([]pagePasskey, 0, len(u.passkeys))
+		for _, p := range u.passkeys {
+			out.Passkeys = append(out.Passkeys, passkeyOf(p))
+		}
+		out.SoftwareOath = make([]pageOath, 0, len(u.softwareOath))
+		for _, id := range u.softwareOath {
+			out.SoftwareOath = append(out.SoftwareOath, oathOf(id))
+		}
+		out.DefaultMethod = defaultMethod(u)
 	}) {
 		return
 	}
 	apiJSON(w, http.StatusOK, out)
+}
+
+// readJSON decodes the JSON body of a page API request into v, answering
+// 415 or 400 itself when it cannot. Requiring application/json also makes
+// a browser ask before sending it from another site.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		apiError(w, http.StatusUnsupportedMediaType, "Content-Type は application/json にしてください。")
+		return false
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<10)).Decode(v); err != nil {
+		apiError(w, http.StatusBadRequest, "要求の JSON を読めません。")
+		return false
+	}
+	return true
+}
+
+// deviceName returns the trimmed device name from the page, or a problem
+// to show when it cannot be used.
+func deviceName(raw string) (name, problem string) {
+	name = strings.TrimSpace(raw)
+	switch {
+	case name == "":
+		return "", "デバイス名を入力してください。"
+	case utf8.RuneCountInString(name) > maxDeviceName:
+		return "", fmt.Sprintf("デバイス名は %d 文字以内で入力してください。", maxDeviceName)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0 || !utf8.ValidString(name):
+		return "", "デバイス名に使えない文字が含まれています。"
+	}
+	return name, ""
 }
 
 // apiAdd: POST …/api/methods?user=… {"displayName": "…"} → 201 with the method.
@@ -231,27 +374,15 @@ func (s *Sandbox) apiAdd(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(w, r) {
 		return
 	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		apiError(w, http.StatusUnsupportedMediaType, "Content-Type は application/json にしてください。")
-		return
-	}
 	var req struct {
 		DisplayName string `json:"displayName"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<10)).Decode(&req); err != nil {
-		apiError(w, http.StatusBadRequest, "要求の JSON を読めません。")
+	if !readJSON(w, r, &req) {
 		return
 	}
-	name := strings.TrimSpace(req.DisplayName)
-	switch {
-	case name == "":
-		apiError(w, http.StatusBadRequest, "デバイス名を入力してください。")
-		return
-	case utf8.RuneCountInString(name) > maxDeviceName:
-		apiError(w, http.StatusBadRequest, fmt.Sprintf("デバイス名は %d 文字以内で入力してください。", maxDeviceName))
-		return
-	case strings.IndexFunc(name, unicode.IsControl) >= 0 || !utf8.ValidString(name):
-		apiError(w, http.StatusBadRequest, "デバイス名に使えない文字が含まれています。")
+	name, problem := deviceName(req.DisplayName)
+	if problem != "" {
+		apiError(w, http.StatusBadRequest, problem)
 		return
 	}
 	var m Method
@@ -265,8 +396,66 @@ func (s *Sandbox) apiAdd(w http.ResponseWriter, r *http.Request) {
 	apiJSON(w, http.StatusCreated, methodOf(m))
 }
 
-// apiDelete: DELETE …/api/methods/{id}?user=… → 204.
-func (s *Sandbox) apiDelete(w http.ResponseWriter, r *http.Request, escapedID string) {
+// passkeyPlatforms maps the page's platform choice to Authenticator's AAGUID.
+var passkeyPlatforms = map[string]string{
+	"":        AuthenticatorIOSAAGUID,
+	"ios":     AuthenticatorIOSAAGUID,
+	"android": AuthenticatorAndroidAAGUID,
+}
+
+// apiAddPasskey: POST …/api/passkeys?user=… {"displayName": "…", "platform":
+// "ios"|"android"} → 201 with the passkey. The platform, iOS by default,
+// picks Authenticator's AAGUID.
+func (s *Sandbox) apiAddPasskey(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(w, r) {
+		return
+	}
+	var req struct {
+		DisplayName string `json:"displayName"`
+		Platform    string `json:"platform"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	name, problem := deviceName(req.DisplayName)
+	if problem != "" {
+		apiError(w, http.StatusBadRequest, problem)
+		return
+	}
+	aaguid, ok := passkeyPlatforms[req.Platform]
+	if !ok {
+		apiError(w, http.StatusBadRequest, "スマートフォンの種類は ios か android を指定してください。")
+		return
+	}
+	var p Passkey
+	if !s.apiUser(w, r, func(u *user) {
+		p = newPasskey(name, aaguid, s.now().UTC().Truncate(time.Second))
+		u.passkeys = append(u.passkeys, p)
+	}) {
+		return
+	}
+	apiJSON(w, http.StatusCreated, passkeyOf(p))
+}
+
+// apiAddSoftwareOath: POST …/api/softwareOath?user=… {} → 201 with the new
+// "other authenticator app".
+func (s *Sandbox) apiAddSoftwareOath(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(w, r) {
+		return
+	}
+	var req struct{}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	var id string
+	if !s.apiUser(w, r, func(u *user) { id = u.addSoftwareOath() }) {
+		return
+	}
+	apiJSON(w, http.StatusCreated, oathOf(id))
+}
+
+// apiDelete: DELETE …/api/{collection}/{id}?user=… → 204, removing with del.
+func (s *Sandbox) apiDelete(w http.ResponseWriter, r *http.Request, escapedID string, del func(u *user, id string) bool) {
 	if !sameOrigin(w, r) {
 		return
 	}
@@ -276,7 +465,7 @@ func (s *Sandbox) apiDelete(w http.ResponseWriter, r *http.Request, escapedID st
 		return
 	}
 	var found bool
-	if !s.apiUser(w, r, func(u *user) { found = u.deleteMethod(id) }) {
+	if !s.apiUser(w, r, func(u *user) { found = del(u, id) }) {
 		return
 	}
 	if !found {
@@ -336,6 +525,33 @@ func methodOf(m Method) methodJSON {
 	return out
 }
 
+// passkeyOf shows a passkey as the page does: a passkey in Authenticator
+// with its phone's platform, anything else as a security key.
+func passkeyOf(p Passkey) pagePasskey {
+	out := pagePasskey{
+		ID:              p.ID,
+		DisplayName:     p.DisplayName,
+		AAGUID:          p.AAGUID,
+		Kind:            "パスキー (Microsoft Authenticator)",
+		CreatedDateTime: p.Created.UTC().Format(time.RFC3339),
+		Created:         p.Created.In(jst).Format("2006/01/02 15:04"),
+	}
+	switch p.AAGUID {
+	case AuthenticatorIOSAAGUID:
+		out.Platform = "iOS"
+	case AuthenticatorAndroidAAGUID:
+		out.Platform = "Android"
+	default:
+		out.Kind = "セキュリティ キー"
+	}
+	return out
+}
+
+func oathOf(id string) pageOath {
+	short, _, _ := strings.Cut(id, "-")
+	return pageOath{ID: id, Label: "識別子 " + short}
+}
+
 func apiJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
@@ -352,9 +568,9 @@ func newNonce() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// qrSVG draws a QR-like picture: the three finder squares, the timing lines
-// and random modules. It encodes nothing.
-func qrSVG() string {
+// qrSVG draws a QR-like picture with the element id: the three finder
+// squares, the timing lines and random modules. It encodes nothing.
+func qrSVG(id string) string {
 	const n = 25
 	dark := func(x, y int) bool {
 		for _, f := range [][2]int{{0, 0}, {n - 7, 0}, {0, n - 7}} {
@@ -374,7 +590,7 @@ func qrSVG() string {
 		return mrand.IntN(2) == 0
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg id="qr-code" data-testid="qr-code" class="qr" viewBox="-3 -3 %d %d" width="176" height="176" role="img" aria-label="QR コード (サンドボックスの見本)" shape-rendering="crispEdges">`, n+6, n+6)
+	fmt.Fprintf(&b, `<svg id="%[1]s" data-testid="%[1]s" class="qr" viewBox="-3 -3 %[2]d %[2]d" width="176" height="176" role="img" aria-label="QR コード (サンドボックスの見本)" shape-rendering="crispEdges">`, id, n+6)
 	fmt.Fprintf(&b, `<rect x="-3" y="-3" width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n+6, n+6)
 	for y := 0; y < n; y++ {
 		for x := 0; x < n; x++ {

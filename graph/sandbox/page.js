@@ -1,25 +1,55 @@
-// The security-info page's behaviour: the add-method steps, the delete
+// The security-info page's behaviour: the add-method steps (Authenticator,
+// another authenticator app, a passkey in Authenticator), the delete
 // confirmation and the list refresh, over the page API. No request leaves
-// this origin; device names are only ever set as text, never as HTML.
+// this origin; names are only ever set as text, never as HTML.
 (function () {
   'use strict';
   var body = document.body;
   var user = body.getAttribute('data-user');
-  var api = body.getAttribute('data-api');
+  var apiRoot = body.getAttribute('data-api-root');
   var addDialog = byId('add-dialog');
   var deleteDialog = byId('delete-dialog');
-  var pending = null; // the method the delete dialog is about
+  var pending = null; // what the delete dialog is about: {kind, id, done}
   var toastTimer = 0;
 
   function byId(id) { return document.getElementById(id); }
+  function part(row, testid) { return row.querySelector('[data-testid="' + testid + '"]'); }
 
-  function call(method, path, payload) {
+  // The kinds of rows in the list: the page API collection each belongs
+  // to, the attribute holding its id, and the words of its delete dialog
+  // and of the toast once it is deleted.
+  var kinds = {
+    method: {
+      collection: 'methods',
+      idAttr: 'data-method-id',
+      title: '認証アプリの削除',
+      target: function (row) { return 'Microsoft Authenticator: ' + row.getAttribute('data-device-name'); },
+      done: function (row) { return '認証アプリが削除されました: ' + row.getAttribute('data-device-name'); }
+    },
+    passkey: {
+      collection: 'passkeys',
+      idAttr: 'data-passkey-id',
+      title: 'パスキーの削除',
+      target: function (row) { return part(row, 'passkey-kind').textContent + ': ' + row.getAttribute('data-device-name'); },
+      done: function (row) { return 'パスキーが削除されました: ' + row.getAttribute('data-device-name'); }
+    },
+    oath: {
+      collection: 'softwareOath',
+      idAttr: 'data-oath-id',
+      title: '認証アプリの削除',
+      target: function (row) { return 'その他の認証アプリ: ' + part(row, 'oath-label').textContent; },
+      done: function () { return '認証アプリが削除されました: その他の認証アプリ'; }
+    }
+  };
+
+  function call(method, collection, path, payload) {
     var init = { method: method, headers: { 'Accept': 'application/json' }, cache: 'no-store', credentials: 'same-origin' };
     if (payload !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(payload);
     }
-    return fetch(api + path + '?user=' + encodeURIComponent(user), init).then(function (res) {
+    var url = apiRoot + '/' + collection + path + '?user=' + encodeURIComponent(user);
+    return fetch(url, init).then(function (res) {
       if (res.status === 204) { return null; }
       return res.json().catch(function () { return {}; }).then(function (data) {
         if (!res.ok) {
@@ -47,41 +77,72 @@
     toastTimer = setTimeout(function () { t.hidden = true; }, 8000);
   }
 
-  function render(methods) {
+  function cloneRow(templateId) { return byId(templateId).content.firstElementChild.cloneNode(true); }
+
+  function methodRow(m) {
+    var li = cloneRow('method-row-template');
+    li.setAttribute('data-method-id', m.id);
+    li.setAttribute('data-device-name', m.displayName);
+    part(li, 'method-device-name').textContent = m.displayName;
+    var del = part(li, 'delete-method');
+    del.setAttribute('data-method-id', m.id);
+    del.setAttribute('aria-label', m.displayName + ' を削除');
+    return li;
+  }
+
+  function passkeyRow(p) {
+    var li = cloneRow('passkey-row-template');
+    li.setAttribute('data-passkey-id', p.id);
+    li.setAttribute('data-device-name', p.displayName);
+    li.setAttribute('data-platform', p.platform);
+    part(li, 'passkey-kind').textContent = p.kind;
+    part(li, 'passkey-platform-name').textContent = p.platform;
+    part(li, 'passkey-device-name').textContent = p.displayName;
+    var created = part(li, 'passkey-created');
+    created.textContent = '登録日時: ' + p.created;
+    created.setAttribute('data-created', p.createdDateTime);
+    var del = part(li, 'delete-passkey');
+    del.setAttribute('data-passkey-id', p.id);
+    del.setAttribute('aria-label', p.displayName + ' のパスキーを削除');
+    return li;
+  }
+
+  function oathRow(o) {
+    var li = cloneRow('oath-row-template');
+    li.setAttribute('data-oath-id', o.id);
+    part(li, 'oath-label').textContent = o.label;
+    var del = part(li, 'delete-oath');
+    del.setAttribute('data-oath-id', o.id);
+    del.setAttribute('aria-label', 'その他の認証アプリ (' + o.label + ') を削除');
+    return li;
+  }
+
+  function render(data) {
     var list = byId('method-list');
-    Array.prototype.forEach.call(list.querySelectorAll('[data-testid="method-row"]'), function (li) {
+    Array.prototype.forEach.call(list.querySelectorAll('li[data-kind]'), function (li) {
       list.removeChild(li);
     });
-    var proto = byId('method-row-template').content.firstElementChild;
-    methods.forEach(function (m) {
-      var li = proto.cloneNode(true);
-      li.setAttribute('data-method-id', m.id);
-      li.setAttribute('data-device-name', m.displayName);
-      li.querySelector('[data-testid="method-device-name"]').textContent = m.displayName;
-      var del = li.querySelector('[data-testid="delete-method"]');
-      del.setAttribute('data-method-id', m.id);
-      del.setAttribute('aria-label', m.displayName + ' を削除');
-      list.appendChild(li);
-    });
-    byId('default-method').textContent = methods.length > 0
-      ? '既定のサインイン方法: Microsoft Authenticator - 通知'
-      : '既定のサインイン方法を設定します';
+    (data.methods || []).forEach(function (m) { list.appendChild(methodRow(m)); });
+    (data.passkeys || []).forEach(function (p) { list.appendChild(passkeyRow(p)); });
+    (data.softwareOath || []).forEach(function (o) { list.appendChild(oathRow(o)); });
+    byId('default-method').textContent = data.defaultMethod || '既定のサインイン方法を設定します';
   }
 
   function refresh() {
-    return call('GET', '').then(function (data) {
+    return call('GET', 'methods', '').then(function (data) {
       hideError('page-error');
-      render(data.methods || []);
+      render(data);
     }).catch(function (e) { showError('page-error', e.message); });
   }
 
-  // Adding a method: choose → app → qr → number.
+  // Adding: choose → app → qr → number (Authenticator), app → oath (another
+  // authenticator app), or choose → passkey.
   function showStep(name) {
     Array.prototype.forEach.call(addDialog.querySelectorAll('section[data-step]'), function (sec) {
       sec.hidden = sec.getAttribute('data-step') !== name;
     });
     addDialog.setAttribute('data-step', name);
-    var focus = { choose: 'method-select', app: 'app-next', qr: 'qr-next', number: 'device-name' }[name];
+    var focus = { choose: 'method-select', app: 'app-next', qr: 'qr-next', number: 'device-name', oath: 'oath-code', passkey: 'passkey-name' }[name];
     byId(focus).focus();
   }
 
@@ -91,37 +152,69 @@
     return 10 + a[0] % 90;
   }
 
-  function register() {
-    var name = byId('device-name').value.trim();
-    if (name === '') { showError('add-error', 'デバイス名を入力してください。'); return; }
-    var next = byId('number-next');
+  // submit posts a step's answer to a collection; on success it closes the
+  // dialog, refreshes the list and says what was registered.
+  function submit(buttonId, errorId, collection, payload, said) {
+    var next = byId(buttonId);
     next.disabled = true;
     busy(true);
-    hideError('add-error');
-    call('POST', '', { displayName: name }).then(function (m) {
+    hideError(errorId);
+    call('POST', collection, '', payload).then(function (m) {
       addDialog.close();
-      return refresh().then(function () {
-        toast('Microsoft Authenticator アプリが登録されました: ' + m.displayName);
-      });
+      return refresh().then(function () { toast(said(m)); });
     }).catch(function (e) {
-      showError('add-error', e.message);
+      showError(errorId, e.message);
     }).then(function () {
       next.disabled = false;
       busy(false);
     });
   }
 
+  function register() {
+    var name = byId('device-name').value.trim();
+    if (name === '') { showError('add-error', 'デバイス名を入力してください。'); return; }
+    submit('number-next', 'add-error', 'methods', { displayName: name }, function (m) {
+      return 'Microsoft Authenticator アプリが登録されました: ' + m.displayName;
+    });
+  }
+
+  function registerOath() {
+    if (!/^[0-9]{6}$/.test(byId('oath-code').value.trim())) {
+      showError('oath-error', 'アプリに表示される 6 桁のコードを入力してください。');
+      return;
+    }
+    submit('oath-next', 'oath-error', 'softwareOath', {}, function () {
+      return '認証アプリが登録されました: その他の認証アプリ';
+    });
+  }
+
+  function registerPasskey() {
+    var name = byId('passkey-name').value.trim();
+    if (name === '') { showError('passkey-error', 'デバイス名を入力してください。'); return; }
+    submit('passkey-next', 'passkey-error', 'passkeys', { displayName: name, platform: byId('passkey-platform').value }, function (p) {
+      return 'パスキーが登録されました: ' + p.displayName;
+    });
+  }
+
+  function onEnter(id, fn) {
+    byId(id).addEventListener('keydown', function (ev) {
+      if (ev.key === 'Enter') { ev.preventDefault(); fn(); }
+    });
+  }
+
   byId('add-method').addEventListener('click', function () {
     byId('method-select').value = '';
     byId('add-confirm').disabled = true;
-    hideError('add-error');
+    ['add-error', 'oath-error', 'passkey-error'].forEach(hideError);
     addDialog.showModal();
     showStep('choose');
   });
   byId('method-select').addEventListener('change', function () {
-    byId('add-confirm').disabled = this.value !== 'authenticatorApp';
+    byId('add-confirm').disabled = this.value !== 'authenticatorApp' && this.value !== 'passkey';
   });
-  byId('add-confirm').addEventListener('click', function () { showStep('app'); });
+  byId('add-confirm').addEventListener('click', function () {
+    showStep(byId('method-select').value === 'passkey' ? 'passkey' : 'app');
+  });
   byId('app-next').addEventListener('click', function () { showStep('qr'); });
   byId('qr-back').addEventListener('click', function () { showStep('app'); });
   byId('qr-next').addEventListener('click', function () {
@@ -130,20 +223,31 @@
   });
   byId('number-back').addEventListener('click', function () { showStep('qr'); });
   byId('number-next').addEventListener('click', register);
-  byId('device-name').addEventListener('keydown', function (ev) {
-    if (ev.key === 'Enter') { ev.preventDefault(); register(); }
+  onEnter('device-name', register);
+  byId('use-other-app').addEventListener('click', function () {
+    byId('oath-code').value = '';
+    hideError('oath-error');
+    showStep('oath');
   });
+  byId('oath-back').addEventListener('click', function () { showStep('app'); });
+  byId('oath-next').addEventListener('click', registerOath);
+  onEnter('oath-code', registerOath);
+  byId('passkey-back').addEventListener('click', function () { showStep('choose'); });
+  byId('passkey-next').addEventListener('click', registerPasskey);
+  onEnter('passkey-name', registerPasskey);
   ['add-cancel', 'app-cancel'].forEach(function (id) {
     byId(id).addEventListener('click', function () { addDialog.close(); });
   });
 
-  // Deleting a method: 削除 → 認証アプリの削除 → OK.
+  // Deleting: 削除 → the kind's 「…の削除」 → OK.
   byId('method-list').addEventListener('click', function (ev) {
-    var btn = ev.target.closest('[data-testid="delete-method"]');
-    if (!btn) { return; }
-    var row = btn.closest('[data-testid="method-row"]');
-    pending = { id: row.getAttribute('data-method-id'), name: row.getAttribute('data-device-name') };
-    byId('delete-target').textContent = 'Microsoft Authenticator: ' + pending.name;
+    var btn = ev.target.closest('button[data-testid^="delete-"]');
+    var row = btn && btn.closest('li[data-kind]');
+    var kind = row && kinds[row.getAttribute('data-kind')];
+    if (!kind) { return; }
+    pending = { kind: kind, id: row.getAttribute(kind.idAttr), done: kind.done(row) };
+    byId('delete-title').textContent = kind.title;
+    byId('delete-target').textContent = kind.target(row);
     hideError('delete-error');
     deleteDialog.showModal();
     byId('delete-cancel').focus();
@@ -153,9 +257,9 @@
     var ok = byId('delete-ok');
     ok.disabled = true;
     busy(true);
-    call('DELETE', '/' + encodeURIComponent(pending.id)).then(function () {
+    call('DELETE', pending.kind.collection, '/' + encodeURIComponent(pending.id)).then(function () {
       deleteDialog.close();
-      toast('認証アプリが削除されました: ' + pending.name);
+      toast(pending.done);
       pending = null;
       return refresh();
     }).catch(function (e) {

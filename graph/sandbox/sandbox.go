@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -28,6 +29,25 @@ const (
 	deviceTag         = "SoftwareTokenActivated"
 )
 
+// Microsoft Authenticator's AAGUIDs: a passkey (a fido2 method) whose aaGuid
+// is one of these lives in Microsoft Authenticator on a phone.
+const (
+	AuthenticatorIOSAAGUID     = "90a3ccdf-635c-4729-a248-9b709135078f"
+	AuthenticatorAndroidAAGUID = "de1e552d-db1d-4423-a619-566b625cdc84"
+)
+
+// initialPasskeyAge is how long before a user is first seen the passkey of
+// Options.InitialPasskey was registered: 73 days, so a user first seen at
+// 2026-11-24T09:30:00Z has had it since 2026-09-12T09:30:00Z.
+const initialPasskeyAge = 73 * 24 * time.Hour
+
+// Graph's fixed ids of phone methods, one per phone type.
+var phoneIDs = map[string]string{
+	"mobile":          "3179e48a-750b-4051-897c-87b9720928f7",
+	"alternateMobile": "b6332ec1-7057-4abe-9331-3d72feddfe41",
+	"office":          "e37fc753-ff3b-4958-9484-eaa9425c82bc",
+}
+
 // Options configures a Sandbox. The zero value is usable.
 type Options struct {
 	// Now returns the current time. It stamps createdDateTime of new methods
@@ -40,6 +60,19 @@ type Options struct {
 	// leading slash and no trailing one. Default DefaultBasePath; "/" serves
 	// at the root.
 	BasePath string
+	// InitialPasskey, when true, also gives every user created on first
+	// sight a passkey in Microsoft Authenticator on the initial device: a
+	// fido2 method named InitialDevice with AuthenticatorIOSAAGUID (the
+	// default device is an iPhone), registered 73 days before the user was
+	// first seen (2026-09-12T09:30:00Z for a user first seen at
+	// 2026-11-24T09:30:00Z). Default false: push only.
+	InitialPasskey bool
+	// PushOnly lists users, by object id or userPrincipalName (compared
+	// case-insensitively), who start with push only even when
+	// InitialPasskey is set, so that the short procedure stays
+	// rehearsable. A user created from a UPN matches by UPN only, since
+	// their object id is drawn on first sight.
+	PushOnly []string
 }
 
 // Method is one Microsoft Authenticator registered for a user.
@@ -55,6 +88,39 @@ type Method struct {
 	// createdDateTime (the initial device: not registered for passwordless
 	// sign-in).
 	Created *time.Time
+}
+
+// Passkey is one passkey (a fido2AuthenticationMethod) registered for a
+// user; it lives in Microsoft Authenticator when AAGUID is one of
+// Authenticator's.
+type Passkey struct {
+	// ID is the method id, the {id} of …/fido2Methods/{id}. Like Graph's
+	// (the docs show "-2_GRUg2-HYz6_1YG4YRAQ2"), it is base64url with a
+	// trailing digit, so it may hold '-' and '_'; it is compared exactly.
+	ID string
+	// DisplayName is the name the passkey was registered under: the
+	// device's name for a passkey in Authenticator.
+	DisplayName string
+	// AAGUID is the authenticator's attestation GUID, in lower case:
+	// AuthenticatorIOSAAGUID or AuthenticatorAndroidAAGUID for a passkey in
+	// Authenticator.
+	AAGUID string
+	// Model is the model Graph reports. The sandbox's values are its own
+	// (Graph's value for Authenticator is not documented): match on AAGUID.
+	Model string
+	// Created is the registration time; Graph fills createdDateTime for
+	// fido2 methods, unlike for Authenticator push.
+	Created time.Time
+}
+
+// Phone is one phone method (a phoneAuthenticationMethod) of a user.
+type Phone struct {
+	// ID is Graph's fixed id for the phone type.
+	ID string
+	// PhoneNumber is the number, e.g. "+81 9012345678".
+	PhoneNumber string
+	// PhoneType is "mobile", "alternateMobile" or "office".
+	PhoneType string
 }
 
 // Fault makes the next Graph calls fail or wait. Only the Graph endpoints
@@ -73,15 +139,25 @@ type Fault struct {
 	// Delay holds each affected call this long before it is answered. A
 	// request whose context ends first gets no answer.
 	Delay time.Duration
+	// Only, when set, limits the fault to one kind of Graph call, named by
+	// the collection the call addresses and compared case-insensitively:
+	// the segment after /users/{id}/authentication/ ("fido2Methods",
+	// "microsoftAuthenticatorMethods", "methods", "softwareOathMethods",
+	// "phoneMethods", "temporaryAccessPassMethods"), "revokeSignInSessions",
+	// or "users" for GET /users/{id}. Calls of other kinds are answered
+	// normally and do not use up Count. "" applies to every Graph call.
+	Only string
 }
 
 // Sandbox is an in-memory stand-in for the Microsoft Graph endpoints the bot
 // uses, with a security-info page. It is safe for concurrent use.
 type Sandbox struct {
-	now           func() time.Time
-	initialDevice string
-	base          string
-	handler       http.Handler
+	now            func() time.Time
+	initialDevice  string
+	initialPasskey bool
+	pushOnly       map[string]bool // lower-case object ids and UPNs
+	base           string
+	handler        http.Handler
 
 	mu        sync.Mutex
 	byID      map[string]*user // lower-case object id → user
@@ -94,6 +170,9 @@ type user struct {
 	id, upn, displayName string
 	created              time.Time
 	methods              []Method
+	passkeys             []Passkey
+	softwareOath         []string // method ids
+	phones               []Phone
 	tap                  *tapMethod
 	revocations          int
 }
@@ -109,11 +188,16 @@ type tapMethod struct {
 // New returns an empty Sandbox. It does no I/O.
 func New(o Options) *Sandbox {
 	s := &Sandbox{
-		now:           o.Now,
-		initialDevice: o.InitialDevice,
-		base:          o.BasePath,
-		byID:          make(map[string]*user),
-		byUPN:         make(map[string]*user),
+		now:            o.Now,
+		initialDevice:  o.InitialDevice,
+		initialPasskey: o.InitialPasskey,
+		pushOnly:       make(map[string]bool),
+		base:           o.BasePath,
+		byID:           make(map[string]*user),
+		byUPN:          make(map[string]*user),
+	}
+	for _, id := range o.PushOnly {
+		s.pushOnly[strings.ToLower(id)] = true
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -194,6 +278,142 @@ func (s *Sandbox) DeleteMethod(userID, methodID string) bool {
 	return u.deleteMethod(methodID)
 }
 
+// AddPasskey registers a passkey named deviceName for the user (an object id
+// or a UPN; the user is created on first sight) and returns it. aaguid is
+// the authenticator's AAGUID: "" means AuthenticatorIOSAAGUID, and a GUID
+// that is not Authenticator's makes a security key rather than a passkey in
+// Authenticator. If userID is neither an object id nor a UPN, or aaguid is
+// not a GUID, it adds nothing and returns the zero Passkey.
+func (s *Sandbox) AddPasskey(userID, deviceName, aaguid string) Passkey {
+	if aaguid == "" {
+		aaguid = AuthenticatorIOSAAGUID
+	}
+	if !isGUID(aaguid) {
+		return Passkey{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userLocked(userID)
+	if u == nil {
+		return Passkey{}
+	}
+	p := newPasskey(deviceName, aaguid, s.now().UTC().Truncate(time.Second))
+	u.passkeys = append(u.passkeys, p)
+	return p
+}
+
+// Passkeys returns the user's passkeys (fido2 methods) in registration
+// order, creating the user on first sight; nil if userID is neither an
+// object id nor a UPN.
+func (s *Sandbox) Passkeys(userID string) []Passkey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userLocked(userID)
+	if u == nil {
+		return nil
+	}
+	return append([]Passkey{}, u.passkeys...)
+}
+
+// DeletePasskey removes the user's passkey with the id (compared exactly)
+// and reports whether it existed.
+func (s *Sandbox) DeletePasskey(userID, passkeyID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userLocked(userID)
+	if u == nil {
+		return false
+	}
+	return u.deletePasskey(passkeyID)
+}
+
+// AddSoftwareOath registers an "other authenticator app" (a
+// softwareOathAuthenticationMethod, as an Authenticator set up through "I
+// want to use a different authenticator app" appears) for the user, created
+// on first sight, and returns its id; "" if userID is neither an object id
+// nor a UPN.
+func (s *Sandbox) AddSoftwareOath(userID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userLocked(userID)
+	if u == nil {
+		return ""
+	}
+	return u.addSoftwareOath()
+}
+
+// SoftwareOath returns the ids of the user's software OATH methods in
+// registration order, creating the user on first sight; nil if userID is
+// neither an object id nor a UPN. Graph v1.0 shows nothing else of them.
+func (s *Sandbox) SoftwareOath(userID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userLocked(userID)
+	if u == nil {
+		return nil
+	}
+	return append([]string{}, u.softwareOath...)
+}
+
+// DeleteSoftwareOath removes the user's software OATH method with the id and
+// reports whether it existed.
+func (s *Sandbox) DeleteSoftwareOath(userID, methodID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userLocked(userID)
+	if u == nil {
+		return false
+	}
+	return u.deleteSoftwareOath(methodID)
+}
+
+// AddPhone registers phoneNumber as the user's phone of phoneType
+// ("mobile", "alternateMobile" or "office"), replacing the user's phone of
+// that type, and returns it. Users start with no phone. If userID is
+// neither an object id nor a UPN, or phoneType is none of those, it adds
+// nothing and returns the zero Phone.
+func (s *Sandbox) AddPhone(userID, phoneType, phoneNumber string) Phone {
+	id, ok := phoneIDs[phoneType]
+	if !ok {
+		return Phone{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userLocked(userID)
+	if u == nil {
+		return Phone{}
+	}
+	p := Phone{ID: id, PhoneNumber: phoneNumber, PhoneType: phoneType}
+	u.phones, _ = without(u.phones, func(q Phone) bool { return q.PhoneType == phoneType })
+	u.phones = append(u.phones, p)
+	return p
+}
+
+// Phones returns the user's phone methods, creating the user on first
+// sight; nil if userID is neither an object id nor a UPN.
+func (s *Sandbox) Phones(userID string) []Phone {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userLocked(userID)
+	if u == nil {
+		return nil
+	}
+	return append([]Phone{}, u.phones...)
+}
+
+// TemporaryAccessPasses returns the ids of the user's Temporary Access
+// Passes: the one created last through Graph, or none (nil) once it was
+// deleted or if there never was one. It creates the user on first sight.
+func (s *Sandbox) TemporaryAccessPasses(userID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userLocked(userID)
+	if u == nil || u.tap == nil {
+		return nil
+	}
+	return []string{u.tap.id}
+}
+
 // SetFault replaces the current fault. SetFault(Fault{}) clears it.
 func (s *Sandbox) SetFault(f Fault) {
 	s.mu.Lock()
@@ -211,11 +431,12 @@ func (s *Sandbox) SetFault(f Fault) {
 	}
 }
 
-// takeFault consumes one call of the current fault, if any.
-func (s *Sandbox) takeFault() (Fault, bool) {
+// takeFault consumes one call of the current fault, if any applies to a
+// call of the kind (see Fault.Only).
+func (s *Sandbox) takeFault(kind string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.faultLeft == 0 {
+	if s.faultLeft == 0 || (s.fault.Only != "" && !strings.EqualFold(s.fault.Only, kind)) {
 		return Fault{}, false
 	}
 	if s.faultLeft > 0 {
@@ -233,14 +454,62 @@ func (u *user) findMethod(id string) (Method, bool) {
 	return Method{}, false
 }
 
-func (u *user) deleteMethod(id string) bool {
-	for i, m := range u.methods {
-		if strings.EqualFold(m.ID, id) {
-			u.methods = append(u.methods[:i:i], u.methods[i+1:]...)
-			return true
+func (u *user) deleteMethod(id string) (ok bool) {
+	u.methods, ok = without(u.methods, func(m Method) bool { return strings.EqualFold(m.ID, id) })
+	return ok
+}
+
+func (u *user) findPasskey(id string) (Passkey, bool) {
+	for _, p := range u.passkeys {
+		if p.ID == id {
+			return p, true
 		}
 	}
-	return false
+	return Passkey{}, false
+}
+
+func (u *user) deletePasskey(id string) (ok bool) {
+	u.passkeys, ok = without(u.passkeys, func(p Passkey) bool { return p.ID == id })
+	return ok
+}
+
+func (u *user) addSoftwareOath() string {
+	id := newGUID()
+	u.softwareOath = append(u.softwareOath, id)
+	return id
+}
+
+func (u *user) findSoftwareOath(id string) (string, bool) {
+	for _, m := range u.softwareOath {
+		if strings.EqualFold(m, id) {
+			return m, true
+		}
+	}
+	return "", false
+}
+
+func (u *user) deleteSoftwareOath(id string) (ok bool) {
+	u.softwareOath, ok = without(u.softwareOath, func(m string) bool { return strings.EqualFold(m, id) })
+	return ok
+}
+
+func (u *user) deleteTAP(id string) bool {
+	if u.tap == nil || !strings.EqualFold(u.tap.id, id) {
+		return false
+	}
+	u.tap = nil
+	return true
+}
+
+// without returns s without its first element that match accepts, and
+// whether there was one. It never writes to s's backing array.
+func without[T any](s []T, match func(T) bool) ([]T, bool) {
+	for i, v := range s {
+		if match(v) {
+			return append(s[:i:i], s[i+1:]...), true
+		}
+	}
+	return s, false
 }
 
 // userLocked returns the user named by id (an object id or a UPN), creating
@@ -285,9 +554,38 @@ func (s *Sandbox) addUserLocked(id, upn, suffix string) *user {
 			PhoneAppVersion: initialAppVersion,
 		}},
 	}
+	if s.initialPasskey && !s.pushOnly[id] && !s.pushOnly[strings.ToLower(upn)] {
+		u.passkeys = []Passkey{newPasskey(s.initialDevice, AuthenticatorIOSAAGUID, now.Add(-initialPasskeyAge))}
+	}
 	s.byID[id] = u
 	s.byUPN[strings.ToLower(upn)] = u
 	return u
+}
+
+// newPasskey makes a passkey with a fresh id.
+func newPasskey(name, aaguid string, created time.Time) Passkey {
+	aaguid = strings.ToLower(aaguid)
+	return Passkey{ID: newPasskeyID(), DisplayName: name, AAGUID: aaguid, Model: passkeyModel(aaguid), Created: created}
+}
+
+// passkeyModel is the model the sandbox reports for an AAGUID.
+func passkeyModel(aaguid string) string {
+	switch aaguid {
+	case AuthenticatorIOSAAGUID:
+		return "Microsoft Authenticator - iOS"
+	case AuthenticatorAndroidAAGUID:
+		return "Microsoft Authenticator - Android"
+	default:
+		return "FIDO2 security key"
+	}
+}
+
+// newPasskeyID returns a random fido2 method id shaped like Graph's: 16
+// bytes in base64url whose "==" padding is written as the digit 2.
+func newPasskeyID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:]) + "2"
 }
 
 func copyMethod(m Method) Method {

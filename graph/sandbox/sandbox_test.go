@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/smartswap/mfabot/graph/sandbox"
 )
@@ -395,9 +396,9 @@ func TestTemporaryAccessPass(t *testing.T) {
 	}
 	resp, b = call(t, http.MethodPost, u, map[string]any{"lifetimeInMinutes": 5})
 	checkGraphError(t, resp, b, http.StatusBadRequest, "BadRequest")
-	resp, b = call(t, http.MethodGet, u, nil)
+	resp, b = call(t, http.MethodPut, u, nil)
 	checkGraphError(t, resp, b, http.StatusMethodNotAllowed, "Request_BadRequest")
-	if resp.Header.Get("Allow") != "POST" {
+	if resp.Header.Get("Allow") != "GET, POST" {
 		t.Errorf("Allow %q", resp.Header.Get("Allow"))
 	}
 }
@@ -444,7 +445,9 @@ func TestUnknownEndpoints(t *testing.T) {
 		{http.MethodGet, "/me"},
 		{http.MethodGet, "/users"},
 		{http.MethodGet, "/groups/" + userID},
-		{http.MethodGet, "/users/" + userID + "/authentication/phoneMethods"},
+		{http.MethodGet, "/users/" + userID + "/authentication/emailMethods"},
+		{http.MethodGet, "/users/" + userID + "/authentication/phoneMethods/3179e48a-750b-4051-897c-87b9720928f7"},
+		{http.MethodGet, "/users/" + userID + "/authentication/methods/" + userID},
 		{http.MethodGet, "/users/" + userID + "/authentication/microsoftAuthenticatorMethods/x/device"},
 		{http.MethodPost, "/users/" + userID + "/sendMail"},
 	} {
@@ -814,5 +817,615 @@ func TestLoopbackOnly(t *testing.T) {
 				t.Errorf("%s: body %q does not say why", tc.name, rec.Body.String())
 			}
 		}
+	}
+}
+
+// authURL is the address of a collection under the user's
+// /authentication/, plus rest.
+func authURL(srv *httptest.Server, sb *sandbox.Sandbox, user, collection string, rest ...string) string {
+	u := sb.GraphBaseURL(srv.URL) + "/users/" + url.PathEscape(user) + "/authentication/" + collection
+	for _, r := range rest {
+		u += "/" + url.PathEscape(r)
+	}
+	return u
+}
+
+type rawList struct {
+	ODataContext string                       `json:"@odata.context"`
+	Value        []map[string]json.RawMessage `json:"value"`
+}
+
+// graphList GETs a collection and returns its items as raw JSON objects.
+func graphList(t *testing.T, srv *httptest.Server, sb *sandbox.Sandbox, user, collection string) []map[string]json.RawMessage {
+	t.Helper()
+	resp, b := call(t, http.MethodGet, authURL(srv, sb, user, collection), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d, body %s", collection, resp.StatusCode, b)
+	}
+	list := decode[rawList](t, b)
+	if want := "$metadata#users('" + user + "')/authentication/" + collection; !strings.HasSuffix(list.ODataContext, want) {
+		t.Errorf("GET %s: @odata.context %q, want …%s", collection, list.ODataContext, want)
+	}
+	if list.Value == nil {
+		t.Errorf("GET %s: value is %s, want a list", collection, b)
+	}
+	return list.Value
+}
+
+// checkFields fails unless obj has exactly the fields in want, each with
+// that JSON value ("" for any value).
+func checkFields(t *testing.T, what string, obj map[string]json.RawMessage, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		got, ok := obj[k]
+		switch {
+		case !ok:
+			t.Errorf("%s: field %q missing", what, k)
+		case v != "" && string(got) != v:
+			t.Errorf("%s: %s = %s, want %s", what, k, got, v)
+		}
+	}
+	for k := range obj {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: unexpected field %q", what, k)
+		}
+	}
+}
+
+var passkeyIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{22}2$`)
+
+func TestPasskeys(t *testing.T) {
+	sb, srv := setup(t, sandbox.Options{})
+	if got := graphList(t, srv, sb, userID, "fido2Methods"); len(got) != 0 {
+		t.Fatalf("a new user has passkeys by default: %v", got)
+	}
+	ios := sb.AddPasskey(userID, "iPhone 15", "")
+	android := sb.AddPasskey(userID, "Pixel 9", strings.ToUpper(sandbox.AuthenticatorAndroidAAGUID))
+	key := sb.AddPasskey(userID, "YubiKey", "cb69481e-8ff7-4039-93ec-0a2729a154a8")
+	for _, p := range []sandbox.Passkey{ios, android, key} {
+		if !passkeyIDRE.MatchString(p.ID) || !p.Created.Equal(testNow) {
+			t.Errorf("AddPasskey = %+v", p)
+		}
+	}
+	if ios.AAGUID != sandbox.AuthenticatorIOSAAGUID || android.AAGUID != sandbox.AuthenticatorAndroidAAGUID || ios.Model == android.Model || key.Model == ios.Model {
+		t.Errorf("AAGUIDs and models: %+v %+v %+v", ios, android, key)
+	}
+
+	items := graphList(t, srv, sb, userID, "fido2Methods")
+	if len(items) != 3 {
+		t.Fatalf("%d passkeys, want 3", len(items))
+	}
+	checkFields(t, "fido2Methods[0]", items[0], map[string]string{
+		"@odata.type":             `"#microsoft.graph.fido2AuthenticationMethod"`,
+		"id":                      `"` + ios.ID + `"`,
+		"displayName":             `"iPhone 15"`,
+		"createdDateTime":         `"2026-11-24T09:30:00Z"`,
+		"aaGuid":                  `"90a3ccdf-635c-4729-a248-9b709135078f"`,
+		"model":                   `"` + ios.Model + `"`,
+		"attestationCertificates": `[]`,
+		"attestationLevel":        "",
+	})
+	if got := string(items[1]["aaGuid"]); got != `"de1e552d-db1d-4423-a619-566b625cdc84"` {
+		t.Errorf("Android passkey aaGuid %s", got)
+	}
+
+	// One passkey; its id holds '-' or '_' at times, so escape it as the
+	// bot must.
+	resp, b := call(t, http.MethodGet, authURL(srv, sb, userID, "fido2Methods", android.ID), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET one: status %d: %s", resp.StatusCode, b)
+	}
+	one := decode[map[string]json.RawMessage](t, b)
+	if string(one["id"]) != `"`+android.ID+`"` || !strings.HasSuffix(string(one["@odata.context"]), `/fido2Methods/$entity"`) {
+		t.Errorf("GET one: %s", b)
+	}
+	// Ids are compared exactly: in another case, it is another id.
+	swapped := strings.Map(func(r rune) rune {
+		if unicode.IsUpper(r) {
+			return unicode.ToLower(r)
+		}
+		return unicode.ToUpper(r)
+	}, ios.ID)
+	if swapped != ios.ID {
+		resp, b = call(t, http.MethodGet, authURL(srv, sb, userID, "fido2Methods", swapped), nil)
+		checkGraphError(t, resp, b, http.StatusNotFound, "itemNotFound")
+	}
+
+	resp, b = call(t, http.MethodDelete, authURL(srv, sb, userID, "fido2Methods", ios.ID), nil)
+	if resp.StatusCode != http.StatusNoContent || len(b) != 0 {
+		t.Fatalf("DELETE: status %d body %q, want 204 and no body", resp.StatusCode, b)
+	}
+	resp, b = call(t, http.MethodDelete, authURL(srv, sb, userID, "fido2Methods", ios.ID), nil)
+	e := checkGraphError(t, resp, b, http.StatusNotFound, "itemNotFound")
+	if !strings.Contains(e.Error.Message, "fido2AuthenticationMethod") {
+		t.Errorf("404 message %q does not name the entity", e.Error.Message)
+	}
+	resp, b = call(t, http.MethodGet, authURL(srv, sb, userID, "fido2Methods", ios.ID), nil)
+	checkGraphError(t, resp, b, http.StatusNotFound, "itemNotFound")
+	resp, b = call(t, http.MethodPost, authURL(srv, sb, userID, "fido2Methods"), nil)
+	checkGraphError(t, resp, b, http.StatusMethodNotAllowed, "Request_BadRequest")
+
+	if got := sb.Passkeys(userID); len(got) != 2 || got[0] != android || got[1] != key {
+		t.Errorf("Passkeys after the delete = %+v", got)
+	}
+	if !sb.DeletePasskey(userID, key.ID) || sb.DeletePasskey(userID, key.ID) {
+		t.Error("DeletePasskey: want true, then false")
+	}
+	if got := sb.AddPasskey(userID, "x", "not-a-guid"); got != (sandbox.Passkey{}) {
+		t.Errorf("AddPasskey with a bad AAGUID = %+v", got)
+	}
+	if got := sb.AddPasskey("nobody", "x", ""); got != (sandbox.Passkey{}) {
+		t.Errorf("AddPasskey for an impossible user = %+v", got)
+	}
+	if sb.Passkeys("nobody") != nil || sb.DeletePasskey("nobody", android.ID) {
+		t.Error("an impossible user has passkeys")
+	}
+}
+
+func TestSoftwareOath(t *testing.T) {
+	sb, srv := setup(t, sandbox.Options{})
+	if got := graphList(t, srv, sb, userID, "softwareOathMethods"); len(got) != 0 {
+		t.Fatalf("a new user has OATH methods: %v", got)
+	}
+	first, second := sb.AddSoftwareOath(userID), sb.AddSoftwareOath(userID)
+	if !guidRE.MatchString(first) || !guidRE.MatchString(second) || first == second {
+		t.Fatalf("AddSoftwareOath = %q, %q", first, second)
+	}
+	items := graphList(t, srv, sb, userID, "softwareOathMethods")
+	if len(items) != 2 {
+		t.Fatalf("%d OATH methods, want 2", len(items))
+	}
+	checkFields(t, "softwareOathMethods[0]", items[0], map[string]string{
+		"@odata.type": `"#microsoft.graph.softwareOathAuthenticationMethod"`,
+		"id":          `"` + first + `"`,
+		"secretKey":   `null`,
+	})
+
+	resp, b := call(t, http.MethodGet, authURL(srv, sb, userID, "softwareOathMethods", strings.ToUpper(second)), nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"id":"`+second+`"`) {
+		t.Errorf("GET one (upper-case id): status %d: %s", resp.StatusCode, b)
+	}
+	resp, b = call(t, http.MethodDelete, authURL(srv, sb, userID, "softwareOathMethods", first), nil)
+	if resp.StatusCode != http.StatusNoContent || len(b) != 0 {
+		t.Fatalf("DELETE: status %d body %q", resp.StatusCode, b)
+	}
+	resp, b = call(t, http.MethodDelete, authURL(srv, sb, userID, "softwareOathMethods", first), nil)
+	checkGraphError(t, resp, b, http.StatusNotFound, "itemNotFound")
+
+	if got := sb.SoftwareOath(userID); len(got) != 1 || got[0] != second {
+		t.Errorf("SoftwareOath = %v, want [%s]", got, second)
+	}
+	if !sb.DeleteSoftwareOath(userID, second) || sb.DeleteSoftwareOath(userID, second) {
+		t.Error("DeleteSoftwareOath: want true, then false")
+	}
+	if sb.AddSoftwareOath("nobody") != "" || sb.SoftwareOath("nobody") != nil {
+		t.Error("an impossible user got an OATH method")
+	}
+}
+
+func TestPhoneMethods(t *testing.T) {
+	sb, srv := setup(t, sandbox.Options{})
+	if got := graphList(t, srv, sb, userID, "phoneMethods"); len(got) != 0 {
+		t.Fatalf("a new user has phones: %v", got)
+	}
+	sb.AddPhone(userID, "mobile", "+81 9000000000")
+	mobile := sb.AddPhone(userID, "mobile", "+81 9012345678") // replaces the first
+	office := sb.AddPhone(userID, "office", "+81 312345678")
+	if mobile.ID != "3179e48a-750b-4051-897c-87b9720928f7" || office.ID != "e37fc753-ff3b-4958-9484-eaa9425c82bc" {
+		t.Errorf("AddPhone ids %+v %+v", mobile, office)
+	}
+	if got := sb.AddPhone(userID, "fax", "+81 3"); got != (sandbox.Phone{}) {
+		t.Errorf("AddPhone of an unknown type = %+v", got)
+	}
+	items := graphList(t, srv, sb, userID, "phoneMethods")
+	if len(items) != 2 {
+		t.Fatalf("%d phones, want 2: %v", len(items), items)
+	}
+	checkFields(t, "phoneMethods[0]", items[0], map[string]string{
+		"@odata.type":    `"#microsoft.graph.phoneAuthenticationMethod"`,
+		"id":             `"3179e48a-750b-4051-897c-87b9720928f7"`,
+		"phoneNumber":    `"+81 9012345678"`,
+		"phoneType":      `"mobile"`,
+		"smsSignInState": "",
+	})
+	if got := sb.Phones(userID); len(got) != 2 || got[0] != mobile || got[1] != office {
+		t.Errorf("Phones = %+v", got)
+	}
+	resp, b := call(t, http.MethodDelete, authURL(srv, sb, userID, "phoneMethods"), nil)
+	checkGraphError(t, resp, b, http.StatusMethodNotAllowed, "Request_BadRequest")
+}
+
+func TestTemporaryAccessPassListAndDelete(t *testing.T) {
+	sb, srv := setup(t, sandbox.Options{})
+	if got := graphList(t, srv, sb, userID, "temporaryAccessPassMethods"); len(got) != 0 {
+		t.Fatalf("a new user has a TAP: %v", got)
+	}
+	if got := sb.TemporaryAccessPasses(userID); got != nil {
+		t.Fatalf("TemporaryAccessPasses = %v", got)
+	}
+	resp, b := call(t, http.MethodPost, authURL(srv, sb, userID, "temporaryAccessPassMethods"), map[string]any{"lifetimeInMinutes": 90})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: status %d: %s", resp.StatusCode, b)
+	}
+	tap := decode[tapBody](t, b)
+
+	items := graphList(t, srv, sb, userID, "temporaryAccessPassMethods")
+	if len(items) != 1 {
+		t.Fatalf("%d TAPs, want 1", len(items))
+	}
+	checkFields(t, "temporaryAccessPassMethods[0]", items[0], map[string]string{
+		"@odata.type":           `"#microsoft.graph.temporaryAccessPassAuthenticationMethod"`,
+		"id":                    `"` + tap.ID + `"`,
+		"temporaryAccessPass":   `null`,
+		"createdDateTime":       "",
+		"startDateTime":         `"2026-11-24T09:30:00Z"`,
+		"lifetimeInMinutes":     `90`,
+		"isUsableOnce":          `false`,
+		"isUsable":              `true`,
+		"methodUsabilityReason": `"EnabledByPolicy"`,
+	})
+	if got := sb.TemporaryAccessPasses(userID); len(got) != 1 || got[0] != tap.ID {
+		t.Errorf("TemporaryAccessPasses = %v, want [%s]", got, tap.ID)
+	}
+	resp, b = call(t, http.MethodGet, authURL(srv, sb, userID, "temporaryAccessPassMethods", tap.ID), nil)
+	if one := decode[map[string]json.RawMessage](t, b); resp.StatusCode != http.StatusOK || string(one["temporaryAccessPass"]) != "null" {
+		t.Errorf("GET one: status %d: %s", resp.StatusCode, b)
+	}
+
+	resp, b = call(t, http.MethodDelete, authURL(srv, sb, userID, "temporaryAccessPassMethods", tap.ID), nil)
+	if resp.StatusCode != http.StatusNoContent || len(b) != 0 {
+		t.Fatalf("DELETE: status %d body %q", resp.StatusCode, b)
+	}
+	if got := sb.TemporaryAccessPasses(userID); got != nil {
+		t.Errorf("TemporaryAccessPasses after the delete = %v", got)
+	}
+	if got := graphList(t, srv, sb, userID, "temporaryAccessPassMethods"); len(got) != 0 {
+		t.Errorf("list after the delete: %v", got)
+	}
+	resp, b = call(t, http.MethodDelete, authURL(srv, sb, userID, "temporaryAccessPassMethods", tap.ID), nil)
+	checkGraphError(t, resp, b, http.StatusNotFound, "itemNotFound")
+}
+
+func TestAllMethodsEveryKind(t *testing.T) {
+	sb, srv := setup(t, sandbox.Options{InitialPasskey: true})
+	sb.AddSoftwareOath(userID)
+	sb.AddPhone(userID, "mobile", "+81 9012345678")
+	resp, b := call(t, http.MethodPost, authURL(srv, sb, userID, "temporaryAccessPassMethods"), nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create TAP: status %d: %s", resp.StatusCode, b)
+	}
+	var types []string
+	for _, m := range graphList(t, srv, sb, userID, "methods") {
+		types = append(types, strings.Trim(string(m["@odata.type"]), `"`))
+	}
+	want := []string{
+		"#microsoft.graph.passwordAuthenticationMethod",
+		"#microsoft.graph.phoneAuthenticationMethod",
+		"#microsoft.graph.microsoftAuthenticatorAuthenticationMethod",
+		"#microsoft.graph.fido2AuthenticationMethod",
+		"#microsoft.graph.softwareOathAuthenticationMethod",
+		"#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+	}
+	if strings.Join(types, " ") != strings.Join(want, " ") {
+		t.Errorf("methods' types\n%v, want\n%v", types, want)
+	}
+}
+
+func TestInitialPasskey(t *testing.T) {
+	const (
+		pushByGUID = "11111111-2222-4333-8444-555555555555"
+		pushByUPN  = "hanako@contoso.example"
+		derivedUPN = "user-66666666@sandbox.example" // the UPN of the next GUID
+		derivedID  = "66666666-7777-4888-8999-000000000000"
+	)
+	sb, srv := setup(t, sandbox.Options{
+		InitialPasskey: true,
+		PushOnly:       []string{strings.ToUpper(pushByGUID), "HANAKO@contoso.example", derivedUPN},
+	})
+	items := graphList(t, srv, sb, userID, "fido2Methods")
+	if len(items) != 1 {
+		t.Fatalf("%d passkeys, want the initial one", len(items))
+	}
+	checkFields(t, "the initial passkey", items[0], map[string]string{
+		"@odata.type":             `"#microsoft.graph.fido2AuthenticationMethod"`,
+		"id":                      "",
+		"displayName":             `"iPhone SE (3rd generation)"`,
+		"createdDateTime":         `"2026-09-12T09:30:00Z"`,
+		"aaGuid":                  `"90a3ccdf-635c-4729-a248-9b709135078f"`,
+		"model":                   "",
+		"attestationCertificates": `[]`,
+		"attestationLevel":        "",
+	})
+	if got := sb.Methods(userID); len(got) != 1 || got[0].DisplayName != sandbox.DefaultInitialDevice {
+		t.Errorf("push methods with InitialPasskey: %+v, want the initial device", got)
+	}
+	for _, u := range []string{pushByGUID, pushByUPN, derivedID} {
+		if got := sb.Passkeys(u); len(got) != 0 {
+			t.Errorf("PushOnly user %s has passkeys %+v", u, got)
+		}
+		if got := sb.Methods(u); len(got) != 1 {
+			t.Errorf("PushOnly user %s: %d push methods, want 1", u, len(got))
+		}
+	}
+	// Another user is not push only.
+	if got := sb.Passkeys("taro@contoso.example"); len(got) != 1 || got[0].AAGUID != sandbox.AuthenticatorIOSAAGUID {
+		t.Errorf("a user outside PushOnly: %+v", got)
+	}
+	// InitialDevice names the passkey too.
+	other, _ := setup(t, sandbox.Options{InitialPasskey: true, InitialDevice: "iPhone 12"})
+	if got := other.Passkeys(userID); len(got) != 1 || got[0].DisplayName != "iPhone 12" {
+		t.Errorf("passkey with InitialDevice: %+v", got)
+	}
+}
+
+func TestFaultOnly(t *testing.T) {
+	sb, srv := setup(t, sandbox.Options{InitialPasskey: true})
+	pk := sb.Passkeys(userID)[0]
+	sb.SetFault(sandbox.Fault{Status: http.StatusForbidden, Only: "fido2Methods", Count: -1})
+	for i := 0; i < 3; i++ {
+		listMethods(t, srv, sb, userID) // push answers normally
+	}
+	for _, tc := range []struct{ method, url string }{
+		{http.MethodGet, authURL(srv, sb, userID, "fido2Methods")},
+		{http.MethodGet, authURL(srv, sb, userID, "fido2Methods", pk.ID)},
+		{http.MethodDelete, authURL(srv, sb, userID, "fido2Methods", pk.ID)},
+	} {
+		resp, b := call(t, tc.method, tc.url, nil)
+		checkGraphError(t, resp, b, http.StatusForbidden, "Authorization_RequestDenied")
+	}
+	if len(sb.Passkeys(userID)) != 1 {
+		t.Error("a faulted DELETE deleted the passkey")
+	}
+	sb.SetFault(sandbox.Fault{})
+	graphList(t, srv, sb, userID, "fido2Methods")
+
+	// Count counts only the calls of the kind; the kind is case-insensitive.
+	sb.SetFault(sandbox.Fault{Status: http.StatusServiceUnavailable, RetryAfter: 3, Only: "TEMPORARYACCESSPASSMETHODS"})
+	listMethods(t, srv, sb, userID)
+	graphList(t, srv, sb, userID, "methods")
+	resp, b := call(t, http.MethodPost, authURL(srv, sb, userID, "temporaryAccessPassMethods"), nil)
+	checkGraphError(t, resp, b, http.StatusServiceUnavailable, "serviceNotAvailable")
+	if resp.Header.Get("Retry-After") != "3" {
+		t.Errorf("Retry-After %q", resp.Header.Get("Retry-After"))
+	}
+	graphList(t, srv, sb, userID, "temporaryAccessPassMethods") // the one call is spent
+
+	// "users" and "revokeSignInSessions" name the other calls.
+	base := sb.GraphBaseURL(srv.URL) + "/users/" + userID
+	sb.SetFault(sandbox.Fault{Status: http.StatusTooManyRequests, Only: "users", Count: -1})
+	resp, b = call(t, http.MethodGet, base, nil)
+	checkGraphError(t, resp, b, http.StatusTooManyRequests, "TooManyRequests")
+	if resp, b = call(t, http.MethodPost, base+"/revokeSignInSessions", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("revoke under a users-only fault: status %d: %s", resp.StatusCode, b)
+	}
+	sb.SetFault(sandbox.Fault{Status: http.StatusForbidden, Only: "revokeSignInSessions"})
+	resp, b = call(t, http.MethodPost, base+"/revokeSignInSessions", nil)
+	checkGraphError(t, resp, b, http.StatusForbidden, "Authorization_RequestDenied")
+
+	// A delay limited to one kind.
+	sb.SetFault(sandbox.Fault{Delay: time.Hour, Only: "softwareOathMethods", Count: -1})
+	graphList(t, srv, sb, userID, "fido2Methods")
+	sb.SetFault(sandbox.Fault{})
+}
+
+func TestPageListsPasskeysAndOtherApps(t *testing.T) {
+	sb, srv := setup(t, sandbox.Options{InitialPasskey: true})
+	initial := sb.Passkeys(userID)[0]
+	evil := sb.AddPasskey(userID, `<img src=x onerror="alert(1)">`, sandbox.AuthenticatorAndroidAAGUID)
+	key := sb.AddPasskey(userID, "YubiKey 5", "cb69481e-8ff7-4039-93ec-0a2729a154a8")
+	oath := sb.AddSoftwareOath(userID)
+	resp, b := call(t, http.MethodGet, sb.PageURL(srv.URL, userID), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	page := string(b)
+	for _, want := range []string{
+		`<option value="passkey">パスキー (Microsoft Authenticator)</option>`,
+		"別の認証アプリを使用します",
+		`id="oath-qr-code"`, `id="oath-code"`, `id="passkey-name"`, `id="passkey-platform"`,
+		`<option value="ios" selected>iPhone (iOS)</option>`,
+		`data-passkey-id="` + initial.ID + `" data-device-name="iPhone SE (3rd generation)" data-platform="iOS"`,
+		`data-testid="passkey-kind">パスキー (Microsoft Authenticator)</span>`,
+		"登録日時: 2026/09/12 18:30", // JST
+		`data-created="2026-09-12T09:30:00Z"`,
+		`data-platform="Android"`,
+		"&lt;img src=x onerror=&#34;alert(1)&#34;&gt;",
+		`data-testid="passkey-kind">セキュリティ キー</span>`,
+		`data-oath-id="` + oath + `"`,
+		">その他の認証アプリ</span>",
+		"時間ベースのワンタイム パスワード (TOTP)",
+		"識別子 " + oath[:8],
+		"既定のサインイン方法: Microsoft Authenticator - 通知",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "<img src=x") {
+		t.Error("a passkey name reached the page unescaped")
+	}
+	// Authenticator rows first, then passkeys, then other apps; each row
+	// kind has its template.
+	rows := regexp.MustCompile(`<li class="row" data-testid="(method|passkey|oath)-row" data-(?:method|passkey|oath)-id="([^"]*)"`).FindAllStringSubmatch(page, -1)
+	var got []string
+	for _, r := range rows {
+		got = append(got, r[1]+":"+r[2])
+	}
+	want := []string{
+		"method:" + sb.Methods(userID)[0].ID, "passkey:" + initial.ID, "passkey:" + evil.ID, "passkey:" + key.ID, "oath:" + oath,
+		"method:", "passkey:", "oath:", // the templates
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("rows\n%v, want\n%v", got, want)
+	}
+	for testid, n := range map[string]int{"delete-passkey": 4, "delete-oath": 2, "delete-method": 2} {
+		if got := len(regexp.MustCompile(`<button[^>]+data-testid="`+testid+`"`).FindAllString(page, -1)); got != n {
+			t.Errorf("%d %s buttons, want %d (with the template's)", got, testid, n)
+		}
+	}
+
+	// With only another authenticator app left, the default is a code.
+	sb.DeleteMethod(userID, sb.Methods(userID)[0].ID)
+	_, b = call(t, http.MethodGet, sb.PageURL(srv.URL, userID), nil)
+	if !strings.Contains(string(b), "既定のサインイン方法: 認証アプリまたはハードウェア トークン - コード") {
+		t.Error("the default line does not name the code")
+	}
+}
+
+type pagePasskey struct {
+	ID              string `json:"id"`
+	DisplayName     string `json:"displayName"`
+	AAGUID          string `json:"aaGuid"`
+	Kind            string `json:"kind"`
+	Platform        string `json:"platform"`
+	CreatedDateTime string `json:"createdDateTime"`
+	Created         string `json:"created"`
+}
+
+type pageOath struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+}
+
+type pageFullList struct {
+	Methods       []struct{ ID string }
+	Passkeys      []pagePasskey `json:"passkeys"`
+	SoftwareOath  []pageOath    `json:"softwareOath"`
+	DefaultMethod string        `json:"defaultMethod"`
+}
+
+func TestPageAPIPasskeys(t *testing.T) {
+	sb, srv := setup(t, sandbox.Options{})
+	api := srv.URL + "/sandbox/security-info/api/"
+	q := "?user=" + url.QueryEscape(userID)
+
+	resp, b := call(t, http.MethodPost, api+"passkeys"+q, map[string]string{"displayName": "  Pixel 9  ", "platform": "android"})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("add: status %d: %s", resp.StatusCode, b)
+	}
+	android := decode[pagePasskey](t, b)
+	if android.DisplayName != "Pixel 9" || android.AAGUID != sandbox.AuthenticatorAndroidAAGUID || android.Platform != "Android" ||
+		android.Kind != "パスキー (Microsoft Authenticator)" || android.CreatedDateTime != "2026-11-24T09:30:00Z" ||
+		android.Created != "2026/11/24 18:30" || !passkeyIDRE.MatchString(android.ID) {
+		t.Errorf("added %+v", android)
+	}
+	resp, b = call(t, http.MethodPost, api+"passkeys"+q, map[string]string{"displayName": "iPhone 16"}, "Origin", srv.URL)
+	if ios := decode[pagePasskey](t, b); resp.StatusCode != http.StatusCreated || ios.AAGUID != sandbox.AuthenticatorIOSAAGUID || ios.Platform != "iOS" {
+		t.Errorf("add without a platform (iOS): status %d: %s", resp.StatusCode, b)
+	}
+
+	// Graph sees what the page added.
+	items := graphList(t, srv, sb, userID, "fido2Methods")
+	if len(items) != 2 || string(items[0]["id"]) != `"`+android.ID+`"` || string(items[1]["displayName"]) != `"iPhone 16"` {
+		t.Errorf("fido2Methods after the page's adds: %v", items)
+	}
+	resp, b = call(t, http.MethodGet, api+"methods"+q, nil)
+	list := decode[pageFullList](t, b)
+	if resp.StatusCode != http.StatusOK || len(list.Passkeys) != 2 || list.Passkeys[0] != android || list.SoftwareOath == nil {
+		t.Errorf("list: status %d: %s", resp.StatusCode, b)
+	}
+
+	resp, b = call(t, http.MethodDelete, api+"passkeys/"+android.ID+q, nil)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: status %d: %s", resp.StatusCode, b)
+	}
+	if got := sb.Passkeys(userID); len(got) != 1 || got[0].DisplayName != "iPhone 16" {
+		t.Errorf("Passkeys after the page's delete: %+v", got)
+	}
+	resp, b = call(t, http.MethodDelete, api+"passkeys/"+android.ID+q, nil)
+	if resp.StatusCode != http.StatusNotFound || decode[map[string]string](t, b)["error"] == "" {
+		t.Errorf("second delete: status %d: %s", resp.StatusCode, b)
+	}
+	// A passkey id is not an Authenticator's, nor the other way round.
+	resp, _ = call(t, http.MethodDelete, api+"methods/"+sb.Passkeys(userID)[0].ID+q, nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("deleting a passkey as an Authenticator: status %d", resp.StatusCode)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		method string
+		url    string
+		body   any
+		header []string
+		status int
+	}{
+		{"bad platform", http.MethodPost, api + "passkeys" + q, map[string]string{"displayName": "x", "platform": "windows"}, nil, http.StatusBadRequest},
+		{"empty name", http.MethodPost, api + "passkeys" + q, map[string]string{"displayName": " "}, nil, http.StatusBadRequest},
+		{"long name", http.MethodPost, api + "passkeys" + q, map[string]string{"displayName": strings.Repeat("長", 65)}, nil, http.StatusBadRequest},
+		{"text/plain", http.MethodPost, api + "passkeys" + q, map[string]string{"displayName": "x"}, []string{"Content-Type", "text/plain"}, http.StatusUnsupportedMediaType},
+		{"other origin", http.MethodPost, api + "passkeys" + q, map[string]string{"displayName": "x"}, []string{"Origin", "http://evil.example"}, http.StatusForbidden},
+		{"cross-site delete", http.MethodDelete, api + "passkeys/" + sb.Passkeys(userID)[0].ID + q, nil, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"no user", http.MethodPost, api + "passkeys", map[string]string{"displayName": "x"}, nil, http.StatusBadRequest},
+		{"GET passkeys", http.MethodGet, api + "passkeys" + q, nil, nil, http.StatusMethodNotAllowed},
+		{"PUT passkey", http.MethodPut, api + "passkeys/x" + q, nil, nil, http.StatusMethodNotAllowed},
+	} {
+		resp, b := call(t, tc.method, tc.url, tc.body, tc.header...)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d, want %d (%s)", tc.name, resp.StatusCode, tc.status, b)
+			continue
+		}
+		if e := decode[map[string]string](t, b)["error"]; e == "" {
+			t.Errorf("%s: no error message in %s", tc.name, b)
+		}
+	}
+	if got := sb.Passkeys(userID); len(got) != 1 {
+		t.Errorf("Passkeys after the refused requests: %+v", got)
+	}
+	resp, _ = call(t, http.MethodGet, api+"passkeys/x/y"+q, nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a deeper path: status %d", resp.StatusCode)
+	}
+}
+
+func TestPageAPISoftwareOath(t *testing.T) {
+	sb, srv := setup(t, sandbox.Options{})
+	api := srv.URL + "/sandbox/security-info/api/"
+	q := "?user=" + url.QueryEscape(userID)
+
+	resp, b := call(t, http.MethodPost, api+"softwareOath"+q, map[string]string{})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("add: status %d: %s", resp.StatusCode, b)
+	}
+	added := decode[pageOath](t, b)
+	if !guidRE.MatchString(added.ID) || added.Label != "識別子 "+added.ID[:8] {
+		t.Errorf("added %+v", added)
+	}
+	if got := sb.SoftwareOath(userID); len(got) != 1 || got[0] != added.ID {
+		t.Errorf("SoftwareOath after the page's add: %v", got)
+	}
+	if items := graphList(t, srv, sb, userID, "softwareOathMethods"); len(items) != 1 || string(items[0]["id"]) != `"`+added.ID+`"` {
+		t.Errorf("softwareOathMethods: %v", items)
+	}
+	resp, b = call(t, http.MethodGet, api+"methods"+q, nil)
+	if list := decode[pageFullList](t, b); len(list.SoftwareOath) != 1 || list.SoftwareOath[0] != added {
+		t.Errorf("list: %s", b)
+	}
+	for _, tc := range []struct {
+		name   string
+		body   any
+		header []string
+		status int
+	}{
+		{"no body", nil, []string{"Content-Type", "application/json"}, http.StatusBadRequest},
+		{"form", map[string]string{}, []string{"Content-Type", "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType},
+		{"other origin", map[string]string{}, []string{"Origin", "http://evil.example"}, http.StatusForbidden},
+	} {
+		resp, b := call(t, http.MethodPost, api+"softwareOath"+q, tc.body, tc.header...)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d, want %d (%s)", tc.name, resp.StatusCode, tc.status, b)
+		}
+	}
+
+	resp, b = call(t, http.MethodDelete, api+"softwareOath/"+strings.ToUpper(added.ID)+q, nil)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: status %d: %s", resp.StatusCode, b)
+	}
+	if got := sb.SoftwareOath(userID); len(got) != 0 {
+		t.Errorf("SoftwareOath after the page's delete: %v", got)
+	}
+	resp, _ = call(t, http.MethodDelete, api+"softwareOath/"+added.ID+q, nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("second delete: status %d, want 404", resp.StatusCode)
 	}
 }
