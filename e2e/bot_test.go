@@ -29,6 +29,7 @@ var botEnvRemoved = []string{
 	"IDENTITY_ENDPOINT", "IDENTITY_HEADER",
 	"ToBotFromChannelOpenIdMetadataUrl", "ToBotFromChannelTokenIssuer",
 	"ToChannelFromBotLoginUrl", "ToChannelFromBotOAuthScope", "LOG_LEVEL",
+	"SANDBOX_PASSKEY", "SANDBOX_PUSH_ONLY",
 }
 
 var botBuild struct {
@@ -118,7 +119,9 @@ func startBot(t testing.TB, root, bin string, extraEnv map[string]string) *Bot {
 		if err != nil {
 			t.Fatalf("finding a free port for the bot: %v", err)
 		}
-		set := map[string]string{"PORT": strconv.Itoa(port), "LOG_LEVEL": "debug"}
+		// The sandbox's users start with push only (the procedure's short
+		// path) unless a test asks for the whole phone (SANDBOX_PASSKEY).
+		set := map[string]string{"PORT": strconv.Itoa(port), "LOG_LEVEL": "debug", "SANDBOX_PASSKEY": "false"}
 		for k, v := range extraEnv {
 			set[k] = v
 		}

@@ -36,7 +36,7 @@ func (a *App) openGraph() (*graphs, error) {
 	cfg := a.cfg
 	switch cfg.GraphMode {
 	case config.GraphModeSandbox:
-		g.sandbox = sandbox.New(sandbox.Options{})
+		g.sandbox = sandbox.New(sandbox.Options{InitialPasskey: cfg.SandboxPasskey, PushOnly: cfg.SandboxPushOnly})
 		a.mounts[g.sandbox.BasePath()+"/"] = g.sandbox.Handler()
 		return g, nil
 	case config.GraphModeCredential:

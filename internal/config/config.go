@@ -77,6 +77,10 @@ type Config struct {
 	GraphBaseURL     string
 	GraphCredential  GraphCredential
 	GraphAllowDelete bool
+	// SandboxPasskey and SandboxPushOnly: how the sandbox's users start
+	// (sandbox mode only; see loadSandbox).
+	SandboxPasskey  bool
+	SandboxPushOnly []string
 
 	Reminders Reminders
 	Helpdesk  Helpdesk

@@ -31,6 +31,41 @@ type GraphCredential struct {
 
 var graphCredentialKinds = []string{"secret", "certificate", "managed-identity", "workload-identity"}
 
+// SandboxPushOnlyDefault is the sandbox user who starts with Microsoft
+// Authenticator push only (no passkey) unless SANDBOX_PUSH_ONLY says
+// otherwise: Megan Bowen of e2e/.m365agentsplayground.yml, so that the
+// short path stays rehearsable in the Agents Playground.
+const SandboxPushOnlyDefault = "c71ed387-6d49-495b-991e-7d8f7e46a100"
+
+// loadSandbox reads how the sandbox's users start: SANDBOX_PASSKEY (default
+// true: the old phone holds push and a passkey in Authenticator, the whole
+// phone) and SANDBOX_PUSH_ONLY (user ids or UPNs, comma-separated, that
+// start with push only; "none" for nobody).
+func (c *Config) loadSandbox(get func(string) string) error {
+	c.SandboxPasskey = true
+	if v := get("SANDBOX_PASSKEY"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return &Error{"SANDBOX_PASSKEY", fmt.Sprintf("%q is not true or false", v)}
+		}
+		c.SandboxPasskey = b
+	}
+	c.SandboxPushOnly = []string{SandboxPushOnlyDefault}
+	switch v := strings.TrimSpace(get("SANDBOX_PUSH_ONLY")); v {
+	case "":
+	case "none":
+		c.SandboxPushOnly = nil
+	default:
+		c.SandboxPushOnly = nil
+		for _, id := range strings.Split(v, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				c.SandboxPushOnly = append(c.SandboxPushOnly, id)
+			}
+		}
+	}
+	return nil
+}
+
 // loadGraph reads the Graph settings. By default the bot uses its own app
 // registration (MicrosoftAppId, MicrosoftAppPassword, MicrosoftAppTenantId;
 // the managed identity for UserAssignedMSI); in local mode, with nothing
@@ -89,6 +124,7 @@ func (c *Config) loadGraph(get func(string) string, getenv func(string) string) 
 			return &Error{"GRAPH_BASE_URL", "is not a loopback URL and no Graph credentials are configured (set GRAPH_CREDENTIAL or the bot's MicrosoftAppPassword)"}
 		case c.LocalMode:
 			c.GraphMode = GraphModeSandbox
+			return c.loadSandbox(get)
 		default:
 			return &Error{"GRAPH_CREDENTIAL", "no Graph credentials: set GRAPH_CREDENTIAL (secret, certificate, managed-identity, workload-identity)"}
 		}
