@@ -154,6 +154,12 @@ func TestWholePhonePushAndPasskey(t *testing.T) {
 	if n := len(c.sb.Passkeys(c.user)); n != 1 {
 		t.Errorf("%d passkeys left, want the new phone's", n)
 	}
+	got := scrape(t, c.bot.Handler())
+	for _, kind := range []string{"push", "passkey"} {
+		if n := got[`mfabot_credentials_removed_total{kind="`+kind+`"}`]; n != 1 {
+			t.Errorf("removed %s counted %v times, want 1", kind, n)
+		}
+	}
 }
 
 // 「パスキーは使わない」 skips the passkey step and is recorded; the old

@@ -28,6 +28,9 @@ type StatsWindow struct {
 	// Started, Completed, Cancelled and Lost count procedures started,
 	// completed, cancelled and sent down the lost-phone path.
 	Started, Completed, Cancelled, Lost int64
+	// RemovedPush, RemovedPasskey and RemovedOath count the old
+	// credentials the bot verified gone, by kind.
+	RemovedPush, RemovedPasskey, RemovedOath int64
 	// Entered counts, per step (in StatsView.StepTitles' order), the
 	// procedures that reached it.
 	Entered []int64
@@ -68,6 +71,9 @@ func Stats(v StatsView) Card {
 		row("完了までの時間(中央値)", false, func(w StatsWindow) string { return approxDuration(w.Median) }),
 		row("中止", false, func(w StatsWindow) string { return count(w.Cancelled) }),
 		row("紛失・故障", false, func(w StatsWindow) string { return count(w.Lost) }),
+		row("削除を確認: Authenticator", false, func(w StatsWindow) string { return count(w.RemovedPush) }),
+		row("削除を確認: パスキー", false, func(w StatsWindow) string { return count(w.RemovedPasskey) }),
+		row("削除を確認: その他の認証アプリ", false, func(w StatsWindow) string { return count(w.RemovedOath) }),
 		textBlock("ステップごとの到達数", "weight", "Bolder", "size", "Medium", "separator", true),
 		header("ステップ"),
 	)

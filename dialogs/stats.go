@@ -27,6 +27,9 @@ type Observer interface {
 	DialogCancelled(step string)
 	// LostPhone: a procedure took the lost or broken old phone path.
 	LostPhone()
+	// CredentialRemoved: the deletion step verified through Graph that an
+	// old credential of kind (push, passkey, oath) is gone.
+	CredentialRemoved(kind string)
 	// TicketEvent: a helpdesk ticket event: opened, note_added, assigned,
 	// resolved, reopened, tap_issued or sessions_revoked.
 	TicketEvent(event string)
@@ -40,6 +43,7 @@ func (nopObserver) StepEntered(string)            {}
 func (nopObserver) DialogCompleted(time.Duration) {}
 func (nopObserver) DialogCancelled(string)        {}
 func (nopObserver) LostPhone()                    {}
+func (nopObserver) CredentialRemoved(string)      {}
 func (nopObserver) TicketEvent(string)            {}
 
 // StatsStore keeps the counters behind the helpdesk's 統計 (stats) command:
@@ -67,6 +71,7 @@ const (
 	statLost      = "lost"
 	statEntered   = "entered:"   // + step id
 	statCancelled = "cancelled:" // + step id
+	statRemoved   = "removed:"   // + kind: old credentials verified gone
 )
 
 // statsWindows are the periods the stats card shows, in days (today
@@ -81,6 +86,9 @@ type funnelChange struct {
 	completed bool
 	took      time.Duration // for completed: since the start
 	cancelled StepID        // the step a dialog was cancelled at
+	// removed counts the old credentials the deletion step verified gone,
+	// by kind.
+	removedPush, removedPasskey, removedOath int
 }
 
 func (f funnelChange) empty() bool { return f == funnelChange{} }
@@ -105,7 +113,27 @@ func funnel(cur, next *state, now time.Time) funnelChange {
 	if next.Status == statusCancelled && (fresh || cur.Status != statusCancelled) {
 		f.cancelled = next.Step
 	}
+	if _, st := rowOf(cur.stepOrNone()); !fresh && st != nil && st.Leave == checkDeleted && next.Step != cur.Step && next.Problem == "delete.ok" {
+		for _, d := range next.required() {
+			switch d.kind() {
+			case KindPush:
+				f.removedPush++
+			case KindPasskey:
+				f.removedPasskey++
+			case KindOath:
+				f.removedOath++
+			}
+		}
+	}
 	return f
+}
+
+// stepOrNone is s's step, "" for no dialog.
+func (s *state) stepOrNone() StepID {
+	if s == nil {
+		return ""
+	}
+	return s.Step
 }
 
 // StatsOptions configures Stats.
@@ -171,6 +199,15 @@ func (s *Stats) count(ctx context.Context, f funnelChange) {
 	if f.cancelled != "" {
 		o.DialogCancelled(string(f.cancelled))
 		fields = append(fields, statCancelled+string(f.cancelled))
+	}
+	for _, r := range []struct {
+		kind Kind
+		n    int
+	}{{KindPush, f.removedPush}, {KindPasskey, f.removedPasskey}, {KindOath, f.removedOath}} {
+		for range r.n {
+			o.CredentialRemoved(string(r.kind))
+			fields = append(fields, statRemoved+string(r.kind))
+		}
 	}
 	if s.o.Store == nil {
 		return
@@ -352,6 +389,9 @@ func (s *Stats) view(ctx context.Context, titles []string) (cards.StatsView, err
 			w.Started += c[statStarted]
 			w.Completed += c[statCompleted]
 			w.Lost += c[statLost]
+			w.RemovedPush += c[statRemoved+string(KindPush)]
+			w.RemovedPasskey += c[statRemoved+string(KindPasskey)]
+			w.RemovedOath += c[statRemoved+string(KindOath)]
 			for j, st := range procedure {
 				w.Entered[j] += c[statEntered+string(st.ID)]
 			}

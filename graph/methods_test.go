@@ -18,7 +18,7 @@ import (
 
 // fido2ListBody is the example of fido2authenticationmethod-list.md. Note
 // that it spells the date "creationDateTime", while the resource (and
-// msgraph-sdk-go's model) call it createdDateTime: Created stays nil here.
+// msgraph-sdk-go's model) call it createdDateTime: the client reads both.
 const fido2ListBody = `{
   "value": [
     {
@@ -143,10 +143,10 @@ func TestListFido2Methods(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("got %d passkeys, want 3: %+v", len(got), got)
 	}
-	want0 := graph.Fido2Method{ID: "-2_GRUg2-HYz6_1YG4YRAQ2", DisplayName: "Red key",
-		AAGUID: "2fc0579f-8113-47ea-b116-555a8db9202a", Model: "NFC key"}
-	if got[0] != want0 {
-		t.Errorf("passkey 0 = %+v, want %+v", got[0], want0)
+	red := time.Date(2020, 8, 10, 6, 44, 9, 0, time.UTC)
+	if g := got[0]; g.ID != "-2_GRUg2-HYz6_1YG4YRAQ2" || g.DisplayName != "Red key" || g.AAGUID != "2fc0579f-8113-47ea-b116-555a8db9202a" ||
+		g.Model != "NFC key" || g.Created == nil || !g.Created.Equal(red) {
+		t.Errorf("passkey 0 = %+v (created %v), want Red key created %v", g, g.Created, red)
 	}
 	if got[1].ID != "_jpuR-TGZgk6aQCLF3BQjA2" || got[1].AAGUID != "c5ef55ff-ad9a-4b9f-b580-ababafe026d0" || got[1].Model != "USB key" {
 		t.Errorf("passkey 1 = %+v, want the docs' Blue key", got[1])

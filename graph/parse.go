@@ -69,6 +69,9 @@ func (m *fido2View) GetFieldDeserializers() map[string]func(absser.ParseNode) er
 		"aaGuid":          stringField(&m.AAGUID),
 		"model":           stringField(&m.Model),
 		"createdDateTime": timeField(&m.Created),
+		// The docs' own example spells it so; read either (UNVERIFIED
+		// which one the service sends).
+		"creationDateTime": timeField(&m.Created),
 	}
 }
 

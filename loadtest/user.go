@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -151,11 +152,12 @@ func (u *simUser) run(ctx context.Context) {
 	}
 }
 
-// procedure is the whole swap: スマホ交換, then 次へ on each of the ten
-// steps, adding the new phone in the sandbox before step 7's and deleting
-// the old one before step 9's.
+// procedure is the whole swap of a user whose old phone holds push only
+// (the stand-in's users): スマホ交換, then 次へ on each of the ten steps
+// (the passkey step is not theirs), adding the new phone in the sandbox
+// before step 7's and deleting the old one before step 9's.
 func (u *simUser) procedure(ctx context.Context) error {
-	steps := dialogs.Steps()
+	steps := slices.DeleteFunc(dialogs.Steps(), func(id string) bool { return id == string(dialogs.StepAddPasskey) })
 	card, err := u.say(ctx, "スマホ交換", "step-"+steps[0])
 	if err != nil {
 		return err

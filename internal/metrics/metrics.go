@@ -50,6 +50,7 @@ type Metrics struct {
 	completed     prometheus.Counter
 	cancelled     *prometheus.CounterVec
 	lost          prometheus.Counter
+	removed       *prometheus.CounterVec
 	completionSec prometheus.Histogram
 	tickets       *prometheus.CounterVec
 
@@ -100,6 +101,8 @@ func New() *Metrics {
 	m.completed = counter("dialogs_completed_total", "Procedures completed.")
 	m.cancelled = counterVec("dialogs_cancelled_total", "Procedures cancelled, by the step they were at.", "step")
 	m.lost = counter("dialogs_lost_phone_total", "Procedures that took the lost or broken old phone path.")
+	m.removed = counterVec("credentials_removed_total",
+		"Old credentials the deletion step verified gone through Graph, by kind (push, passkey, oath).", "kind")
 	m.completionSec = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "dialog_completion_seconds",
 		Help:    "Time from the start of a procedure to its completion.",
@@ -114,7 +117,7 @@ func New() *Metrics {
 		m.turns, m.turnSeconds,
 		m.connCalls, m.connSeconds, m.connThrottled,
 		m.graphCalls, m.graphSeconds, m.graphDenied,
-		m.started, m.entered, m.completed, m.cancelled, m.lost, m.completionSec, m.tickets,
+		m.started, m.entered, m.completed, m.cancelled, m.lost, m.removed, m.completionSec, m.tickets,
 	)
 	return m
 }
@@ -181,6 +184,9 @@ func (m *Metrics) DialogCancelled(step string) { m.cancelled.WithLabelValues(ste
 // LostPhone counts a procedure taking the lost-phone path (dialogs'
 // Observer).
 func (m *Metrics) LostPhone() { m.lost.Inc() }
+
+// CredentialRemoved counts an old credential verified gone, by kind.
+func (m *Metrics) CredentialRemoved(kind string) { m.removed.WithLabelValues(kind).Inc() }
 
 // TicketEvent counts a helpdesk ticket event (dialogs' Observer).
 func (m *Metrics) TicketEvent(event string) { m.tickets.WithLabelValues(event).Inc() }
