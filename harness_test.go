@@ -562,14 +562,26 @@ func asCard(t testing.TB, v any) cards.Card {
 func actionData(t testing.TB, card cards.Card, verb string) map[string]any {
 	t.Helper()
 	b, _ := json.Marshal(card)
+	type action struct {
+		Type, Verb string
+		Data       map[string]any
+	}
 	var c struct {
-		Actions []struct {
-			Type, Verb string
-			Data       map[string]any
+		Actions []action
+		// An ActionSet in the body holds buttons next to what they answer.
+		Body []struct {
+			Type    string
+			Actions []action
 		}
 	}
 	json.Unmarshal(b, &c)
-	for _, a := range c.Actions {
+	all := c.Actions
+	for _, el := range c.Body {
+		if el.Type == "ActionSet" {
+			all = append(all, el.Actions...)
+		}
+	}
+	for _, a := range all {
 		if a.Type == "Action.Execute" && a.Verb == verb {
 			return a.Data
 		}

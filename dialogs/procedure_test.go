@@ -116,6 +116,10 @@ func TestStepCardsCacheIsTheBuiltCard(t *testing.T) {
 			for _, v := range []cards.StepView{
 				{Index: i + 1, Total: len(procedure), Lost: st.Lost},
 				{Index: i + 1, Total: len(procedure), Notice: "stale", Problem: "p", Retry: true, Checking: true, Found: "iPhone \"15\" <b>"},
+				// The whole phone's looks: a found passkey, the decline
+				// button, credentials by kind and the OATH question.
+				{Index: i + 1, Total: len(procedure), FoundPasskey: "Pixel *9*", Decline: true, AskOath: 2,
+					Devices: []cards.Device{{Name: "iPhone SE"}, {Kind: cards.KindPasskey, Name: "iPhone SE", Registered: "2026-09-12"}, {Kind: cards.KindOath}}},
 			} {
 				for n := range 2 {
 					v.Ref = cards.Ref{Dialog: newID(), Step: string(st.ID), Nonce: newID()}
@@ -128,8 +132,8 @@ func TestStepCardsCacheIsTheBuiltCard(t *testing.T) {
 			}
 		}
 	}
-	if len(sc.m) != 2*2*len(procedure) {
-		t.Errorf("%d looks cached, want %d", len(sc.m), 4*len(procedure))
+	if len(sc.m) != 2*3*len(procedure) {
+		t.Errorf("%d looks cached, want %d", len(sc.m), 2*3*len(procedure))
 	}
 	// The new phone's name is filled in, not a look of its own.
 	i, _ := rowOf(StepConfirmNew)
@@ -139,7 +143,7 @@ func TestStepCardsCacheIsTheBuiltCard(t *testing.T) {
 			t.Errorf("found %q:\n got %s\nwant %s", name, got, want)
 		}
 	}
-	if len(sc.m) != 2*2*len(procedure)+1 {
+	if len(sc.m) != 2*3*len(procedure)+1 {
 		t.Errorf("%d looks cached after three device names, want one more", len(sc.m))
 	}
 	// So is each user's own page (the sandbox's).
@@ -151,7 +155,7 @@ func TestStepCardsCacheIsTheBuiltCard(t *testing.T) {
 			t.Errorf("page of %s:\n got %s\nwant %s", user, got, want)
 		}
 	}
-	if len(sc.m) != 2*2*len(procedure)+2 {
+	if len(sc.m) != 2*3*len(procedure)+2 {
 		t.Errorf("%d looks cached after two users' pages, want one more", len(sc.m))
 	}
 	// And the old phones' names and dates.
@@ -165,7 +169,7 @@ func TestStepCardsCacheIsTheBuiltCard(t *testing.T) {
 			t.Errorf("devices %v:\n got %s\nwant %s", devs, got, want)
 		}
 	}
-	if len(sc.m) != 2*2*len(procedure)+3 {
+	if len(sc.m) != 2*3*len(procedure)+3 {
 		t.Errorf("%d looks cached after two lists of two devices, want one more", len(sc.m))
 	}
 	// Not JSON-safe as it is: built, not filled in.

@@ -58,6 +58,9 @@ func masked(v cards.StepView) (cards.StepView, []string, bool) {
 	if v.Found != "" {
 		putPlain(&v.Found)
 	}
+	if v.FoundPasskey != "" {
+		putPlain(&v.FoundPasskey)
+	}
 	if v.SecurityInfoURL != "" {
 		put(&v.SecurityInfoURL)
 	}
@@ -108,17 +111,19 @@ func (sc *stepCards) render(content *cards.Content, loc cards.Locale, v cards.St
 // lookKey names a masked view: everything the card shows.
 func lookKey(loc cards.Locale, v cards.StepView) string {
 	var b strings.Builder
-	for _, s := range []string{string(loc), v.Ref.Step, strconv.Itoa(v.Index), strconv.Itoa(v.Total), v.Notice, v.Problem, v.Found, v.SecurityInfoURL} {
+	for _, s := range []string{string(loc), v.Ref.Step, strconv.Itoa(v.Index), strconv.Itoa(v.Total), v.Notice, v.Problem, v.Found, v.FoundPasskey, v.SecurityInfoURL, strconv.Itoa(v.AskOath)} {
 		b.WriteString(s)
 		b.WriteByte(0)
 	}
 	for _, d := range v.Devices {
+		b.WriteString(d.Kind)
+		b.WriteByte(1)
 		b.WriteString(d.Name)
 		b.WriteByte(1)
 		b.WriteString(d.Registered)
 		b.WriteByte(0)
 	}
-	for _, on := range []bool{v.Checking, v.Retry, v.BotDelete, v.Lost} {
+	for _, on := range []bool{v.Checking, v.Retry, v.BotDelete, v.Lost, v.Decline} {
 		if on {
 			b.WriteByte('1')
 		} else {
