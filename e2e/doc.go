@@ -48,9 +48,10 @@
 //   - validate-manifest.js: checks Teams app manifests offline against the
 //     bundled schemas (used by the manifest package's tests).
 //   - sandbox-browser.js: opens the Graph sandbox's security-info page in
-//     headless Chromium for sandbox-steps.js (one step on the page, for
-//     sandbox_browser_test.go) and sandbox-page.js (the whole of the user's
-//     part, for graph/sandbox's browser test).
+//     headless Chromium for sandbox-steps.js (one step on the page: add or
+//     delete an Authenticator or a passkey, for sandbox_browser_test.go and
+//     wholephone_test.go) and sandbox-page.js (the whole of the user's part,
+//     for graph/sandbox's browser test).
 //
 // The harness, one subject a file:
 //
@@ -82,6 +83,8 @@
 //   - procedure_test.go: the whole procedure, button by button.
 //   - reminders_test.go: a reminder arrives and resumes the procedure.
 //   - sandbox_browser_test.go: the procedure with the page in Chromium.
+//   - wholephone_test.go: the procedure for an old phone with Authenticator
+//     push and a passkey (SANDBOX_PASSKEY=true), the page in Chromium.
 //   - helpdesk_test.go: a helpdesk ticket from the chat to the channel.
 //   - screenshots_test.go: card screenshots with render-cards.js.
 package e2e

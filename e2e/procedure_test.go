@@ -60,7 +60,7 @@ func TestWholeProcedureInPlayground(t *testing.T) {
 	added := sb.add("iPhone 15")
 	t.Logf("registered %q (id %s) through the sandbox page API", added.DisplayName, added.ID)
 	f.press("次へ")
-	f.settleConfirmNew()
+	f.settle("confirm_new")
 	f.expectStep(8)
 	if want := "新しいスマホ「iPhone 15」の登録を確認しました"; !strings.Contains(cardText(f.card), want) {
 		t.Fatalf("step 8 does not name the new phone (%q):\n%s", want, f.card)

@@ -105,7 +105,21 @@ func (s *sandboxPageAPI) remove(id string) {
 // calls) lists: the device names of the user's Authenticators.
 func (s *sandboxPageAPI) graphAuthenticators() []string {
 	s.t.Helper()
-	u := s.origin + "/sandbox/graph/v1.0/users/" + url.PathEscape(s.user) + "/authentication/microsoftAuthenticatorMethods"
+	return s.graphNames("microsoftAuthenticatorMethods")
+}
+
+// graphPasskeys is what the sandbox's Graph endpoint lists of the user's
+// passkeys (fido2Methods): their display names.
+func (s *sandboxPageAPI) graphPasskeys() []string {
+	s.t.Helper()
+	return s.graphNames("fido2Methods")
+}
+
+// graphNames lists the displayName of every item of the user's Graph
+// collection /authentication/<collection> in the sandbox.
+func (s *sandboxPageAPI) graphNames(collection string) []string {
+	s.t.Helper()
+	u := s.origin + "/sandbox/graph/v1.0/users/" + url.PathEscape(s.user) + "/authentication/" + collection
 	resp, err := s.client.Get(u)
 	if err != nil {
 		s.t.Fatalf("GET %s: %v", u, err)

@@ -48,12 +48,12 @@ func TestSandboxPageDrivenInBrowser(t *testing.T) {
 	}
 
 	// Step 7: the user adds the new phone on the page, then presses 次へ.
-	list := browser.run(pageURL, "add", "Pixel 9")
+	list := browser.run(pageURL, "add", "Pixel 9").Methods
 	if !hasDevice(list, "Pixel 9") || !hasDevice(list, swapOldDevice) {
 		t.Fatalf("after adding on the page, its list is %+v; want Pixel 9 and %s", list, swapOldDevice)
 	}
 	f.press("次へ")
-	f.settleConfirmNew()
+	f.settle("confirm_new")
 	f.expectStep(8)
 	if want := "新しいスマホ「Pixel 9」の登録を確認しました"; !strings.Contains(cardText(f.card), want) {
 		t.Fatalf("step 8 does not name the phone added on the page (%q):\n%s", want, f.card)
@@ -65,7 +65,7 @@ func TestSandboxPageDrivenInBrowser(t *testing.T) {
 	}
 
 	// Step 9: the user deletes the old phone on the page, then presses 次へ.
-	list = browser.run(pageURL, "delete-old")
+	list = browser.run(pageURL, "delete-old").Methods
 	if len(list) != 1 || list[0].DisplayName != "Pixel 9" {
 		t.Fatalf("after deleting on the page, its list is %+v; want only Pixel 9", list)
 	}
@@ -98,9 +98,24 @@ func requireBrowser(t *testing.T, lay layout) *sandboxBrowser {
 	return &sandboxBrowser{t: t, node: node, script: filepath.Join(lay.E2E, "sandbox-steps.js"), chromium: chromium, shots: t.TempDir()}
 }
 
+// sandboxPageList is the page's list as sandbox-steps.js prints it: the
+// Authenticator rows and the passkey rows.
+type sandboxPageList struct {
+	Methods  []sandboxMethod  `json:"methods"`
+	Passkeys []sandboxPasskey `json:"passkeys"`
+}
+
+// sandboxPasskey is a passkey row of the page.
+type sandboxPasskey struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	Platform    string `json:"platform"` // "iOS", "Android", "" for a security key
+	Created     string `json:"created"`  // createdDateTime, RFC 3339
+}
+
 // run does one of sandbox-steps.js's modes on the page and returns the
-// page's list of Authenticators afterwards.
-func (b *sandboxBrowser) run(pageURL string, args ...string) []sandboxMethod {
+// page's list afterwards.
+func (b *sandboxBrowser) run(pageURL string, args ...string) sandboxPageList {
 	b.t.Helper()
 	b.runs++
 	shot := filepath.Join(b.shots, fmt.Sprintf("page-%d-%s.png", b.runs, args[0]))
@@ -115,8 +130,8 @@ func (b *sandboxBrowser) run(pageURL string, args ...string) []sandboxMethod {
 	if err != nil {
 		b.t.Fatalf("node e2e/sandbox-steps.js %s %s: %s\n(screenshot, if any: %s)", pageURL, strings.Join(args, " "), errorText(err), shot)
 	}
-	var list []sandboxMethod
-	if err := json.Unmarshal(out, &list); err != nil {
+	var list sandboxPageList
+	if err := json.Unmarshal(out, &list); err != nil || list.Methods == nil || list.Passkeys == nil {
 		b.t.Fatalf("sandbox-steps.js %s printed %q: %v", strings.Join(args, " "), out, err)
 	}
 	b.t.Logf("on the page in Chromium: %s (%v); list now %+v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), list)

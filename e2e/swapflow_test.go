@@ -5,7 +5,8 @@ package e2e
 // swapFlow: the procedure as the user sees it in the personal chat of a
 // Japanese Playground, the procedure's card pressed button by button and
 // every card checked and validated with Microsoft's Adaptive Cards library.
-// procedure_test.go, reminders_test.go and sandbox_browser_test.go drive it.
+// procedure_test.go, reminders_test.go, sandbox_browser_test.go and
+// wholephone_test.go drive it.
 
 import (
 	"bytes"
@@ -24,17 +25,27 @@ import (
 )
 
 // swapSteps are the procedure's step ids in order (README, "The
-// conversation"); step n's card has the id "card:step-<swapSteps[n-1]>".
+// conversation") for a user whose old phone holds Authenticator push only
+// (the e2e bot's sandbox users unless a test sets SANDBOX_PASSKEY); step
+// n's card has the id "card:step-<swapSteps[n-1]>".
 var swapSteps = []string{
 	"cautions", "old_phone", "open_page", "add_method", "install_app",
 	"show_qr", "enter_number", "confirm_new", "delete_old", "remove_account",
+}
+
+// wholePhoneSteps are the steps for a user whose old phone also holds a
+// passkey in Authenticator (SANDBOX_PASSKEY=true): add_passkey comes after
+// confirm_new.
+var wholePhoneSteps = []string{
+	"cautions", "old_phone", "open_page", "add_method", "install_app",
+	"show_qr", "enter_number", "confirm_new", "add_passkey", "delete_old", "remove_account",
 }
 
 // Texts of the Japanese cards the tests look for.
 const (
 	swapOldDevice     = "iPhone SE (3rd generation)" // every sandbox user's first Authenticator
 	swapStaleNotice   = "このカードは古くなっています"
-	swapCheckingText  = "確認しています" // step 8 while the bot polls Graph
+	swapCheckingText  = "確認しています" // confirm_new and add_passkey while the bot polls Graph
 	swapDeletedOK     = "古いスマホの登録が削除されたことを確認しました"
 	swapDoneTitle     = "交換が完了しました"
 	swapOpenPageTitle = "MFA デバイス管理画面にサインイン"
@@ -50,6 +61,7 @@ type swapFlow struct {
 	node   string            // node executable
 	cardIn string            // directory the received cards are written to
 	titles map[string]string // step id -> Japanese title (cards/content/steps.json)
+	steps  []string          // the steps the user walks: swapSteps unless withSteps says otherwise
 	cards  int               // cards received so far
 	msgID  string            // the message the procedure's card is in
 	card   json.RawMessage   // the card it shows now
@@ -57,12 +69,14 @@ type swapFlow struct {
 
 // startSwap starts the bot (with botEnv) and a Japanese Playground, checks
 // the tools that validate cards, installs the app in the personal chat and
-// waits for the welcome card.
+// waits for the welcome card. The user walks swapSteps unless withSteps
+// says otherwise.
 func startSwap(t *testing.T, botEnv map[string]string) *swapFlow {
 	t.Helper()
 	lay := findLayout(t)
 	f := &swapFlow{t: t, node: requireNode(t, lay, "card validation", "adaptivecards/dist/adaptivecards.js"), cardIn: t.TempDir()}
 	f.titles = loadStepTitles(t, lay)
+	f.withSteps(swapSteps)
 	f.env = Start(t, Options{BotEnv: botEnv, PlaygroundEnv: japanesePlaygroundEnv(t)})
 	f.chat = f.env.PersonalChat()
 
@@ -99,12 +113,20 @@ func loadStepTitles(t *testing.T, lay layout) map[string]string {
 	for _, s := range c.Steps {
 		out[s.ID] = s.Title.Ja
 	}
-	for _, id := range swapSteps {
-		if out[id] == "" {
-			t.Fatalf("cards/content/steps.json has no Japanese title for step %q", id)
+	return out
+}
+
+// withSteps makes steps the procedure the user walks (the step ids in
+// order), checking that the content file titles each, and returns f.
+func (f *swapFlow) withSteps(steps []string) *swapFlow {
+	f.t.Helper()
+	for _, id := range steps {
+		if f.titles[id] == "" {
+			f.t.Fatalf("cards/content/steps.json has no Japanese title for step %q", id)
 		}
 	}
-	return out
+	f.steps = steps
+	return f
 }
 
 // begin types スマホ交換 and takes the step-1 card it brings.
@@ -115,7 +137,7 @@ func (f *swapFlow) begin() {
 	m := f.chat.WaitFor(func(m Message) bool { return m.Card() != nil }, 0)
 	f.t.Logf("スマホ交換 answered after %v", time.Since(start).Round(time.Millisecond))
 	f.msgID, f.card = m.ID, m.Card()
-	f.observe(f.card, "step-"+swapSteps[0])
+	f.observe(f.card, "step-"+f.steps[0])
 	if titles := actionTitles(f.card); slices.Contains(titles, "Next") {
 		f.t.Fatalf("the bot answered スマホ交換 in English (buttons %q): the activity reached it with an en-* locale; the Playground's ja-JP shim (localeShim) did not apply", titles)
 	}
@@ -178,7 +200,7 @@ func (f *swapFlow) pressOn(msgID string, card json.RawMessage, title, label stri
 // ヘルプデスクに相談), each carrying the dialog, the step and a nonce.
 func (f *swapFlow) expectStep(n int) {
 	f.t.Helper()
-	step := swapSteps[n-1]
+	step := f.steps[n-1]
 	card := f.card
 	if id := cardIdentity(card); id != "step-"+step {
 		f.t.Fatalf("want step %d (card:step-%s), got card %q:\n%s", n, step, id, card)
@@ -190,7 +212,7 @@ func (f *swapFlow) expectStep(n int) {
 		bad = true
 	}
 	text := cardText(card)
-	for _, want := range []string{fmt.Sprintf("ステップ %d / %d", n, len(swapSteps)), f.titles[step]} {
+	for _, want := range []string{fmt.Sprintf("ステップ %d / %d", n, len(f.steps)), f.titles[step]} {
 		if !strings.Contains(text, want) {
 			fail("step %d card does not show %q:\n%s", n, want, card)
 		}
@@ -241,34 +263,35 @@ func (f *swapFlow) checkOpenURL() string {
 	return a.URL
 }
 
-// settleConfirmNew takes step 8's result: the invoke's answer when Graph
-// showed the new phone at once, or else (a 「確認しています」 card) the card
-// the bot's poll puts in its place (updateMessage) or sends anew.
-func (f *swapFlow) settleConfirmNew() {
+// settle takes the result of a step that checks Graph for a new
+// registration (confirm_new, add_passkey): the invoke's answer when Graph
+// showed it at once, or else (a 「確認しています」 card) the card the bot's
+// poll puts in its place (updateMessage) or sends anew.
+func (f *swapFlow) settle(step string) {
 	f.t.Helper()
-	if cardIdentity(f.card) != "step-confirm_new" || !strings.Contains(cardText(f.card), swapCheckingText) {
+	if cardIdentity(f.card) != "step-"+step || !strings.Contains(cardText(f.card), swapCheckingText) {
 		return
 	}
-	f.t.Logf("step 8 says the bot is still checking; waiting for the card it updates")
+	f.t.Logf("step %s says the bot is still checking; waiting for the card it updates", step)
 	m := f.chat.WaitFor(func(m Message) bool {
 		c := m.Card()
-		return cardIdentity(c) == "step-confirm_new" && !strings.Contains(cardText(c), swapCheckingText)
+		return cardIdentity(c) == "step-"+step && !strings.Contains(cardText(c), swapCheckingText)
 	}, 45*time.Second)
 	f.t.Logf("the bot's poll answered with %s of message %s", m.Action, m.ID)
 	if m.ID != f.msgID {
 		f.t.Logf("note: the result came as a new message %s, not an update of %s", m.ID, f.msgID)
 	}
 	f.msgID, f.card = m.ID, m.Card()
-	f.observe(f.card, "step-confirm_new-after-poll")
+	f.observe(f.card, "step-"+step+"-after-poll")
 }
 
-// finish presses 次へ on step 10 and checks the done card names the new
-// phone and the deleted old one.
+// finish presses 次へ on the last step and checks the done card names the
+// new phone and the deleted old one.
 func (f *swapFlow) finish(newDevice string) {
 	f.t.Helper()
 	f.press("次へ")
 	if id := cardIdentity(f.card); id != "done" {
-		f.t.Fatalf("after step 10, want the done card, got %q:\n%s", id, f.card)
+		f.t.Fatalf("after step %d, want the done card, got %q:\n%s", len(f.steps), id, f.card)
 	}
 	text := cardText(f.card)
 	for _, want := range []string{swapDoneTitle, newDevice, swapOldDevice} {
