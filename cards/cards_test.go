@@ -103,6 +103,7 @@ func cardCasesFrom(t testing.TB, content *Content) []cardCase {
 		// The whole phone: the passkey step, and a deletion step naming a
 		// passkey and asking about another authenticator app.
 		addStep("step-add_passkey-decline", StepView{Ref: testRef("add_passkey"), Index: 9, Total: 11, Decline: true})
+		addStep("step-add_passkey-checking", StepView{Ref: testRef("add_passkey"), Index: 9, Total: 11, Decline: true, Checking: true, CheckingPasskey: true})
 		addStep("step-add_passkey-found", StepView{Ref: testRef("add_passkey"), Index: 9, Total: 11, FoundPasskey: "iPhone 15"})
 		wholePhone := []Device{{Name: "iPhone SE (3rd generation)"}, {Kind: KindPasskey, Name: "iPhone SE (3rd generation)", Registered: "2026-09-12"}}
 		addStep("step-delete_old-passkey", StepView{Ref: testRef("delete_old"), Index: 10, Total: 11, Devices: wholePhone, AskOath: 1, BotDelete: true,

@@ -117,6 +117,10 @@ var catalog = map[string]map[Locale]string{
 		Japanese: "新しい Microsoft Authenticator の登録がまだ見つかりません。次の点を確認してから「再確認」を押してください。\n\n- PC の画面で最後の「次へ」まで押しましたか?\n- スマホで 2 桁の番号を入力して承認しましたか?\n- セキュリティ情報の一覧に新しい Microsoft Authenticator が表示されていますか?",
 		English:  "No new Microsoft Authenticator registration yet. Check the following, then press \"Check again\".\n\n- Did you press the last \"Next\" on the PC?\n- Did you enter the 2-digit number on the phone and approve?\n- Does the new Microsoft Authenticator appear in the security info list?",
 	},
+	"check.waiting.passkey": {
+		Japanese: "新しいスマホの Authenticator のパスキーを確認しています。少々お待ちください(最大 2 分)。",
+		English:  "Checking the passkey in Authenticator on your new phone. Please wait (up to 2 minutes).",
+	},
 	"check.passkey.found": {Japanese: "新しいスマホ「%s」の Authenticator のパスキーを確認しました。", English: "The passkey in Authenticator on your new phone \"%s\" is registered."},
 	"check.passkey.notfound": {
 		Japanese: "新しいスマホの Authenticator のパスキーがまだ見つかりません。セキュリティ情報の一覧に新しいパスキーが表示されているか確認してから「再確認」を押してください。パスキーを使わない場合は「パスキーは使わない」を押してください。",
@@ -162,8 +166,8 @@ var catalog = map[string]map[Locale]string{
 		English:  "There was no earlier Microsoft Authenticator registration, so there is nothing to delete. Next, check the app on your old phone.",
 	},
 	"delete.still": {
-		Japanese: "まだ削除されていません: %s。セキュリティ情報の一覧でその行の「削除」→「OK」を選んでから、「再確認」を押してください。",
-		English:  "Not deleted yet: %s. In the security info list, choose \"Delete\" then \"OK\" on that line, and press \"Check again\".",
+		Japanese: "まだ削除されていません: %s。セキュリティ情報の一覧でその行の「削除」→「OK」を選んでから、もう一度「次へ」を押してください。",
+		English:  "Not deleted yet: %s. In the security info list, choose \"Delete\" then \"OK\" on that line, and press \"Next\" again.",
 	},
 	"delete.newgone": {
 		Japanese: "新しいスマホ「%s」の登録が削除されています。新しいスマホをもう一度追加してください(サインイン方法の追加から)。",

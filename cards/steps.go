@@ -18,8 +18,9 @@ type StepView struct {
 	Devices []Device
 	// Problem is shown in attention colour: a check that failed, said plainly.
 	Problem string
-	// Checking says the bot is checking through Graph (次へ checks again).
-	Checking bool
+	// Checking says the bot is checking through Graph (次へ checks again);
+	// CheckingPasskey that it looks for the new phone's passkey.
+	Checking, CheckingPasskey bool
 	// Retry adds a 再確認 button (a check to run again).
 	Retry bool
 	// BotDelete adds the ボットで削除 button (GRAPH_ALLOW_DELETE).
@@ -147,7 +148,11 @@ func Step(c *Content, loc Locale, v StepView) Card {
 			}})
 	}
 	if v.Checking {
-		body = append(body, textBlock("⏳ "+Text(loc, "check.waiting"), "weight", "Bolder"))
+		waiting := "check.waiting"
+		if v.CheckingPasskey {
+			waiting = "check.waiting.passkey"
+		}
+		body = append(body, textBlock("⏳ "+Text(loc, waiting), "weight", "Bolder"))
 	}
 	if v.Problem != "" {
 		body = append(body, textBlock(v.Problem, "color", "Attention"))

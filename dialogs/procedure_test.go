@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -324,5 +325,39 @@ func TestPreloadedDialogServesTheFirstLoad(t *testing.T) {
 	a.Conversation.ConversationType, a.Type = "personal", schema.ConversationUpdate
 	if _, _, ok := WillLoad(a); ok {
 		t.Error("a conversation update reads no dialog")
+	}
+}
+
+// Every field of a step view is either filled into a hole or part of the
+// look: a view that differs from a cached one in any single field gets the
+// card the builder makes for it, not the cached one. (A field missing from
+// the look once served the poll's result from the waiting card's cache.)
+func TestStepCardsCacheKeysEveryField(t *testing.T) {
+	content := DefaultContent()
+	var sc stepCards
+	i, _ := rowOf(StepDeleteOld)
+	base := cards.StepView{Ref: cards.Ref{Dialog: newID(), Step: string(StepDeleteOld), Nonce: newID()}, Index: i + 1, Total: len(procedure)}
+	sc.render(content, cards.Japanese, base)
+	typ := reflect.TypeOf(base)
+	for f := range typ.NumField() {
+		field := typ.Field(f)
+		v := base
+		fv := reflect.ValueOf(&v).Elem().Field(f)
+		switch fv.Kind() {
+		case reflect.String:
+			fv.SetString("x")
+		case reflect.Bool:
+			fv.SetBool(true)
+		case reflect.Int:
+			fv.SetInt(int64(fv.Int() + 2))
+		case reflect.Slice:
+			fv.Set(reflect.ValueOf([]cards.Device{{Kind: cards.KindPasskey, Name: "n", Registered: "2026-09-12"}}))
+		default:
+			continue // Ref: holes and the step, covered above
+		}
+		got, want := sc.render(content, cards.Japanese, v), render(cards.Step(content, cards.Japanese, v))
+		if string(got) != string(want) {
+			t.Errorf("a view differing in %s got another look's card:\n got %s\nwant %s", field.Name, got, want)
+		}
 	}
 }

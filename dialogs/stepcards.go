@@ -123,7 +123,7 @@ func lookKey(loc cards.Locale, v cards.StepView) string {
 		b.WriteString(d.Registered)
 		b.WriteByte(0)
 	}
-	for _, on := range []bool{v.Checking, v.Retry, v.BotDelete, v.Lost, v.Decline} {
+	for _, on := range []bool{v.Checking, v.CheckingPasskey, v.Retry, v.BotDelete, v.Lost, v.Decline} {
 		if on {
 			b.WriteByte('1')
 		} else {

@@ -67,6 +67,7 @@ func (c *Conversation) stepCard(s *state, ti turnInfo, notice string) json.RawMe
 		if st.Leave == checkNewPasskey && s.NewPasskey != nil {
 			v.FoundPasskey = s.NewPasskey.Name
 		}
+		v.CheckingPasskey = s.Checking && st.Leave == checkNewPasskey
 		if st.Leave == checkDeleted {
 			v.Devices = c.devices(s.required(), ti)
 			v.BotDelete = c.botDelete(s)
