@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +17,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smartswap/mfabot/cards"
+	"github.com/smartswap/mfabot/internal/app"
+	"github.com/smartswap/mfabot/internal/redistest"
 )
 
 // postStatus sends a as Teams does and returns the status, without judging it.
@@ -131,4 +136,54 @@ func TestRetryAfterAStalledDuplicateCheckIsAnswered(t *testing.T) {
 	if len(ids) != 2 || ids[1] != stepCard("cautions") {
 		t.Fatalf("answers in the chat %v, want the help card and then step 1 (the retry answered once)", ids)
 	}
+}
+
+// The stored outcome of a card press rides on the dialog's save: a press
+// that moves the dialog makes no write of its record of its own (the save
+// script marks it done with the answer), while a typed message, whose
+// answer leaves after the save, marks its record once it has.
+func TestPressRecordRidesOnTheSave(t *testing.T) {
+	var mu sync.Mutex
+	var finishes int // record writes of their own: one key, a record's
+	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(t)})
+	t.Cleanup(func() { rdb.Close() })
+	rdb.AddHook(countHook{func(args []any) {
+		if len(args) > 3 && fmt.Sprint(args[0]) == "evalsha" && fmt.Sprint(args[2]) == "1" && strings.Contains(fmt.Sprint(args[3]), ":seen:") {
+			mu.Lock()
+			finishes++
+			mu.Unlock()
+		}
+	}})
+	c := newUser(t)
+	c.startBot(redistest.Prefix(t), nil, app.Options{Redis: rdb})
+	count := func() int { mu.Lock(); defer mu.Unlock(); return finishes }
+
+	step1 := c.say("スマホ交換")
+	if n := count(); n != 1 {
+		t.Fatalf("the message's record was written %d times on its own, want 1", n)
+	}
+	press := pressActivity(c, step1, cards.VerbNext)
+	first := c.post(press)
+	if n := count(); n != 1 {
+		t.Fatalf("the press wrote its record %d times on its own, want 0 (it rides on the save)", n-1)
+	}
+	if again := c.post(press); again.Body.String() != first.Body.String() {
+		t.Fatalf("the redelivered press answered\n%s\nthe press\n%s", again.Body, first.Body)
+	}
+}
+
+// countHook tells f the arguments of every command go-redis sends.
+type countHook struct{ f func(args []any) }
+
+func (h countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.f(cmd.Args())
+		return next(ctx, cmd)
+	}
+}
+
+func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }

@@ -166,6 +166,10 @@ type Server struct {
 // dedupeTTL is how long an activity id is remembered.
 const dedupeTTL = time.Hour
 
+// RecordTTL is how long a completed turn's record (and its answer) is
+// kept: redeliveries within it get the answer again.
+const RecordTTL = dedupeTTL
+
 // recordTimeout bounds finishing or dropping a turn's record, which
 // happens when the turn's own budget may be spent.
 const recordTimeout = 2 * time.Second
@@ -365,9 +369,11 @@ func (s *Server) handleMessages() http.Handler {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.TurnTimeout)
 		defer cancel()
 
+		tr := &TurnRecord{Token: rec.token}
 		if s.opts.Dedupe != nil && act.ID != "" {
 			var d Delivery
 			var err error
+			ctx = context.WithValue(ctx, turnRecordKey{}, tr)
 			ctx, rec.key, d, err = s.begin(ctx, act, rec.token)
 			switch {
 			case err != nil:
@@ -404,8 +410,8 @@ func (s *Server) handleMessages() http.Handler {
 			return
 		}
 		status, body := encodeInvokeResponse(resp)
-		if rec.key != "" {
-			s.finish(ctx, log, rec, storedAnswer(status, body))
+		if answer := storedAnswer(status, body); rec.key != "" && !tr.holds(answer) {
+			s.finish(ctx, log, rec, answer)
 		}
 		writeAnswer(w, status, body)
 	})
@@ -414,6 +420,47 @@ func (s *Server) handleMessages() http.Handler {
 // record names a turn's idempotency record: its key ("" for none) and the
 // attempt's token.
 type record struct{ key, token string }
+
+// TurnRecord is the turn's idempotency record as its context carries it
+// (TurnRecordFrom), for a store that saves the turn's state and can mark
+// the record done with the turn's answer in the same write: it says so
+// with MarkedDone, and the bot then writes the record only if the turn
+// answers otherwise.
+type TurnRecord struct {
+	// Token is the attempt's own mark on the record.
+	Token  string
+	mu     sync.Mutex
+	stored []byte
+	marked bool
+}
+
+// MarkedDone says the record was marked done holding stored (an answer
+// encoded by StoredAnswer).
+func (r *TurnRecord) MarkedDone(stored []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stored, r.marked = stored, true
+}
+
+// holds reports whether the record was marked done holding stored.
+func (r *TurnRecord) holds(stored []byte) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.marked && bytes.Equal(r.stored, stored)
+}
+
+type turnRecordKey struct{}
+
+// TurnRecordFrom returns the record of the turn running in ctx (nil
+// outside a turn), for the Prefetcher that begins it.
+func TurnRecordFrom(ctx context.Context) *TurnRecord {
+	r, _ := ctx.Value(turnRecordKey{}).(*TurnRecord)
+	return r
+}
+
+// StoredAnswer encodes an invoke's answer as the record keeps it, the same
+// bytes the bot compares with what a store marked.
+func StoredAnswer(resp InvokeResponse) []byte { return storedAnswer(encodeInvokeResponse(resp)) }
 
 // readActivity reads and decodes the request's activity. refused is the
 // outcome of a body that is not one (too large, unreadable, no type) and

@@ -179,6 +179,9 @@ func (c *Conversation) handle(ctx context.Context, ti turnInfo, in input) (outco
 			return nil, nil
 		}
 		if in.obs == nil {
+			choose(ctx, out.card)
+		}
+		if in.obs == nil {
 			out.next.By = ti.activity
 		}
 		if ti.tzName != "" {

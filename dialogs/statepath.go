@@ -3,6 +3,7 @@ package dialogs
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -102,7 +103,7 @@ func (d *dialogs) update(ctx context.Context, k userKey, log *slog.Logger, decid
 		if err != nil {
 			return cur, nil, err
 		}
-		saved, ok, err := d.store.SaveDialog(ctx, k.tenant, k.user, doc, rev)
+		saved, ok, err := d.save(ctx, k, doc, rev)
 		if err != nil {
 			return cur, nil, err
 		}
@@ -114,6 +115,70 @@ func (d *dialogs) update(ctx context.Context, k userKey, log *slog.Logger, decid
 		}
 	}
 	return nil, nil, fmt.Errorf("dialog kept changing: gave up after %d attempts", maxCASAttempts)
+}
+
+// save writes the dialog by compare-and-set. In the turn of a card press
+// whose answer the decision has chosen (the turn's record in ctx, for this
+// user), the same write marks the turn's delivery record done with that
+// answer (the stored outcome rides on the save's round trip).
+func (d *dialogs) save(ctx context.Context, k userKey, doc []byte, rev int64) (int64, bool, error) {
+	rec, _ := ctx.Value(turnRecordKey{}).(*turnRecord)
+	fs, can := d.store.(finishingStore)
+	if rec == nil || !can || rec.used || rec.k != k || rec.pending == nil {
+		return d.store.SaveDialog(ctx, k.tenant, k.user, doc, rev)
+	}
+	answer := rec.answer(rec.pending)
+	saved, ok, finished, err := fs.SaveDialogFinishing(ctx, k.tenant, k.user, doc, rev, rec.key, rec.token, answer, rec.ttl)
+	if ok {
+		rec.used = true
+		if finished {
+			rec.done(answer)
+		}
+	}
+	return saved, ok, err
+}
+
+// finishingStore is a Store that can save a dialog and mark the turn's
+// delivery record done in one write.
+type finishingStore interface {
+	SaveDialogFinishing(ctx context.Context, tenant, user string, doc []byte, prevRev int64, recorded, token string, answer []byte, ttl time.Duration) (rev int64, saved, finished bool, err error)
+}
+
+// WithTurnRecord returns ctx carrying the delivery record of a card
+// press's turn by (tenant, user): the key and token the protocol layer
+// recorded it under, how long a done record is kept, how the turn's answer
+// is stored for a card (answer), and whom to tell that the save stored it
+// (done). The turn's first save of that user's dialog marks the record
+// done in the same write; the protocol layer then makes no write of its
+// own unless the turn answers otherwise.
+func WithTurnRecord(ctx context.Context, tenant, user, key, token string, ttl time.Duration, answer func(card json.RawMessage) []byte, done func(stored []byte)) context.Context {
+	return context.WithValue(ctx, turnRecordKey{}, &turnRecord{
+		k: userKey{tenant: tenant, user: user}, key: key, token: token, ttl: ttl, answer: answer, done: done,
+	})
+}
+
+type turnRecordKey struct{}
+
+// turnRecord is the record of the turn running in a context; a turn runs
+// its decisions one after the other, so it needs no lock.
+type turnRecord struct {
+	k          userKey
+	key, token string
+	ttl        time.Duration
+	answer     func(card json.RawMessage) []byte
+	done       func(stored []byte)
+	// pending is the card the turn's decision chose (set by handle before
+	// the save); used says the record was marked by a save.
+	pending json.RawMessage
+	used    bool
+}
+
+// choose records the card a decision chose as the turn's answer, for the
+// save that follows.
+func choose(ctx context.Context, card json.RawMessage) {
+	if rec, _ := ctx.Value(turnRecordKey{}).(*turnRecord); rec != nil && !rec.used {
+		rec.pending = card
+	}
 }
 
 // queueReminder makes the queue hold the reminder the saved dialog plans,

@@ -119,6 +119,40 @@ func (s *Store) loadVersioned(ctx context.Context, key string, ttl time.Duration
 	return []byte(doc), rev, nil
 }
 
+// casFinishScript is casScript that also marks the turn's delivery record
+// (KEYS[2], on the same slot) done with the turn's answer, if the turn's
+// attempt (ARGV[5], its token) still has it in progress: one round trip
+// for the save and the stored outcome.
+var casFinishScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'rev')
+if (cur or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'rev', ARGV[2], 'doc', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if redis.call('GET', KEYS[2]) == 'p:' .. ARGV[5] then
+  redis.call('SET', KEYS[2], 'd:' .. ARGV[5] .. ':' .. ARGV[6], 'PX', ARGV[7])
+  return 2
+end
+return 1
+`)
+
+// SaveDialogFinishing is SaveDialog that also marks the delivery record
+// recorded (a key BeginLoadDialog returned for this user) done with answer,
+// kept for ttl, if the attempt holding token still has it in progress;
+// finished says it did.
+func (s *Store) SaveDialogFinishing(ctx context.Context, tenant, user string, doc []byte, prevRev int64, recorded, token string, answer []byte, ttl time.Duration) (rev int64, saved, finished bool, err error) {
+	next := prevRev + 1
+	n, err := casFinishScript.Run(ctx, s.rdb, []string{s.dialogKey(tenant, user), s.prefix + recorded},
+		strconv.FormatInt(prevRev, 10), strconv.FormatInt(next, 10), doc, DialogTTL.Milliseconds(),
+		token, answer, ttl.Milliseconds()).Int()
+	if err != nil {
+		return 0, false, false, fmt.Errorf("save dialog: %w", err)
+	}
+	if n == 0 {
+		return 0, false, false, nil
+	}
+	return next, true, n == 2, nil
+}
+
 // SaveDialog writes doc if the stored revision is still prevRev (0 for a
 // dialog that did not exist) and returns the new revision. saved is false
 // when another turn changed the dialog first: reload and decide again.

@@ -147,16 +147,55 @@ func TestDeliveryRecord(t *testing.T) {
 	if err != nil || !done.Done || string(done.Answer) != `200 {"a":1}` {
 		t.Fatalf("after finish: %+v %v", done, err)
 	}
-	if err := s.Forget(ctx, "seen:a:1", "tok"); err != nil {
+	if err := s.Forget(ctx, "seen:a:1", "tok-2"); err != nil {
 		t.Fatal(err)
 	}
 	if d, _ := s.Begin(ctx, "seen:a:1", "tok-4", 15*time.Second); !d.Done {
-		t.Fatal("Forget dropped a completed record")
+		t.Fatal("another attempt's Forget dropped a completed record")
 	}
 	// A record of the version before states (the token alone) is done.
 	rdb.Set(ctx, prefix+"seen:old", "some-token", time.Hour)
 	if d, _ := s.Begin(ctx, "seen:old", "tok", 15*time.Second); !d.Done || d.Answer != nil {
 		t.Fatalf("a record of the earlier format: %+v", d)
+	}
+}
+
+// The save of an invoke's dialog marks its record done with the answer in
+// the same script; a turn that then fails (its answer did not leave) drops
+// it again, and a save by an attempt that does not hold the record leaves
+// it alone.
+func TestSaveDialogFinishing(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newStore(t)
+	const tenant, user = "t-f", "u-f"
+	recorded, d, _, _, err := s.BeginLoadDialog(ctx, "seen:f:1", "tok", 15*time.Second, tenant, user)
+	if err != nil || !d.First {
+		t.Fatal(d, err)
+	}
+	rev, saved, finished, err := s.SaveDialogFinishing(ctx, tenant, user, []byte(`{"v":1}`), 0, recorded, "tok", []byte(`200 {"x":1}`), time.Hour)
+	if err != nil || !saved || !finished || rev != 1 {
+		t.Fatalf("rev %d saved %v finished %v err %v", rev, saved, finished, err)
+	}
+	if _, d, _, _, _ := s.BeginLoadDialog(ctx, "seen:f:1", "tok-2", 15*time.Second, tenant, user); !d.Done || string(d.Answer) != `200 {"x":1}` {
+		t.Fatalf("after the save: %+v", d)
+	}
+	// The same attempt may overwrite its own answer (Finish), and drop it.
+	if ok, err := s.Finish(ctx, recorded, "tok", []byte("200 {}"), time.Hour); !ok || err != nil {
+		t.Fatalf("finish over its own save's mark: %v %v", ok, err)
+	}
+	if err := s.Forget(ctx, recorded, "tok"); err != nil {
+		t.Fatal(err)
+	}
+	if _, d, _, _, _ := s.BeginLoadDialog(ctx, "seen:f:1", "tok-3", 15*time.Second, tenant, user); !d.First {
+		t.Fatalf("after the attempt's Forget: %+v, want first", d)
+	}
+	// tok-3 holds it now: a save by another attempt saves but marks nothing.
+	_, saved, finished, err = s.SaveDialogFinishing(ctx, tenant, user, []byte(`{"v":2}`), 1, recorded, "tok", []byte("x"), time.Hour)
+	if err != nil || !saved || finished {
+		t.Fatalf("another attempt's save: saved %v finished %v err %v", saved, finished, err)
+	}
+	if ok, _ := s.Finish(ctx, recorded, "tok", nil, time.Hour); ok {
+		t.Fatal("an attempt finished a record another attempt holds")
 	}
 }
 

@@ -8,6 +8,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -174,7 +175,14 @@ func (d dedupe) BeginPrefetch(ctx context.Context, key, token string, lease time
 	if err != nil || !r.First {
 		return ctx, recorded, bot.Delivery(r), err
 	}
-	return dialogs.WithLoaded(ctx, tenant, user, doc, rev), recorded, bot.Delivery(r), nil
+	ctx = dialogs.WithLoaded(ctx, tenant, user, doc, rev)
+	if tr := bot.TurnRecordFrom(ctx); tr != nil && a.Type == schema.Invoke {
+		// A card press's answer is the card its decision chose: the save
+		// of the dialog stores it in the same write.
+		ctx = dialogs.WithTurnRecord(ctx, tenant, user, recorded, token, bot.RecordTTL,
+			func(card json.RawMessage) []byte { return bot.StoredAnswer(bot.CardInvokeResponse(card)) }, tr.MarkedDone)
+	}
+	return ctx, recorded, bot.Delivery(r), nil
 }
 
 // run starts the replica's long-lived work under g, until ctx ends: the
