@@ -200,6 +200,16 @@ func TestFaultMatrixInvokeRedelivered(t *testing.T) {
 		if status := c.say("状況"); !strings.Contains(text(status), "2 / 10") {
 			t.Errorf("the dialog moved other than once: %s", text(status))
 		}
+		// After a later press moved the dialog on, the first press
+		// redelivered moves nothing and answers with the current step.
+		c.press(card, cards.VerbNext)
+		late := c.post(press)
+		if _, card, _ := invokeAnswer(t, late.Body.Bytes()); cards.CardID(card) != stepCard("open_page") || !strings.Contains(text(card), "古くなっています") {
+			t.Errorf("a late redelivery answered %s", late.Body)
+		}
+		if status := c.say("状況"); !strings.Contains(text(status), "3 / 10") {
+			t.Errorf("a late redelivery moved the dialog: %s", text(status))
+		}
 	})
 	t.Run("after failure", func(t *testing.T) {
 		rs := startFaultRedis(t)

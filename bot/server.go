@@ -384,6 +384,20 @@ func (s *Server) handleMessages() http.Handler {
 				outcome = OutcomeUnavailable
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
+			case d.Done && string(d.Answer) == ReplayAnswer:
+				// Answered again by the handler, from the state the first
+				// delivery saved; nothing is recorded or changed.
+				log.InfoContext(ctx, "duplicate delivery answered again from the saved state")
+				outcome = OutcomeDuplicate
+				resp, err := s.route(ctx, &Turn{Activity: act, conn: s.opts.Connector, logger: log, later: s.runLater(log)})
+				if err != nil {
+					log.ErrorContext(ctx, "answering a duplicate delivery failed", "err", err)
+					w.WriteHeader(http.StatusInternalServerError)
+					return
+				}
+				status, body := encodeInvokeResponse(resp)
+				writeAnswer(w, status, body)
+				return
 			case d.Done:
 				log.InfoContext(ctx, "duplicate delivery answered as before")
 				outcome = OutcomeDuplicate
@@ -421,6 +435,13 @@ func (s *Server) handleMessages() http.Handler {
 // attempt's token.
 type record struct{ key, token string }
 
+// ReplayAnswer is what a completed turn's record holds when its answer is
+// given again by running the turn again: its handler answers a
+// redelivery from the state the first delivery saved and changes nothing
+// (a card press carries the card's nonce: it can move the dialog once
+// only). It keeps a record a few bytes long instead of the card.
+const ReplayAnswer = "~"
+
 // TurnRecord is the turn's idempotency record as its context carries it
 // (TurnRecordFrom), for a store that saves the turn's state and can mark
 // the record done with the turn's answer in the same write: it says so
@@ -434,8 +455,9 @@ type TurnRecord struct {
 	marked bool
 }
 
-// MarkedDone says the record was marked done holding stored (an answer
-// encoded by StoredAnswer).
+// MarkedDone says the record was marked done for the answer stored (as
+// StoredAnswer encodes it): the turn answering so needs no write of its
+// own.
 func (r *TurnRecord) MarkedDone(stored []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -127,12 +127,11 @@ func (d *dialogs) save(ctx context.Context, k userKey, doc []byte, rev int64) (i
 	if rec == nil || !can || rec.used || rec.k != k || rec.pending == nil {
 		return d.store.SaveDialog(ctx, k.tenant, k.user, doc, rev)
 	}
-	answer := rec.answer(rec.pending)
-	saved, ok, finished, err := fs.SaveDialogFinishing(ctx, k.tenant, k.user, doc, rev, rec.key, rec.token, answer, rec.ttl)
+	saved, ok, finished, err := fs.SaveDialogFinishing(ctx, k.tenant, k.user, doc, rev, rec.key, rec.token, rec.stored, rec.ttl)
 	if ok {
 		rec.used = true
 		if finished {
-			rec.done(answer)
+			rec.done(rec.pending)
 		}
 	}
 	return saved, ok, err
@@ -146,14 +145,16 @@ type finishingStore interface {
 
 // WithTurnRecord returns ctx carrying the delivery record of a card
 // press's turn by (tenant, user): the key and token the protocol layer
-// recorded it under, how long a done record is kept, how the turn's answer
-// is stored for a card (answer), and whom to tell that the save stored it
-// (done). The turn's first save of that user's dialog marks the record
-// done in the same write; the protocol layer then makes no write of its
-// own unless the turn answers otherwise.
-func WithTurnRecord(ctx context.Context, tenant, user, key, token string, ttl time.Duration, answer func(card json.RawMessage) []byte, done func(stored []byte)) context.Context {
+// recorded it under, how long a done record is kept, what the done record
+// holds (stored: for a card press, a mark that its answer is given again
+// from the saved dialog, since a redelivered press answers from the state
+// its first delivery saved and moves nothing), and whom to tell which card
+// the save recorded as the answer (done). The turn's first save of that
+// user's dialog marks the record done in the same write; the protocol
+// layer then makes no write of its own unless the turn answers otherwise.
+func WithTurnRecord(ctx context.Context, tenant, user, key, token string, ttl time.Duration, stored []byte, done func(card json.RawMessage)) context.Context {
 	return context.WithValue(ctx, turnRecordKey{}, &turnRecord{
-		k: userKey{tenant: tenant, user: user}, key: key, token: token, ttl: ttl, answer: answer, done: done,
+		k: userKey{tenant: tenant, user: user}, key: key, token: token, ttl: ttl, stored: stored, done: done,
 	})
 }
 
@@ -165,8 +166,8 @@ type turnRecord struct {
 	k          userKey
 	key, token string
 	ttl        time.Duration
-	answer     func(card json.RawMessage) []byte
-	done       func(stored []byte)
+	stored     []byte
+	done       func(card json.RawMessage)
 	// pending is the card the turn's decision chose (set by handle before
 	// the save); used says the record was marked by a save.
 	pending json.RawMessage

@@ -178,9 +178,12 @@ func (d dedupe) BeginPrefetch(ctx context.Context, key, token string, lease time
 	ctx = dialogs.WithLoaded(ctx, tenant, user, doc, rev)
 	if tr := bot.TurnRecordFrom(ctx); tr != nil && a.Type == schema.Invoke {
 		// A card press's answer is the card its decision chose: the save
-		// of the dialog stores it in the same write.
-		ctx = dialogs.WithTurnRecord(ctx, tenant, user, recorded, token, bot.RecordTTL,
-			func(card json.RawMessage) []byte { return bot.StoredAnswer(bot.CardInvokeResponse(card)) }, tr.MarkedDone)
+		// of the dialog marks the record done in the same write, holding
+		// only the mark that a redelivery is answered again from the saved
+		// dialog (the card itself is 5–12 KB; keeping it an hour per press
+		// cost Redis memory and a few percent of throughput).
+		ctx = dialogs.WithTurnRecord(ctx, tenant, user, recorded, token, bot.RecordTTL, []byte(bot.ReplayAnswer),
+			func(card json.RawMessage) { tr.MarkedDone(bot.StoredAnswer(bot.CardInvokeResponse(card))) })
 	}
 	return ctx, recorded, bot.Delivery(r), nil
 }
