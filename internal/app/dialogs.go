@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
@@ -260,8 +261,9 @@ type graphDirectory struct {
 
 var _ dialogs.Directory = graphDirectory{}
 
-// ListMethods lists the kinds asked for, one Graph call each, one after
-// the other (a check asks for one to three kinds). A kind other than push
+// ListMethods lists the kinds asked for, one Graph call each, at the same
+// time (the snapshot asks for three; one after the other they added a
+// round trip to Graph each to the first answer). A kind other than push
 // that Graph refuses (403) is skipped, named with its permission and
 // counted for the operator; any other failure fails the listing, since a
 // check must not pass on what it could not see.
@@ -270,9 +272,23 @@ func (d graphDirectory) ListMethods(ctx context.Context, userID string, kinds ..
 	if err != nil {
 		return dialogs.Listing{}, err
 	}
+	type listed struct {
+		ms  []dialogs.Method
+		err error
+	}
+	got := make([]listed, len(kinds))
+	if len(kinds) == 1 {
+		got[0].ms, got[0].err = listKind(ctx, c, userID, kinds[0])
+	} else {
+		var wg sync.WaitGroup
+		for i, k := range kinds {
+			wg.Go(func() { got[i].ms, got[i].err = listKind(ctx, c, userID, k) })
+		}
+		wg.Wait()
+	}
 	var l dialogs.Listing
-	for _, k := range kinds {
-		ms, err := listKind(ctx, c, userID, k)
+	for i, k := range kinds {
+		ms, err := got[i].ms, got[i].err
 		var ge *graph.Error
 		if err != nil && k != dialogs.KindPush && graph.IsForbidden(err) && errors.As(err, &ge) {
 			if l.Skipped == nil {
