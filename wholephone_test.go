@@ -321,6 +321,11 @@ func TestTAPDeletedOnceTheNewPhoneIsVerified(t *testing.T) {
 	if !strings.Contains(r.logs.String(), `"event":"temporary_access_pass_deleted"`) {
 		t.Error("no audit line for the deletion")
 	}
+	// The ticket's card in the channel shows it.
+	updates := r.inChannel(http.MethodPut)
+	if len(updates) == 0 || !strings.Contains(text(cardOf(t, updates[len(updates)-1])), "ボットが一時アクセスパスを削除") {
+		t.Error("the ticket card does not show the pass's deletion")
+	}
 	if strings.Contains(r.logs.String(), pass) {
 		t.Error("the pass is in the logs")
 	}

@@ -301,6 +301,10 @@ var catalog = map[string]map[Locale]string{
 		Japanese: "%s %s が一時アクセスパスを発行(ユーザーの 1:1 チャットにのみ送信)",
 		English:  "%s %s issued a Temporary Access Pass (sent to the user's 1:1 chat only)",
 	},
+	"hd.history.tapdeleted": {
+		Japanese: "%s 新しいスマホを確認したため、ボットが一時アクセスパスを削除",
+		English:  "%s the new phone is verified: the bot deleted the Temporary Access Pass",
+	},
 	"hd.history.revoked": {Japanese: "%s %s がすべてのセッションをサインアウト", English: "%s %s signed out all sessions"},
 	"hd.escalated": {
 		Japanese: "自動エスカレーション: リマインダーをすべて送った後も古いスマホの登録が残っています。",

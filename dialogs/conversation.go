@@ -71,6 +71,9 @@ type Conversation struct {
 	dialogs *dialogs
 	steps   stepCards
 	leases  Leases
+	// tapDeleted, when set (the helpdesk), is told that the pass of a lost
+	// phone's ticket was deleted, once the change is saved.
+	tapDeleted func(ctx context.Context, ti turnInfo, ticket int64)
 }
 
 // NewConversation assembles the conversation. It does no I/O.
@@ -138,6 +141,9 @@ type outcome struct {
 	lost bool
 	// planned: the decision planned the reminder itself (あとで).
 	planned bool
+	// tapDeleted: the helpdesk's Temporary Access Pass of this dialog was
+	// deleted (the new phone is verified).
+	tapDeleted bool
 }
 
 // turnInfo is what a decision needs to know of the activity.
@@ -194,6 +200,9 @@ func (c *Conversation) handle(ctx context.Context, ti turnInfo, in input) (outco
 	})
 	if err != nil {
 		return outcome{}, err
+	}
+	if out.tapDeleted && out.next != nil && out.next.Ticket != 0 && c.tapDeleted != nil {
+		c.tapDeleted(ctx, ti, out.next.Ticket)
 	}
 	return out, nil
 }

@@ -490,12 +490,15 @@ func (c *Conversation) checkNew(next *state, obs observation, verb string, now t
 	next.New = &device{ID: found.ID, Kind: KindPush, Name: found.DeviceName, Created: found.Created}
 	next.Old = old
 	next.Oath = next.snapOf(KindOath)
-	if obs.tapGone && next.TAP != nil {
+	tapDeleted := obs.tapGone && next.TAP != nil
+	if tapDeleted {
 		next.TAP = nil
 		next.Problem = "tap.deleted"
 		next.record(now, "temporary access pass deleted")
 	}
-	return show("new registration found: " + found.DeviceName)
+	out := show("new registration found: " + found.DeviceName)
+	out.tapDeleted = tapDeleted
+	return out
 }
 
 // checkNewPasskey looks for an Authenticator passkey that was not in the
@@ -548,9 +551,14 @@ func (c *Conversation) checkDeleted(next *state, obs observation, now time.Time,
 		next.Problem = problemKey(obs.err)
 		return show("deletion check failed")
 	}
-	if obs.tapGone && next.TAP != nil {
+	tapDeleted := obs.tapGone && next.TAP != nil
+	if tapDeleted {
 		next.TAP = nil
 		next.record(now, "temporary access pass deleted")
+	}
+	show = func(what string) outcome {
+		next.record(now, what)
+		return outcome{next: next, card: c.stepCard(next, ti, ""), tapDeleted: tapDeleted}
 	}
 	listed := map[string]bool{}
 	for _, m := range obs.list.Methods {

@@ -98,7 +98,7 @@ func NewHelpdesk(o HelpdeskOptions) *Helpdesk {
 
 // TicketEvent is what the webhook receives: no secrets.
 type TicketEvent struct {
-	Event    string    `json:"event"` // created, note_added, assigned, resolved, reopened, tap_issued, sessions_revoked
+	Event    string    `json:"event"` // created, note_added, assigned, resolved, reopened, tap_issued, sessions_revoked, tap_deleted
 	At       time.Time `json:"at"`
 	Ticket   int64     `json:"ticket"`
 	Status   string    `json:"status"`

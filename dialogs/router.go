@@ -66,6 +66,7 @@ func NewRouter(conv *Conversation, help *Helpdesk) *Router {
 		}}
 		return r
 	}
+	conv.tapDeleted = help.noteTAPDeleted
 	r.routes[verbSetup] = route{anywhere: true, run: help.setup}
 	r.routes[cards.VerbStats] = route{anywhere: true, run: help.stats}
 	r.routes[cards.VerbHelpdeskSubmit] = route{run: help.submit}

@@ -312,6 +312,26 @@ func (h *Helpdesk) issueTAP(ctx context.Context, x *ticketTurn) error {
 	return nil
 }
 
+// noteTAPDeleted notes in a lost phone's ticket that the bot deleted the
+// Temporary Access Pass once the new phone was verified, and updates the
+// ticket's card in the channel.
+func (h *Helpdesk) noteTAPDeleted(ctx context.Context, ti turnInfo, number int64) {
+	line := cards.Text(cards.Japanese, "hd.history.tapdeleted", h.now().In(tokyo).Format("2006-01-02 15:04"))
+	tk, err := h.updateTicket(ctx, ti.tenant, ti.user, number, func(tk *ticket) bool {
+		tk.History = append(tk.History, line)
+		if over := len(tk.History) - maxHistory; over > 0 {
+			tk.History = slices.Clone(tk.History[over:])
+		}
+		return true
+	})
+	if err != nil || tk == nil {
+		ti.log.WarnContext(ctx, "helpdesk: the pass's deletion was not noted in the ticket", "err", err, "ticket", number)
+		return
+	}
+	h.notify(ctx, "tap_deleted", tk, "")
+	h.refreshCard(ctx, ti, tk)
+}
+
 // resumeAtSignIn moves (or starts) the user's dialog at the step that
 // takes the snapshot first: signing in to the security-info page, with
 // the pass.

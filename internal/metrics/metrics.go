@@ -109,7 +109,7 @@ func New() *Metrics {
 		Buckets: completionBuckets,
 	})
 	m.tickets = counterVec("ticket_events_total",
-		"Helpdesk ticket events: opened, note_added, assigned, resolved, reopened, tap_issued, sessions_revoked.", "event")
+		"Helpdesk ticket events: opened, note_added, assigned, resolved, reopened, tap_issued, sessions_revoked, tap_deleted.", "event")
 
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),

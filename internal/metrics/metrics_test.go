@@ -49,7 +49,7 @@ mfabot_dialog_steps_entered_total{step="old_phone"} 0
 # HELP mfabot_dialogs_cancelled_total Procedures cancelled, by the step they were at.
 # TYPE mfabot_dialogs_cancelled_total counter
 mfabot_dialogs_cancelled_total{step="cautions"} 1
-# HELP mfabot_ticket_events_total Helpdesk ticket events: opened, note_added, assigned, resolved, reopened, tap_issued, sessions_revoked.
+# HELP mfabot_ticket_events_total Helpdesk ticket events: opened, note_added, assigned, resolved, reopened, tap_issued, sessions_revoked, tap_deleted.
 # TYPE mfabot_ticket_events_total counter
 mfabot_ticket_events_total{event="opened"} 1
 mfabot_ticket_events_total{event="resolved"} 1
