@@ -38,10 +38,11 @@ Flags:
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return fmt.Errorf("manifest: %w", err)
+		return &usageError{"manifest: " + err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("manifest: unexpected argument %q (the only flag is -out)", fs.Arg(0))
+		fs.Usage()
+		return &usageError{fmt.Sprintf("manifest: unexpected argument %q (the only flag is -out)", fs.Arg(0))}
 	}
 	if *out == "" {
 		return errors.New("manifest: -out is empty")
