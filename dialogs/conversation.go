@@ -61,6 +61,9 @@ type ConversationOptions struct {
 	Helpdesk bool
 	// Logger receives what happens outside a turn.
 	Logger *slog.Logger
+	// Language, when set, is the language of every answer, whatever the
+	// activity's locale (BOT_LANGUAGE); "" follows the locale.
+	Language cards.Locale
 }
 
 // Conversation is the procedure with one user: it moves the user's dialog
