@@ -84,10 +84,24 @@ func (r *Router) OnMessage(ctx context.Context, t Turn) error {
 	ti := r.info(a, t.Logger())
 	r.conv.remember(ctx, t, ti)
 	act := action{verb: parseCommand(a.Text)}
+	pressed := "" // the message of the card pressed (Action.Submit)
 	if verb, ref, ok := actionFromValue(a.Value); ok {
 		act = action{verb: verb, ref: ref, data: actionData(a.Value)}
+		pressed = a.ReplyToID
 	}
 	ans := r.route(ctx, t, ti, act)
+	if pressed != "" && ans.card != nil {
+		// A press of Action.Submit: its answer replaces the pressed card,
+		// as an Action.Execute press's does.
+		err := t.Update(ctx, pressed, ans.activity())
+		if err == nil {
+			if ans.then != nil {
+				ans.then(pressed)
+			}
+			return nil
+		}
+		ti.log.WarnContext(ctx, "could not update the pressed card in place; sending a new one", "err", err)
+	}
 	if _, err := t.Send(ctx, ans.activity()); err != nil {
 		return err
 	}

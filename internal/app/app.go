@@ -83,6 +83,10 @@ type App struct {
 	validator *bot.Validator // nil in local mode
 	connector *bot.Connector // replies, updates, the helpdesk channel
 	proactive *bot.Connector // reminders: leaves 429s to the worker
+	// out and proactiveOut are the two as the conversation sends through
+	// them: in CARD_ACTIONS=submit every card's buttons become
+	// Action.Submit on the way out.
+	out, proactiveOut cardSender
 	graph     *graphs
 	conv      *conversation
 	server    *bot.Server
@@ -155,7 +159,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		Logger:         a.logger,
 		Handler:        a.conv.turns(),
 		Mounts:         a.mounts,
-		Connector:      a.connector,
+		Connector:      a.out,
 		AllowedTenants: cfg.AllowedTenants,
 		Dedupe:         a.conv.dedupe(),
 		Observer:       a.metrics,
@@ -222,6 +226,10 @@ func (a *App) connectBot() {
 		Tokens: tokens, AllowedHosts: cfg.AllowedServiceURLHosts, AllowLoopback: cfg.LocalMode,
 		Logger: a.logger, MaxAttempts: 2, MaxRetryWait: time.Second, Observer: a.metrics,
 	})
+	a.out, a.proactiveOut = a.connector, a.proactive
+	if cfg.SubmitActions {
+		a.out, a.proactiveOut = submitCards{a.connector}, submitCards{a.proactive}
+	}
 }
 
 // Handler is the bot's HTTP surface: POST /api/messages, GET /healthz and

@@ -100,6 +100,9 @@ type Config struct {
 	BindHost string
 
 	LogLevel slog.Level
+	// SubmitActions: every button of every card is Action.Submit
+	// (CARD_ACTIONS=submit) instead of Action.Execute.
+	SubmitActions bool
 	// Language is the language every answer is in ("ja", "en"); "" (auto)
 	// follows each activity's locale (BOT_LANGUAGE).
 	Language string
@@ -269,6 +272,15 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.Helpdesk, err2 = loadHelpdesk(get, getenv, c.LocalMode); err2 != nil {
 		return c, err2
+	}
+
+	switch v := strings.ToLower(get("CARD_ACTIONS")); v {
+	case "", "execute":
+		c.SubmitActions = false
+	case "submit":
+		c.SubmitActions = true
+	default:
+		return c, &Error{"CARD_ACTIONS", fmt.Sprintf("%q is not execute or submit", v)}
 	}
 
 	switch v := strings.ToLower(get("BOT_LANGUAGE")); v {
