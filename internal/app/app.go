@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -39,9 +40,12 @@ type Options struct {
 	Now func() time.Time
 	// GraphTimeout bounds each Graph call (zero: the graph package's 60 s).
 	GraphTimeout time.Duration
+	// GraphCredential, when set, is the credential of the Graph client
+	// when none is configured (tests: an Entra that does not answer).
+	GraphCredential azcore.TokenCredential
 	// CheckTimeout bounds a Graph check inside a turn, PollEvery and
 	// PollFor the wait for a new registration after the acknowledgement
-	// (zero: the conversation's defaults, 5 s, 2 s and 2 min).
+	// (zero: the conversation's defaults, 3 s, 2 s and 2 min).
 	CheckTimeout, PollEvery, PollFor time.Duration
 	// ReminderRate replaces REMINDER_RATE (which the configuration bounds
 	// to Teams' 1–50 sends per second), and ReminderBatch the reminders

@@ -84,6 +84,7 @@ func (a *App) newConversation(content *cards.Content) (*conversation, error) {
 		AllowDelete: cfg.GraphAllowDelete, SecurityInfoURL: a.graph.pageURL(),
 		References: store, Reminders: store, Leases: store, Policy: policy, Stats: stats, Helpdesk: hd != nil,
 		Logger: a.logger, Now: a.opts.Now, CheckTimeout: a.opts.CheckTimeout, PollEvery: a.opts.PollEvery, PollFor: a.opts.PollFor,
+		Language: cards.Locale(cfg.Language),
 	})
 	var help *dialogs.Helpdesk
 	var escalate func(ctx context.Context, tenant, user string) error

@@ -103,6 +103,9 @@ type Config struct {
 	BindHost string
 
 	LogLevel slog.Level
+	// Language is the language every answer is in ("ja", "en"); "" (auto)
+	// follows each activity's locale (BOT_LANGUAGE).
+	Language string
 }
 
 // Error is an invalid or contradictory setting: Var names the variable at
@@ -272,6 +275,15 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.Helpdesk, err2 = loadHelpdesk(get, getenv, c.LocalMode); err2 != nil {
 		return c, err2
+	}
+
+	switch v := strings.ToLower(get("BOT_LANGUAGE")); v {
+	case "", "auto":
+		c.Language = ""
+	case "ja", "en":
+		c.Language = v
+	default:
+		return c, &Error{"BOT_LANGUAGE", fmt.Sprintf("%q is not one of auto, ja, en", v)}
 	}
 
 	switch v := strings.ToLower(get("LOG_LEVEL")); v {
