@@ -103,6 +103,7 @@ type App struct {
 var (
 	_ bot.TurnObserver      = (*metrics.Metrics)(nil)
 	_ bot.ConnectorObserver = (*metrics.Metrics)(nil)
+	_ bot.AuthObserver      = (*metrics.Metrics)(nil)
 	_ graph.Observer        = (*metrics.Metrics)(nil)
 )
 
@@ -193,7 +194,14 @@ func (a *App) connectBot() {
 			MetadataURL: cfg.OpenIDMetadataURL,
 			Issuer:      cfg.TokenIssuer,
 			HTTPClient:  a.auth,
+
+			TenantTokens:      cfg.TenantTokens.Enabled,
+			Tenant:            cfg.AppTenantID,
+			TenantApps:        cfg.TenantTokens.AppIDs,
+			TenantMetadataURL: cfg.TenantTokens.MetadataURL,
+			Observer:          a.metrics,
 		})
+		a.metrics.InitAuthReasons(bot.AuthReasons())
 		switch cfg.AppType {
 		case config.AppTypeUserMSI:
 			tokens = bot.NewManagedIdentity(bot.ManagedIdentityOptions{

@@ -63,6 +63,9 @@ type Config struct {
 	MSIEndpoint       string // IDENTITY_ENDPOINT (App Service); empty → IMDS
 	MSIHeader         Secret // IDENTITY_HEADER
 
+	// TenantTokens is the opt-in to inbound tokens of the bot's own tenant.
+	TenantTokens TenantTokens
+
 	RedisURL               Secret // may carry a password
 	AllowedTenants         []string
 	AllowedServiceURLHosts []string
@@ -192,6 +195,9 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TokenIssuer = get("ToBotFromChannelTokenIssuer")
 	if c.TokenIssuer == "" {
 		c.TokenIssuer = defaultTokenIssuer
+	}
+	if c.TenantTokens, err = loadTenantTokens(get, c.LocalMode, c.AppTenantID); err != nil {
+		return c, err
 	}
 	authority := defaultLoginHost + "/" + c.AppTenantID
 	if c.AppType == AppTypeMultiTenant {
@@ -443,9 +449,13 @@ func (c Config) Summary() []any {
 			"app_password", c.AppPassword,
 			"openid_metadata", c.OpenIDMetadataURL,
 			"token_issuer", c.TokenIssuer,
+			"tenant_tokens", c.TenantTokens.Enabled,
 			"login_url", c.LoginURL,
 			"oauth_scope", c.OAuthScope,
 		)
+		if c.TenantTokens.Enabled {
+			attrs = append(attrs, "tenant_token_apps", strings.Join(c.TenantTokens.AppIDs, ","), "tenant_openid_metadata", c.TenantTokens.MetadataURL)
+		}
 		if len(c.AllowedServiceURLHosts) > 0 {
 			attrs = append(attrs, "extra_service_url_hosts", strings.Join(c.AllowedServiceURLHosts, ","))
 		}
