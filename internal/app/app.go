@@ -87,11 +87,11 @@ type App struct {
 	// them: in CARD_ACTIONS=submit every card's buttons become
 	// Action.Submit on the way out.
 	out, proactiveOut cardSender
-	graph     *graphs
-	conv      *conversation
-	server    *bot.Server
-	mounts    map[string]http.Handler
-	tasks     *tasks // webhook deliveries
+	graph             *graphs
+	conv              *conversation
+	server            *bot.Server
+	mounts            map[string]http.Handler
+	tasks             *tasks // webhook deliveries
 
 	closeOnce sync.Once
 	closeErr  error
