@@ -29,7 +29,7 @@ var botEnvRemoved = []string{
 	"IDENTITY_ENDPOINT", "IDENTITY_HEADER",
 	"ToBotFromChannelOpenIdMetadataUrl", "ToBotFromChannelTokenIssuer",
 	"ToChannelFromBotLoginUrl", "ToChannelFromBotOAuthScope", "LOG_LEVEL",
-	"SANDBOX_PASSKEY", "SANDBOX_PUSH_ONLY",
+	"SANDBOX_PASSKEY", "SANDBOX_PUSH_ONLY", "CARD_ACTIONS",
 }
 
 var botBuild struct {
