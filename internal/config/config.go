@@ -104,7 +104,8 @@ type Config struct {
 
 	LogLevel slog.Level
 	// SubmitActions: every button of every card is Action.Submit
-	// (CARD_ACTIONS=submit) instead of Action.Execute.
+	// (CARD_ACTIONS=submit, the default) instead of Action.Execute
+	// (CARD_ACTIONS=execute).
 	SubmitActions bool
 	// Language is the language every answer is in ("ja", "en"); "" (auto)
 	// follows each activity's locale (BOT_LANGUAGE).
@@ -281,9 +282,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	switch v := strings.ToLower(get("CARD_ACTIONS")); v {
-	case "", "execute":
+	case "execute":
 		c.SubmitActions = false
-	case "submit":
+	case "", "submit":
+		// The default: Action.Submit works on every Teams client;
+		// Action.Execute is reported not to work in Teams on phones
+		// (README, "Card actions").
 		c.SubmitActions = true
 	default:
 		return c, &Error{"CARD_ACTIONS", fmt.Sprintf("%q is not execute or submit", v)}
