@@ -234,6 +234,20 @@ func TestConversationEnglish(t *testing.T) {
 	}
 }
 
+// BOT_LANGUAGE fixes the language whatever the activity's locale (the
+// Agents Playground sends en-US on every activity); auto follows it.
+func TestConversationFixedLanguage(t *testing.T) {
+	c, _ := newChatWith(t, "", map[string]string{"BOT_LANGUAGE": "ja"}, app.Options{})
+	c.locale = "en-US"
+	if s := text(c.say("スマホ交換")); !strings.Contains(s, "ステップ 1 / 10") || !strings.Contains(s, "次へ") {
+		t.Errorf("BOT_LANGUAGE=ja, en-US activity: %s", s)
+	}
+	e, _ := newChatWith(t, "", map[string]string{"BOT_LANGUAGE": "en"}, app.Options{})
+	if s := text(e.say("スマホ交換")); !strings.Contains(s, "Step 1 of 10") || strings.Contains(s, "次へ") {
+		t.Errorf("BOT_LANGUAGE=en, ja-JP activity: %s", s)
+	}
+}
+
 func TestConversationWelcomeOnInstall(t *testing.T) {
 	c, _ := newChat(t, "")
 	a := c.activity(schema.ConversationUpdate)

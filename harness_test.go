@@ -51,8 +51,15 @@ const (
 // Bots, as main builds them.
 
 // env is a getenv over m.
+// Tests press cards as invokes (Action.Execute) unless they set
+// CARD_ACTIONS themselves (submit_test.go does).
 func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+	return func(k string) string {
+		if v, ok := m[k]; ok || k != "CARD_ACTIONS" {
+			return v
+		}
+		return "execute"
+	}
 }
 
 // withVars is base with the key, value pairs kv set.

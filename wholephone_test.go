@@ -302,6 +302,14 @@ func TestTAPDeletedOnceTheNewPhoneIsVerified(t *testing.T) {
 		t.Fatal("no TAP card in the user's chat")
 	}
 	pass := tapPass(t, tapCard)
+	for _, a := range r.conn.to("a:" + r.user) {
+		if len(a.Attachments) == 1 && cards.CardID(cardOf(t, a)) == "tap" && (a.Summary == "" || strings.Contains(a.Summary, pass)) {
+			t.Errorf("the pass's notification says %q", a.Summary)
+		}
+	}
+	if posted := r.inChannel(http.MethodPost); posted[0].Summary == "" {
+		t.Error("the ticket's notification in the channel says nothing")
+	}
 	if n := len(r.sb.TemporaryAccessPasses(r.user)); n != 1 {
 		t.Fatalf("%d passes issued, want 1", n)
 	}
@@ -360,6 +368,12 @@ func TestReminderNamesTheOldPasskey(t *testing.T) {
 	}
 	if !strings.Contains(text(got[0]), oldPhone+"** のパスキー") {
 		t.Errorf("the reminder does not name the passkey: %s", text(got[0]))
+	}
+	// What the phone's notification says.
+	for _, a := range c.conn.to("a:" + c.user) {
+		if len(a.Attachments) == 1 && cards.CardID(cardOf(t, a)) == "reminder" && a.Summary != "スマホ交換: 古いスマホの登録がまだ残っています" {
+			t.Errorf("the reminder's notification says %q", a.Summary)
+		}
 	}
 	deleteOld(c, "passkey")
 	r.clock.Advance(48 * time.Hour)

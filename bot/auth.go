@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,9 +52,8 @@ const (
 // token or any of its claims.
 var ErrUnauthorized = errors.New("unauthorized")
 
-// Rejection reasons. They are preallocated so that a flood of bad tokens
-// costs no allocations for the error, and so tests can tell them apart with
-// errors.Is.
+// Rejection causes. AuthenticateRequest returns them inside an *AuthError,
+// so tests can tell them apart with errors.Is.
 var (
 	errNoHeader      = authErr("missing authorization header")
 	errNotBearer     = authErr("authorization scheme is not Bearer")
@@ -72,11 +72,215 @@ var (
 	errNoServiceURL  = authErr("token has no serviceurl claim")
 	errServiceURL    = authErr("token serviceurl does not match the activity")
 	errNotEndorsed   = authErr("signing key is not endorsed for the channel")
+	errTenant        = authErr("token tenant is not the bot's")
+	errAppNotAllowed = authErr("calling app is not in the tenant app allow-list")
 	errNoAppID       = authErr("validator has no app id configured")
 	errKeysNotLoaded = authErr("signing keys unavailable")
 )
 
 func authErr(reason string) error { return fmt.Errorf("%w: %s", ErrUnauthorized, reason) }
+
+// Reasons a token is refused, as AuthError.Reason gives them. The set is
+// bounded (a sender cannot add to it), so it is fit for a metric label.
+const (
+	AuthReasonNoToken         = "no_token"          // no Authorization header, or not Bearer
+	AuthReasonMalformed       = "malformed"         // not a well-formed JWT, or a required claim of the wrong type
+	AuthReasonBadAlgorithm    = "bad_algorithm"     // alg other than RS256/384/512 (RS256 for tenant tokens)
+	AuthReasonUnknownKey      = "unknown_key"       // kid not published (after the bounded refresh), or no longer published
+	AuthReasonBadSignature    = "bad_signature"     // the signature does not verify
+	AuthReasonWrongIssuer     = "wrong_issuer"      // iss is not an issuer the bot accepts
+	AuthReasonWrongAudience   = "wrong_audience"    // aud is not the bot's app id
+	AuthReasonExpired         = "expired"           // exp passed (beyond the leeway)
+	AuthReasonNotYetValid     = "not_yet_valid"     // nbf in the future (beyond the leeway)
+	AuthReasonWrongServiceURL = "wrong_service_url" // serviceurl claim missing or not the activity's
+	AuthReasonNotEndorsed     = "not_endorsed"      // signing key not endorsed for the activity's channel
+	AuthReasonWrongTenant     = "wrong_tenant"      // tenant token whose tid is not the bot's tenant
+	AuthReasonAppNotAllowed   = "app_not_allowed"   // tenant token from an app not in the allow-list
+	AuthReasonKeysUnavailable = "keys_unavailable"  // the signing keys could not be loaded
+	AuthReasonNotConfigured   = "not_configured"    // the Validator has no app id
+	AuthReasonOther           = "other"             // anything else (should not happen)
+)
+
+// authReasons maps each rejection cause to its reason, in AuthReasons'
+// order.
+var authReasons = []struct {
+	err    error
+	reason string
+}{
+	{errNoHeader, AuthReasonNoToken}, {errNotBearer, AuthReasonNoToken},
+	{errMalformed, AuthReasonMalformed}, {errCrit, AuthReasonMalformed}, {errNoKID, AuthReasonMalformed}, {errNoExp, AuthReasonMalformed},
+	{errAlg, AuthReasonBadAlgorithm},
+	{errUnknownKID, AuthReasonUnknownKey}, {errKeyChanged, AuthReasonUnknownKey},
+	{errSignature, AuthReasonBadSignature},
+	{errIssuer, AuthReasonWrongIssuer},
+	{errAudience, AuthReasonWrongAudience},
+	{errExpired, AuthReasonExpired},
+	{errNotYetValid, AuthReasonNotYetValid},
+	{errNoServiceURL, AuthReasonWrongServiceURL}, {errServiceURL, AuthReasonWrongServiceURL},
+	{errNotEndorsed, AuthReasonNotEndorsed},
+	{errTenant, AuthReasonWrongTenant},
+	{errAppNotAllowed, AuthReasonAppNotAllowed},
+	{errKeysNotLoaded, AuthReasonKeysUnavailable},
+	{errNoAppID, AuthReasonNotConfigured},
+}
+
+// AuthReasons lists every value AuthError.Reason can take, so that a metric
+// can export each at zero before the first rejection.
+func AuthReasons() []string {
+	var out []string
+	for _, r := range authReasons {
+		if !slices.Contains(out, r.reason) {
+			out = append(out, r.reason)
+		}
+	}
+	return append(out, AuthReasonOther)
+}
+
+// authReasonOf classifies a rejection cause.
+func authReasonOf(err error) string {
+	for _, r := range authReasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return AuthReasonKeysUnavailable // gave up waiting for the keys
+	}
+	return AuthReasonOther
+}
+
+// authLogClaimMax bounds each claim an AuthError reports, in bytes.
+const authLogClaimMax = 128
+
+// AuthError is the error AuthenticateRequest returns: why the token was
+// refused, and what it claims, for the log. It wraps ErrUnauthorized.
+//
+// The claims are read from the token without verifying it, so whoever sent
+// it chose them: they are for telling an operator which issuer, audience or
+// key a refused token named ("every message is 401 because of the issuer"),
+// never for a decision. Each is at most 128 bytes of printable ASCII (other
+// bytes become '?'), "" when absent; an array aud is joined with ",". The
+// token itself is never kept.
+type AuthError struct {
+	// Reason is one of the AuthReason constants.
+	Reason string
+	// Issuer is the iss claim, unverified.
+	Issuer string
+	// Audience is the aud claim, unverified.
+	Audience string
+	// KeyID is the kid header parameter, unverified.
+	KeyID string
+	// Tenant is the tid claim, unverified.
+	Tenant string
+	// App is the caller's app id, unverified: the azp claim, or appid.
+	App string
+
+	err error // the cause, wrapping ErrUnauthorized
+}
+
+// Error is the cause's text ("unauthorized: wrong token issuer"); it holds
+// none of the claims.
+func (e *AuthError) Error() string { return e.err.Error() }
+
+// Unwrap returns the cause.
+func (e *AuthError) Unwrap() error { return e.err }
+
+// LogAttrs returns the reason and the claims present, as slog key-value
+// pairs: auth_reason, iss, aud, kid, tid, app.
+func (e *AuthError) LogAttrs() []any {
+	attrs := []any{"auth_reason", e.Reason}
+	for _, a := range [...]struct{ k, v string }{{"iss", e.Issuer}, {"aud", e.Audience}, {"kid", e.KeyID}, {"tid", e.Tenant}, {"app", e.App}} {
+		if a.v != "" {
+			attrs = append(attrs, a.k, a.v)
+		}
+	}
+	return attrs
+}
+
+// readUnverified fills the claims from raw without verifying anything.
+// Whatever does not parse is left empty.
+func (e *AuthError) readUnverified(raw string) {
+	seg := strings.SplitN(raw, ".", 3)
+	if len(seg) < 2 {
+		return
+	}
+	decode := func(s string, dst any) {
+		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+		if err == nil {
+			json.Unmarshal(b, dst)
+		}
+	}
+	var hdr struct {
+		Kid json.RawMessage `json:"kid"`
+	}
+	decode(seg[0], &hdr)
+	var c struct {
+		Iss, Aud, Tid, Azp, Appid json.RawMessage
+	}
+	decode(seg[1], &c)
+	e.KeyID, e.Issuer, e.Audience, e.Tenant = claimText(hdr.Kid), claimText(c.Iss), claimText(c.Aud), claimText(c.Tid)
+	if e.App = claimText(c.Azp); e.App == "" {
+		e.App = claimText(c.Appid)
+	}
+}
+
+// claimText renders a claim for the log: a string, or an array's strings
+// joined with ",", sanitized and bounded; other JSON as its type.
+func claimText(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var x any
+	if json.Unmarshal(raw, &x) != nil {
+		return ""
+	}
+	var s string
+	switch x := x.(type) {
+	case nil:
+		return ""
+	case string:
+		s = x
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, p := range x {
+			if ps, ok := p.(string); ok {
+				parts = append(parts, ps)
+			}
+			if len(parts) > authLogClaimMax {
+				break
+			}
+		}
+		s = strings.Join(parts, ",")
+	default:
+		return fmt.Sprintf("(%T)", x)
+	}
+	return sanitizeClaim(s)
+}
+
+// sanitizeClaim keeps printable ASCII, turns anything else into '?', and
+// cuts the result to authLogClaimMax bytes.
+func sanitizeClaim(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= authLogClaimMax {
+			b.WriteString("...")
+			break
+		}
+		if r < 0x20 || r > 0x7e {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// AuthObserver is told of every request a Validator refuses, for metrics.
+// Its method must be quick and safe for concurrent use.
+type AuthObserver interface {
+	// ObserveAuthRejected reports one refused request by its reason (one
+	// of AuthReasons).
+	ObserveAuthRejected(reason string)
+}
 
 // AuthOptions configures a Validator. Zero values select the defaults.
 type AuthOptions struct {
@@ -104,6 +308,23 @@ type AuthOptions struct {
 	// Leeway is the clock skew allowed for exp and nbf. Default 5m; a
 	// negative value means none.
 	Leeway time.Duration
+
+	// TenantTokens also accepts tokens the bot's own Entra tenant issued
+	// (see the Validator's documentation). It needs Tenant; with no
+	// TenantApps no such token is accepted.
+	TenantTokens bool
+	// Tenant is the bot's Entra tenant id (a GUID).
+	Tenant string
+	// TenantApps are the app ids (the azp claim of v2 tokens, appid of v1
+	// tokens) whose tenant tokens are accepted; compared without regard to
+	// case.
+	TenantApps []string
+	// TenantMetadataURL is the tenant's OpenID metadata document. Default
+	// https://login.microsoftonline.com/{Tenant}/v2.0/.well-known/openid-configuration.
+	TenantMetadataURL string
+
+	// Observer is told of every refused request; nil tells no one.
+	Observer AuthObserver
 }
 
 // Validator authenticates requests from the Bot Framework channel (Teams) to
@@ -122,6 +343,23 @@ type AuthOptions struct {
 // the request or the time (exp, nbf, serviceurl, the key still being
 // published and endorsed for the channel) is checked on every request.
 //
+// The issuer is read from the token before its signature is checked, only
+// to choose the keys: a token whose iss the bot does not accept is refused
+// as wrong_issuer without touching the key cache (so it cannot trigger a
+// refetch), and a token is then verified only with its issuer's keys.
+//
+// Tenant tokens (AuthOptions.TenantTokens): besides the Bot Framework's
+// tokens, the Validator then accepts tokens whose iss is
+// https://sts.windows.net/{tenant}/ (v1) or
+// https://login.microsoftonline.com/{tenant}/v2.0 (v2), for the bot's own
+// tenant, signed with RS256 by a key of that tenant's JWKS (same cache
+// discipline, a cache of its own), with aud the app id, tid the tenant, exp
+// and nbf within the leeway, and the calling app (azp in v2, appid in v1) in
+// TenantApps. Such tokens carry no serviceurl and their keys no
+// endorsements: a serviceurl claim, if present, must still match the
+// activity. Any app of the tenant can obtain a token for the bot's app id,
+// hence the allow-list.
+//
 // Signatures are verified with crypto/rsa directly rather than through
 // golang-jwt. With golang-jwt we would still resolve the kid and its
 // endorsements ourselves (in a Keyfunc), switch its claims validation off
@@ -134,20 +372,24 @@ type AuthOptions struct {
 // and HS256 key confusion cannot arise), no "crit" header, nothing after the
 // claims object.
 type Validator struct {
+	// keySource is the Bot Framework's keys (MetadataURL).
+	keySource
+
 	appID        string
-	metadataURL  string
 	issuer       string
 	client       *http.Client
 	now          func() time.Time
 	refreshEvery time.Duration
 	missEvery    time.Duration
 	leeway       time.Duration
+	observer     AuthObserver
 
-	keys atomic.Pointer[keySet] // nil until the first successful fetch
-
-	fetchMu     sync.Mutex
-	inflight    *keyFetch // the fetch under way, if any
-	lastAttempt time.Time // start of the last fetch, successful or not
+	// The tenant's keys and rules; tenantKeys is nil unless TenantTokens.
+	tenantKeys     *keySource
+	tenant         string
+	tenantV1Issuer string
+	tenantV2Issuer string
+	tenantApps     map[string]bool // lower-case app ids
 
 	tokensMu  sync.RWMutex
 	tokens    map[string]*verifiedToken
@@ -164,16 +406,18 @@ var (
 func NewValidator(o AuthOptions) *Validator {
 	v := &Validator{
 		appID:        o.AppID,
-		metadataURL:  o.MetadataURL,
 		issuer:       o.Issuer,
 		client:       o.HTTPClient,
 		now:          o.Now,
 		refreshEvery: o.RefreshInterval,
 		missEvery:    o.MissRefreshInterval,
 		leeway:       o.Leeway,
+		observer:     o.Observer,
 		tokens:       make(map[string]*verifiedToken),
 		tokensMax:    authTokenCacheLimit,
 	}
+	v.keySource.owner = v
+	v.keySource.metadataURL = o.MetadataURL
 	if v.metadataURL == "" {
 		v.metadataURL = authDefaultMetadataURL
 	}
@@ -198,47 +442,94 @@ func NewValidator(o AuthOptions) *Validator {
 	case v.leeway < 0:
 		v.leeway = 0
 	}
+	if o.TenantTokens && o.Tenant != "" {
+		v.tenant = strings.ToLower(o.Tenant)
+		v.tenantV1Issuer = "https://sts.windows.net/" + v.tenant + "/"
+		v.tenantV2Issuer = "https://login.microsoftonline.com/" + v.tenant + "/v2.0"
+		v.tenantApps = make(map[string]bool, len(o.TenantApps))
+		for _, a := range o.TenantApps {
+			if a = strings.TrimSpace(a); a != "" {
+				v.tenantApps[strings.ToLower(a)] = true
+			}
+		}
+		v.tenantKeys = &keySource{owner: v, metadataURL: o.TenantMetadataURL}
+		if v.tenantKeys.metadataURL == "" {
+			v.tenantKeys.metadataURL = "https://login.microsoftonline.com/" + url.PathEscape(v.tenant) + "/v2.0/.well-known/openid-configuration"
+		}
+	}
 	return v
 }
 
-// Ready reports whether the signing keys have been loaded at least once.
+// Ready reports whether the Bot Framework's signing keys have been loaded
+// at least once. The tenant's keys (TenantTokens) are not required: without
+// them only tenant tokens are refused.
 func (v *Validator) Ready() bool { return v.keys.Load() != nil }
 
-// Refresh fetches the OpenID metadata and the signing keys now, or waits for
-// a fetch already under way. On failure the previous keys stay in use.
+// Refresh fetches the OpenID metadata and the signing keys now (the
+// tenant's too, with TenantTokens), or waits for fetches already under way.
+// On failure the previous keys stay in use.
 func (v *Validator) Refresh(ctx context.Context) error {
-	f := v.startFetch(ctx, 0)
-	select {
-	case <-f.done:
-		return f.err
-	case <-ctx.Done():
-		return fmt.Errorf("refresh bot framework keys: %w", ctx.Err())
+	sources := []*keySource{&v.keySource}
+	if v.tenantKeys != nil {
+		sources = append(sources, v.tenantKeys)
 	}
+	fetches := make([]*keyFetch, len(sources))
+	for i, s := range sources {
+		fetches[i] = s.startFetch(ctx, 0)
+	}
+	var errs []error
+	for i, f := range fetches {
+		select {
+		case <-f.done:
+			if f.err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", sources[i].metadataURL, f.err))
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("refresh signing keys: %w", ctx.Err())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // AuthenticateRequest checks the Authorization header of a request carrying
-// activity, as REFERENCE.md §1 describes. A nil credentials is allowed: the
-// Validator's AppID is the audience either way, and a non-nil credentials
-// must also accept it. channelService is ignored (public cloud only), and
-// credentials.IsAuthenticationDisabled is not honoured: disabling auth is the
-// caller's decision, made by not calling the Validator.
+// activity, as REFERENCE.md §1 describes (and §11 for tenant tokens). A nil
+// credentials is allowed: the Validator's AppID is the audience either way,
+// and a non-nil credentials must also accept it. channelService is ignored
+// (public cloud only), and credentials.IsAuthenticationDisabled is not
+// honoured: disabling auth is the caller's decision, made by not calling the
+// Validator.
 //
-// Every error wraps ErrUnauthorized. The identity returned is an *Identity.
+// Every error is an *AuthError wrapping ErrUnauthorized, and is told to the
+// Observer. The identity returned is an *Identity.
 func (v *Validator) AuthenticateRequest(ctx context.Context, activity schema.Activity, authHeader string, credentials auth.CredentialProvider, channelService string) (auth.ClaimsIdentity, error) {
 	raw, err := bearerToken(authHeader)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		var id *Identity
+		if id, err = v.authenticate(ctx, raw, activity, credentials); err == nil {
+			return id, nil
+		}
 	}
+	e := &AuthError{Reason: authReasonOf(err), err: err}
+	if raw != "" {
+		e.readUnverified(raw)
+	}
+	if v.observer != nil {
+		v.observer.ObserveAuthRejected(e.Reason)
+	}
+	return nil, e
+}
+
+// authenticate checks the token raw for activity.
+func (v *Validator) authenticate(ctx context.Context, raw string, activity schema.Activity, credentials auth.CredentialProvider) (*Identity, error) {
 	if v.appID == "" {
 		return nil, errNoAppID
 	}
 	now := v.now()
-	ks, err := v.currentKeys(ctx, now)
-	if err != nil {
-		return nil, err
-	}
-
 	if vt := v.cachedToken(raw); vt != nil {
+		ks, err := vt.src.currentKeys(ctx, now)
+		if err != nil {
+			return nil, err
+		}
 		if err := v.recheck(vt, ks, activity, credentials, now); err != nil {
 			if err == errExpired {
 				v.forgetToken(raw)
@@ -248,7 +539,7 @@ func (v *Validator) AuthenticateRequest(ctx context.Context, activity schema.Act
 		return vt.id, nil
 	}
 
-	vt, err := v.verify(ctx, raw, ks, activity, credentials, now)
+	vt, err := v.verify(ctx, raw, activity, credentials, now)
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +548,7 @@ func (v *Validator) AuthenticateRequest(ctx context.Context, activity schema.Act
 }
 
 // bearerToken extracts the token from "Bearer <jwt>" (scheme case-insensitive).
+// On error the token is "".
 func bearerToken(h string) (string, error) {
 	h = strings.TrimSpace(h)
 	if h == "" {
@@ -280,11 +572,13 @@ func bearerToken(h string) (string, error) {
 // request must check again.
 type verifiedToken struct {
 	id         *Identity
+	src        *keySource // the issuer's keys
+	tenant     bool       // a tenant token (AuthOptions.TenantTokens)
 	kid        string
 	key        *rsa.PublicKey // the key that verified it
 	aud        string         // the audience value that matched
 	exp, nbf   time.Time      // nbf zero when absent
-	serviceURL string
+	serviceURL string         // "" only for a tenant token without one
 }
 
 // checkTime applies exp and nbf with the leeway.
@@ -299,12 +593,14 @@ func (v *Validator) checkTime(vt *verifiedToken, now time.Time) error {
 }
 
 // checkRequest applies the checks that depend on the request: serviceurl,
-// endorsement of the key for the channel, and the caller's credentials.
+// endorsement of the key for the channel, and the caller's credentials. A
+// tenant token needs no serviceurl (Entra does not add one) and its keys
+// carry no endorsements.
 func checkRequest(vt *verifiedToken, k *signingKey, activity schema.Activity, credentials auth.CredentialProvider) error {
-	if !strings.EqualFold(vt.serviceURL, activity.ServiceURL) {
+	if (!vt.tenant || vt.serviceURL != "") && !strings.EqualFold(vt.serviceURL, activity.ServiceURL) {
 		return errServiceURL
 	}
-	if activity.ChannelID != "" && !k.endorses(activity.ChannelID) {
+	if !vt.tenant && activity.ChannelID != "" && !k.endorses(activity.ChannelID) {
 		return errNotEndorsed
 	}
 	if credentials != nil && !credentials.IsValidAppID(vt.aud) {
@@ -313,7 +609,8 @@ func checkRequest(vt *verifiedToken, k *signingKey, activity schema.Activity, cr
 	return nil
 }
 
-// recheck validates a cached token for this request.
+// recheck validates a cached token for this request; ks are its issuer's
+// keys.
 func (v *Validator) recheck(vt *verifiedToken, ks *keySet, activity schema.Activity, credentials auth.CredentialProvider, now time.Time) error {
 	if err := v.checkTime(vt, now); err != nil {
 		return err
@@ -334,8 +631,25 @@ type jwtHeader struct {
 
 var b64 = base64.RawURLEncoding.Strict()
 
+// issuerKeys returns the keys that sign tokens of issuer iss and, for a
+// tenant token, the claim holding the calling app's id; nil if the bot
+// does not accept iss.
+func (v *Validator) issuerKeys(iss string) (src *keySource, appClaim string) {
+	switch {
+	case iss == v.issuer:
+		return &v.keySource, ""
+	case v.tenantKeys == nil:
+		return nil, ""
+	case iss == v.tenantV1Issuer:
+		return v.tenantKeys, "appid"
+	case iss == v.tenantV2Issuer:
+		return v.tenantKeys, "azp"
+	}
+	return nil, ""
+}
+
 // verify runs every check on a token not seen before.
-func (v *Validator) verify(ctx context.Context, raw string, ks *keySet, activity schema.Activity, credentials auth.CredentialProvider, now time.Time) (*verifiedToken, error) {
+func (v *Validator) verify(ctx context.Context, raw string, activity schema.Activity, credentials auth.CredentialProvider, now time.Time) (*verifiedToken, error) {
 	dot1 := strings.IndexByte(raw, '.')
 	dot2 := strings.LastIndexByte(raw, '.')
 	if dot1 <= 0 || dot2 <= dot1+1 || dot2 == len(raw)-1 || strings.IndexByte(raw[dot1+1:dot2], '.') >= 0 {
@@ -367,9 +681,33 @@ func (v *Validator) verify(ctx context.Context, raw string, ks *keySet, activity
 		return nil, errNoKID
 	}
 
+	// The claims are not trusted until the signature holds; iss only
+	// chooses the keys to check it with.
+	payload, err := b64.DecodeString(raw[dot1+1 : dot2])
+	if err != nil {
+		return nil, errMalformed
+	}
+	claims, err := decodeClaims(payload)
+	if err != nil {
+		return nil, errMalformed
+	}
+	iss, _ := claims["iss"].(string)
+	src, appClaim := v.issuerKeys(iss)
+	if src == nil {
+		return nil, errIssuer
+	}
+	tenant := src != &v.keySource
+	if tenant && hash != crypto.SHA256 {
+		return nil, errAlg
+	}
+
+	ks, err := src.currentKeys(ctx, now)
+	if err != nil {
+		return nil, err
+	}
 	k := ks.byKID[hdr.Kid]
 	if k == nil {
-		if ks, err = v.keysAfterMiss(ctx); err != nil {
+		if ks, err = src.keysAfterMiss(ctx); err != nil {
 			return nil, err
 		}
 		if k = ks.byKID[hdr.Kid]; k == nil {
@@ -388,18 +726,7 @@ func (v *Validator) verify(ctx context.Context, raw string, ks *keySet, activity
 	}
 
 	// The signature holds: from here on the claims are the issuer's.
-	payload, err := b64.DecodeString(raw[dot1+1 : dot2])
-	if err != nil {
-		return nil, errMalformed
-	}
-	claims, err := decodeClaims(payload)
-	if err != nil {
-		return nil, errMalformed
-	}
-	if iss, _ := claims["iss"].(string); iss != v.issuer {
-		return nil, errIssuer
-	}
-	vt := &verifiedToken{id: &Identity{claims: claims}, kid: hdr.Kid, key: k.pub}
+	vt := &verifiedToken{id: &Identity{claims: claims}, src: src, tenant: tenant, kid: hdr.Kid, key: k.pub}
 	if vt.aud = v.matchAudience(claims["aud"]); vt.aud == "" {
 		return nil, errAudience
 	}
@@ -415,7 +742,15 @@ func (v *Validator) verify(ctx context.Context, raw string, ks *keySet, activity
 	if err := v.checkTime(vt, now); err != nil {
 		return nil, err
 	}
-	if vt.serviceURL, _ = claims["serviceurl"].(string); vt.serviceURL == "" {
+	vt.serviceURL, _ = claims["serviceurl"].(string)
+	if tenant {
+		if tid, _ := claims["tid"].(string); !strings.EqualFold(tid, v.tenant) {
+			return nil, errTenant
+		}
+		if app, _ := claims[appClaim].(string); !v.tenantApps[strings.ToLower(app)] {
+			return nil, errAppNotAllowed
+		}
+	} else if vt.serviceURL == "" {
 		return nil, errNoServiceURL
 	}
 	if err := checkRequest(vt, k, activity, credentials); err != nil {
@@ -571,6 +906,20 @@ func (k *signingKey) endorses(channel string) bool {
 	return false
 }
 
+// keySource is one publisher's signing keys (the Bot Framework's, or the
+// bot's tenant's): its OpenID metadata URL and the cache of what it
+// published, under the owner's refresh discipline.
+type keySource struct {
+	owner       *Validator // client, clock and refresh intervals
+	metadataURL string
+
+	keys atomic.Pointer[keySet] // nil until the first successful fetch
+
+	fetchMu     sync.Mutex
+	inflight    *keyFetch // the fetch under way, if any
+	lastAttempt time.Time // start of the last fetch, successful or not
+}
+
 // keyFetch is one metadata+JWKS fetch; done is closed when ks/err are set.
 type keyFetch struct {
 	done chan struct{}
@@ -582,29 +931,29 @@ type keyFetch struct {
 // started less than minGap ago; then it returns nil. The fetch runs detached
 // from ctx's cancellation, so a caller that gives up does not abort it for the
 // others waiting on it.
-func (v *Validator) startFetch(ctx context.Context, minGap time.Duration) *keyFetch {
-	v.fetchMu.Lock()
-	defer v.fetchMu.Unlock()
-	if v.inflight != nil {
-		return v.inflight
+func (s *keySource) startFetch(ctx context.Context, minGap time.Duration) *keyFetch {
+	s.fetchMu.Lock()
+	defer s.fetchMu.Unlock()
+	if s.inflight != nil {
+		return s.inflight
 	}
-	now := v.now()
-	if minGap > 0 && !v.lastAttempt.IsZero() && now.Sub(v.lastAttempt) < minGap {
+	now := s.owner.now()
+	if minGap > 0 && !s.lastAttempt.IsZero() && now.Sub(s.lastAttempt) < minGap {
 		return nil
 	}
-	v.lastAttempt = now
+	s.lastAttempt = now
 	f := &keyFetch{done: make(chan struct{})}
-	v.inflight = f
+	s.inflight = f
 	go func() {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), authFetchTimeout)
-		ks, err := v.fetchKeys(fctx, now)
+		ks, err := s.fetchKeys(fctx, now)
 		cancel()
 		if err == nil {
-			v.keys.Store(ks)
+			s.keys.Store(ks)
 		}
-		v.fetchMu.Lock()
-		v.inflight = nil
-		v.fetchMu.Unlock()
+		s.fetchMu.Lock()
+		s.inflight = nil
+		s.fetchMu.Unlock()
 		f.ks, f.err = ks, err
 		close(f.done)
 	}()
@@ -612,7 +961,7 @@ func (v *Validator) startFetch(ctx context.Context, minGap time.Duration) *keyFe
 }
 
 // waitFetch waits for f and returns the keys in use afterwards.
-func (v *Validator) waitFetch(ctx context.Context, f *keyFetch) (*keySet, error) {
+func (s *keySource) waitFetch(ctx context.Context, f *keyFetch) (*keySet, error) {
 	if f != nil {
 		select {
 		case <-f.done:
@@ -620,7 +969,7 @@ func (v *Validator) waitFetch(ctx context.Context, f *keyFetch) (*keySet, error)
 			return nil, fmt.Errorf("%w: waiting for signing keys: %w", ErrUnauthorized, ctx.Err())
 		}
 	}
-	if ks := v.keys.Load(); ks != nil {
+	if ks := s.keys.Load(); ks != nil {
 		return ks, nil
 	}
 	if f != nil && f.err != nil {
@@ -631,13 +980,13 @@ func (v *Validator) waitFetch(ctx context.Context, f *keyFetch) (*keySet, error)
 
 // currentKeys returns the keys to verify with: it loads them if none were
 // ever loaded, and starts a background refresh when they are stale.
-func (v *Validator) currentKeys(ctx context.Context, now time.Time) (*keySet, error) {
-	ks := v.keys.Load()
+func (s *keySource) currentKeys(ctx context.Context, now time.Time) (*keySet, error) {
+	ks := s.keys.Load()
 	if ks == nil {
-		return v.waitFetch(ctx, v.startFetch(ctx, authNoKeysRetry))
+		return s.waitFetch(ctx, s.startFetch(ctx, authNoKeysRetry))
 	}
-	if now.Sub(ks.fetched) >= v.refreshEvery {
-		v.startFetch(ctx, min(v.missEvery, v.refreshEvery))
+	if now.Sub(ks.fetched) >= s.owner.refreshEvery {
+		s.startFetch(ctx, min(s.owner.missEvery, s.owner.refreshEvery))
 	}
 	return ks, nil
 }
@@ -645,26 +994,26 @@ func (v *Validator) currentKeys(ctx context.Context, now time.Time) (*keySet, er
 // keysAfterMiss refetches the keys for an unknown kid if the last fetch is
 // at least MissRefreshInterval old (or joins a fetch under way), and returns
 // the keys in use afterwards.
-func (v *Validator) keysAfterMiss(ctx context.Context) (*keySet, error) {
-	return v.waitFetch(ctx, v.startFetch(ctx, v.missEvery))
+func (s *keySource) keysAfterMiss(ctx context.Context) (*keySet, error) {
+	return s.waitFetch(ctx, s.startFetch(ctx, s.owner.missEvery))
 }
 
 // fetchKeys reads the metadata document, then the JWKS it points to.
-func (v *Validator) fetchKeys(ctx context.Context, now time.Time) (*keySet, error) {
+func (s *keySource) fetchKeys(ctx context.Context, now time.Time) (*keySet, error) {
 	var meta struct {
 		JWKSURI string `json:"jwks_uri"`
 	}
-	if err := v.getJSON(ctx, v.metadataURL, &meta); err != nil {
+	if err := s.getJSON(ctx, s.metadataURL, &meta); err != nil {
 		return nil, fmt.Errorf("fetch openid metadata: %w", err)
 	}
-	jwksURL, err := v.checkJWKSURI(meta.JWKSURI)
+	jwksURL, err := s.checkJWKSURI(meta.JWKSURI)
 	if err != nil {
 		return nil, err
 	}
 	var doc struct {
 		Keys []jsonWebKey `json:"keys"`
 	}
-	if err := v.getJSON(ctx, jwksURL, &doc); err != nil {
+	if err := s.getJSON(ctx, jwksURL, &doc); err != nil {
 		return nil, fmt.Errorf("fetch signing keys: %w", err)
 	}
 	ks := &keySet{byKID: make(map[string]*signingKey, len(doc.Keys)), fetched: now}
@@ -685,25 +1034,25 @@ func (v *Validator) fetchKeys(ctx context.Context, now time.Time) (*keySet, erro
 
 // checkJWKSURI requires an absolute http(s) URL, and https when the metadata
 // itself came over https.
-func (v *Validator) checkJWKSURI(s string) (string, error) {
-	u, err := url.Parse(s)
+func (s *keySource) checkJWKSURI(uri string) (string, error) {
+	u, err := url.Parse(uri)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", fmt.Errorf("openid metadata: bad jwks_uri %q", s)
+		return "", fmt.Errorf("openid metadata: bad jwks_uri %q", uri)
 	}
-	if u.Scheme != "https" && strings.HasPrefix(strings.ToLower(v.metadataURL), "https:") {
-		return "", fmt.Errorf("openid metadata: jwks_uri %q is not https", s)
+	if u.Scheme != "https" && strings.HasPrefix(strings.ToLower(s.metadataURL), "https:") {
+		return "", fmt.Errorf("openid metadata: jwks_uri %q is not https", uri)
 	}
-	return s, nil
+	return uri, nil
 }
 
 // getJSON GETs url and decodes a 200 answer of at most authMaxDocBytes.
-func (v *Validator) getJSON(ctx context.Context, url string, dst any) error {
+func (s *keySource) getJSON(ctx context.Context, url string, dst any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := v.client.Do(req)
+	resp, err := s.owner.client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,9 @@
 //
 // It owns the HTTP surface (POST /api/messages, /healthz, /readyz), inbound
 // JWT validation (Validator, plugged into msbotbuilder-go's auth.TokenValidator
-// interface), the outbound connector client (Connector: token, retries,
+// interface: the Bot Framework's tokens, and optionally the bot's own
+// tenant's; a refusal is an *AuthError with a bounded reason, told to an
+// AuthObserver), the outbound connector client (Connector: token, retries,
 // serviceUrl allow-list; it also satisfies msbotbuilder-go's client.Client),
 // turn routing and invoke responses, and the exactly-once handling of
 // Teams' redeliveries: each activity's idempotency record is taken in

@@ -151,18 +151,19 @@ func TestRejectedRequestsLoggedAsCounts(t *testing.T) {
 		}
 	}
 
-	// Before the interval ends: one line per reason, with its details.
+	// Before the interval ends: one line per reason (for 401s, per
+	// auth_reason: malformed and no_token), with its details.
 	lines := logLines(t, logs.String())
 	counts, perReason := rejectionCounts(lines)
-	if perReason[rejectUnauthenticated] != 1 || perReason[rejectTenant] != 1 || len(lines) != 2 {
+	if perReason[rejectUnauthenticated] != 2 || perReason[rejectTenant] != 1 || len(lines) != 3 {
 		t.Fatalf("%d lines (%v) for %d rejected requests, want 1 per reason:\n%s", len(lines), perReason, unauth+forbidden, logs.String())
 	}
 	for _, l := range lines {
 		if l["level"] != "WARN" || l["remote"] == nil {
 			t.Errorf("first rejection's line lacks its level or details: %v", l)
 		}
-		if l["reason"] == rejectUnauthenticated && l["err"] == nil {
-			t.Errorf("first unauthenticated line lacks the error: %v", l)
+		if l["reason"] == rejectUnauthenticated && (l["err"] == nil || (l["auth_reason"] != AuthReasonMalformed && l["auth_reason"] != AuthReasonNoToken)) {
+			t.Errorf("first unauthenticated line lacks the error or its auth_reason: %v", l)
 		}
 		if l["reason"] == rejectTenant && l["tenant"] != testTenant {
 			t.Errorf("first forbidden-tenant line lacks the tenant: %v", l)
@@ -173,7 +174,7 @@ func TestRejectedRequestsLoggedAsCounts(t *testing.T) {
 	tb.srv.Wait(context.Background())
 	lines = logLines(t, logs.String())
 	counts, perReason = rejectionCounts(lines)
-	if len(lines) != 4 || perReason[rejectUnauthenticated] != 2 || perReason[rejectTenant] != 2 {
+	if len(lines) != 6 || perReason[rejectUnauthenticated] != 4 || perReason[rejectTenant] != 2 {
 		t.Errorf("after the flush: %d lines (%v), want 2 per reason:\n%s", len(lines), perReason, logs.String())
 	}
 	if counts[rejectUnauthenticated] != unauth || counts[rejectTenant] != forbidden {

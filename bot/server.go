@@ -337,7 +337,7 @@ func (s *Server) handleMessages() http.Handler {
 
 		if s.opts.Validator != nil {
 			if _, err := s.opts.Validator.AuthenticateRequest(r.Context(), act, r.Header.Get("Authorization"), nil, ""); err != nil {
-				s.rejects.reject(r.Context(), log, rejectUnauthenticated, "request not authenticated", "err", err, "remote", r.RemoteAddr)
+				s.rejects.rejectToken(r.Context(), log, err, r.RemoteAddr)
 				outcome = OutcomeUnauthorized
 				w.WriteHeader(http.StatusUnauthorized)
 				return

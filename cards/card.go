@@ -1,5 +1,11 @@
 package cards
 
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+)
+
 // Card is an Adaptive Card as JSON-ready Go values.
 type Card = map[string]any
 
@@ -66,7 +72,47 @@ func newCard(id string, body []any, actions []any) Card {
 	if len(actions) > 0 {
 		c["actions"] = actions
 	}
+	c["fallbackText"] = fallbackText(body)
 	return c
+}
+
+// fallbackText is what a client that cannot show the card shows instead:
+// its title (the first large text), else its first text.
+func fallbackText(body []any) string {
+	first := ""
+	for _, el := range body {
+		m, ok := el.(map[string]any)
+		if !ok || m["type"] != "TextBlock" {
+			continue
+		}
+		text, _ := m["text"].(string)
+		if m["size"] == "Large" {
+			return text
+		}
+		if first == "" {
+			first = text
+		}
+	}
+	if first == "" {
+		return "スマホ交換 / Phone swap"
+	}
+	return first
+}
+
+// executeAction matches an Action.Execute button as encoding/json writes
+// the maps of this package (keys sorted: type, then verb).
+var executeAction = regexp.MustCompile(`"type":"Action\.Execute","verb":"[^"]*"`)
+
+// AsSubmit turns every Action.Execute button of an encoded card into an
+// Action.Submit with the same data (which carries the verb and the
+// dialog's reference): the card style of CARD_ACTIONS=submit, for Teams
+// clients where Action.Execute does not work. A press then arrives as a
+// message whose value is the data.
+func AsSubmit(card json.RawMessage) json.RawMessage {
+	if !bytes.Contains(card, []byte(`"Action.Execute"`)) {
+		return card
+	}
+	return executeAction.ReplaceAll(card, []byte(`"type":"Action.Submit"`))
 }
 
 func textBlock(text string, extra ...any) map[string]any {

@@ -301,6 +301,22 @@ var catalog = map[string]map[Locale]string{
 		Japanese: "%s %s が一時アクセスパスを発行(ユーザーの 1:1 チャットにのみ送信)",
 		English:  "%s %s issued a Temporary Access Pass (sent to the user's 1:1 chat only)",
 	},
+	"notify.reminder.old": {
+		Japanese: "スマホ交換: 古いスマホの登録がまだ残っています",
+		English:  "Phone swap: your old phone is still registered",
+	},
+	"notify.reminder.resume": {
+		Japanese: "スマホ交換: 手順の続きがあります",
+		English:  "Phone swap: your procedure is waiting for you",
+	},
+	"notify.tap": {
+		Japanese: "スマホ交換: ヘルプデスクから一時アクセスパスが届きました",
+		English:  "Phone swap: the helpdesk sent you a Temporary Access Pass",
+	},
+	"notify.ticket": {
+		Japanese: "スマホ交換: ヘルプデスクへの相談 #%d",
+		English:  "Phone swap: helpdesk request #%d",
+	},
 	"hd.history.tapdeleted": {
 		Japanese: "%s 新しいスマホを確認したため、ボットが一時アクセスパスを削除",
 		English:  "%s the new phone is verified: the bot deleted the Temporary Access Pass",

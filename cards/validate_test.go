@@ -127,6 +127,44 @@ func TestCardsValidateWithAdaptiveCardsLibrary(t *testing.T) {
 	t.Logf("%d cards valid for the Adaptive Cards library; largest %s, %d bytes", len(lines), largestFile, largest)
 }
 
+// The same cards in the Action.Submit style (CARD_ACTIONS=submit): every
+// one valid, with no Action.Execute left, each declaring its version and a
+// fallbackText.
+func TestSubmitCardsValidateWithAdaptiveCardsLibrary(t *testing.T) {
+	out := t.TempDir()
+	n := 0
+	for _, c := range cardCases(t) {
+		b, err := json.Marshal(c.card)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := AsSubmit(b)
+		var m map[string]any
+		if err := json.Unmarshal(sub, &m); err != nil {
+			t.Fatalf("%s in the submit style is not JSON: %v", c.file(), err)
+		}
+		if bytes.Contains(sub, []byte("Action.Execute")) || (bytes.Contains(b, []byte("Action.Execute")) && !bytes.Contains(sub, []byte(`"Action.Submit"`))) {
+			t.Errorf("%s: Action.Execute left in the submit style", c.file())
+		}
+		if m["version"] != Version || m["fallbackText"] == "" || m["fallbackText"] == nil {
+			t.Errorf("%s: version %v, fallbackText %q", c.file(), m["version"], m["fallbackText"])
+		}
+		if err := os.WriteFile(filepath.Join(out, filepath.Base(c.file())), sub, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	lines, output, code := runValidator(t, out)
+	if code != 0 || len(lines) != n {
+		t.Fatalf("the Adaptive Cards library: exit %d, %d of %d cards:\n%s", code, len(lines), n, output)
+	}
+	for _, l := range lines {
+		if !l.OK || len(l.Events) > 0 {
+			t.Errorf("%s: events %+v", l.File, l.Events)
+		}
+	}
+}
+
 // The validator must be able to fail: broken cards are reported, each for
 // the expected reason, and a good card alone passes.
 func TestValidatorRejectsBrokenCards(t *testing.T) {

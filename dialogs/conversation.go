@@ -35,8 +35,11 @@ type ConversationOptions struct {
 	// SecurityInfoURL, when set, gives the security-info page for a user
 	// (the sandbox's page in local mode) instead of the content file's.
 	SecurityInfoURL func(userID string) string
-	// CheckTimeout bounds a Graph check made inside a turn (default 5 s);
-	// a slower answer continues after the acknowledgement.
+	// CheckTimeout bounds the Graph checks of one turn together, token
+	// fetch included (default 3 s of Teams' 15 s): when Graph or Entra does
+	// not answer, the turn still saves the dialog and answers with the
+	// "could not check, 再確認" card well within its budget. Polling after
+	// the acknowledgement has its own, longer limit.
 	CheckTimeout time.Duration
 	// PollFor bounds the wait for a new registration (default 2 min).
 	PollFor time.Duration
@@ -61,6 +64,9 @@ type ConversationOptions struct {
 	Helpdesk bool
 	// Logger receives what happens outside a turn.
 	Logger *slog.Logger
+	// Language, when set, is the language of every answer, whatever the
+	// activity's locale (BOT_LANGUAGE); "" follows the locale.
+	Language cards.Locale
 }
 
 // Conversation is the procedure with one user: it moves the user's dialog
@@ -85,7 +91,7 @@ func NewConversation(o ConversationOptions) *Conversation {
 		o.Now = time.Now
 	}
 	if o.CheckTimeout <= 0 {
-		o.CheckTimeout = 5 * time.Second
+		o.CheckTimeout = 3 * time.Second
 	}
 	if o.PollFor <= 0 {
 		o.PollFor = 2 * time.Minute
@@ -172,6 +178,10 @@ func (c *Conversation) handle(ctx context.Context, ti turnInfo, in input) (outco
 		return outcome{}, errNoUser
 	}
 	var out outcome
+	// The turn's Graph budget, shared by every attempt of the decision
+	// (a lost compare-and-set decides again).
+	gctx, cancel := context.WithTimeout(ctx, c.o.CheckTimeout)
+	defer cancel()
 	_, _, err := c.dialogs.update(ctx, ti.userKey, ti.log, func(cur *state) (*state, error) {
 		if in.obs == nil && ti.activity != "" && cur != nil && cur.By == ti.activity {
 			// Teams redelivers an activity whose turn saved this state but
@@ -179,7 +189,7 @@ func (c *Conversation) handle(ctx context.Context, ti turnInfo, in input) (outco
 			out = c.again(cur, ti)
 			return nil, nil
 		}
-		obs := c.observe(ctx, ti, cur, in)
+		obs := c.observe(gctx, ti, cur, in)
 		out = c.decide(cur, in, obs, ti)
 		if out.next == nil {
 			return nil, nil

@@ -281,6 +281,7 @@ func (h *Helpdesk) openOrNote(ctx context.Context, ti turnInfo, st *state, reaso
 	}
 	if ch != nil {
 		a := cardActivity(cards.Ticket(h.view(tk)))
+		a.Summary = cards.Text(cards.Japanese, "notify.ticket", tk.Number)
 		if id, err := h.o.Connector.SendToConversation(ctx, ch.ServiceURL, ch.ConversationID, a); err != nil {
 			ti.log.ErrorContext(ctx, "helpdesk: could not post the ticket to the channel", "err", err, "ticket", tk.Number)
 		} else {

@@ -368,7 +368,13 @@ func (r *Reminders) handle(ctx context.Context, id string) {
 		return
 	}
 	card := conv.reminderCard(st, ti)
-	if _, err := r.o.Sender.SendToConversation(ctx, ref.ServiceURL, ref.Conversation.ID, cardActivity(card)); err != nil {
+	a := cardActivity(card)
+	// What the phone's notification says (otherwise "sent a card").
+	a.Summary = cards.Text(ti.loc, "notify.reminder.old")
+	if reminderAbout(st) == remindResume {
+		a.Summary = cards.Text(ti.loc, "notify.reminder.resume")
+	}
+	if _, err := r.o.Sender.SendToConversation(ctx, ref.ServiceURL, ref.Conversation.ID, a); err != nil {
 		r.notSent(ctx, log, key, id, now, err)
 		return
 	}

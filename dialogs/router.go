@@ -3,6 +3,7 @@ package dialogs
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
@@ -80,13 +81,27 @@ func NewRouter(conv *Conversation, help *Helpdesk) *Router {
 // send card actions as messages.
 func (r *Router) OnMessage(ctx context.Context, t Turn) error {
 	a := t.Incoming()
-	ti := infoOf(a, t.Logger())
+	ti := r.info(a, t.Logger())
 	r.conv.remember(ctx, t, ti)
 	act := action{verb: parseCommand(a.Text)}
+	pressed := "" // the message of the card pressed (Action.Submit)
 	if verb, ref, ok := actionFromValue(a.Value); ok {
 		act = action{verb: verb, ref: ref, data: actionData(a.Value)}
+		pressed = a.ReplyToID
 	}
 	ans := r.route(ctx, t, ti, act)
+	if pressed != "" && ans.card != nil {
+		// A press of Action.Submit: its answer replaces the pressed card,
+		// as an Action.Execute press's does.
+		err := t.Update(ctx, pressed, ans.activity())
+		if err == nil {
+			if ans.then != nil {
+				ans.then(pressed)
+			}
+			return nil
+		}
+		ti.log.WarnContext(ctx, "could not update the pressed card in place; sending a new one", "err", err)
+	}
 	if _, err := t.Send(ctx, ans.activity()); err != nil {
 		return err
 	}
@@ -100,7 +115,7 @@ func (r *Router) OnMessage(ctx context.Context, t Turn) error {
 // pressed one.
 func (r *Router) OnInvoke(ctx context.Context, t Turn) (InvokeResult, error) {
 	a := t.Incoming()
-	ti := infoOf(a, t.Logger())
+	ti := r.info(a, t.Logger())
 	if a.Name != "adaptiveCard/action" {
 		return InvokeResult{Text: cards.Text(ti.loc, "unknown.text")}, nil
 	}
@@ -125,7 +140,7 @@ func (r *Router) OnConversationUpdate(ctx context.Context, t Turn) error {
 	}
 	for _, m := range a.MembersAdded {
 		if m.ID == a.Recipient.ID {
-			ti := infoOf(a, t.Logger())
+			ti := r.info(a, t.Logger())
 			r.conv.remember(ctx, t, ti)
 			_, err := t.Send(ctx, cardActivity(cards.Welcome(ti.loc)))
 			return err
@@ -139,12 +154,22 @@ func (r *Router) OnConversationUpdate(ctx context.Context, t Turn) error {
 // welcome goes with the conversationUpdate that accompanies an install.
 func (r *Router) OnInstallationUpdate(ctx context.Context, t Turn) error {
 	a := t.Incoming()
-	ti := infoOf(a, t.Logger())
+	ti := r.info(a, t.Logger())
 	if strings.HasPrefix(a.Action, "remove") {
 		return r.conv.forget(ctx, ti)
 	}
 	r.conv.remember(ctx, t, ti)
 	return nil
+}
+
+// info is what a decision needs of activity a, in the configured language
+// when one is set.
+func (r *Router) info(a schema.Activity, log *slog.Logger) turnInfo {
+	ti := infoOf(a, log)
+	if l := r.conv.o.Language; l != "" {
+		ti.loc = l
+	}
+	return ti
 }
 
 // route finds the verb's entry and runs it; an error becomes the person's

@@ -305,7 +305,9 @@ func (h *Helpdesk) issueTAP(ctx context.Context, x *ticketTurn) error {
 		cardRef = st.ref()
 	}
 	card := cards.TAPForUser(ti.loc, pass, h.tapMinutes(), cardRef)
-	if _, err := h.o.Connector.SendToConversation(ctx, ref.ServiceURL, ref.Conversation.ID, cardActivity(card)); err != nil {
+	a := cardActivity(card)
+	a.Summary = cards.Text(ti.loc, "notify.tap")
+	if _, err := h.o.Connector.SendToConversation(ctx, ref.ServiceURL, ref.Conversation.ID, a); err != nil {
 		return fmt.Errorf("deliver the pass to the user's chat: %w", err)
 	}
 	ti.log.InfoContext(ctx, "helpdesk: temporary access pass delivered to the user's 1:1 chat", "ticket", x.cur.Number, "by", x.actor)

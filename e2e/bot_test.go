@@ -29,7 +29,7 @@ var botEnvRemoved = []string{
 	"IDENTITY_ENDPOINT", "IDENTITY_HEADER",
 	"ToBotFromChannelOpenIdMetadataUrl", "ToBotFromChannelTokenIssuer",
 	"ToChannelFromBotLoginUrl", "ToChannelFromBotOAuthScope", "LOG_LEVEL",
-	"SANDBOX_PASSKEY", "SANDBOX_PUSH_ONLY",
+	"SANDBOX_PASSKEY", "SANDBOX_PUSH_ONLY", "CARD_ACTIONS",
 }
 
 var botBuild struct {
@@ -121,7 +121,9 @@ func startBot(t testing.TB, root, bin string, extraEnv map[string]string) *Bot {
 		}
 		// The sandbox's users start with push only (the procedure's short
 		// path) unless a test asks for the whole phone (SANDBOX_PASSKEY).
-		set := map[string]string{"PORT": strconv.Itoa(port), "LOG_LEVEL": "debug", "SANDBOX_PASSKEY": "false"}
+		// Cards are pressed as Action.Execute unless a test asks for the
+		// submit style (CARD_ACTIONS).
+		set := map[string]string{"PORT": strconv.Itoa(port), "LOG_LEVEL": "debug", "SANDBOX_PASSKEY": "false", "CARD_ACTIONS": "execute"}
 		for k, v := range extraEnv {
 			set[k] = v
 		}

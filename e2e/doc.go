@@ -72,7 +72,9 @@
 // Shared by several tests:
 //
 //   - locale_test.go: the ja-JP locale shim for the Playground.
-//   - swapflow_test.go: swapFlow, the procedure in the personal chat.
+//   - swapflow_test.go: swapFlow, the procedure in the personal chat, its
+//     buttons pressed as Action.Execute or (CARD_ACTIONS=submit)
+//     Action.Submit.
 //   - sandbox_api_test.go: the sandbox's security-info page API.
 //
 // The tests, one scenario a file:
@@ -80,7 +82,9 @@
 //   - config_test.go: the mock tenant's config is valid.
 //   - first_turns_test.go: install brings a welcome; スマホ交換 brings a card
 //     whose first button works.
-//   - procedure_test.go: the whole procedure, button by button.
+//   - procedure_test.go: the whole procedure, button by button, with
+//     Action.Execute and with Action.Submit (each press updating the card
+//     in place).
 //   - reminders_test.go: a reminder arrives and resumes the procedure.
 //   - sandbox_browser_test.go: the procedure with the page in Chromium.
 //   - wholephone_test.go: the procedure for an old phone with Authenticator

@@ -46,8 +46,10 @@ func defaultTimeout() time.Duration {
 // Options changes how Start sets things up. The zero value is the default.
 type Options struct {
 	// BotEnv adds or overrides variables of the bot's environment (the
-	// harness sets PORT and LOG_LEVEL=debug and removes the bot's
-	// configuration variables, see botEnvRemoved).
+	// harness sets PORT, LOG_LEVEL=debug, SANDBOX_PASSKEY=false and
+	// CARD_ACTIONS=execute and removes the bot's other configuration
+	// variables, see botEnvRemoved). {"CARD_ACTIONS": "submit"} gives cards
+	// with Action.Submit buttons, which Chat.Press and swapFlow press too.
 	BotEnv map[string]string
 	// PlaygroundEnv adds or overrides variables of the Playground's
 	// environment, e.g. TZ (default UTC). Activities are en-US whatever LANG

@@ -23,10 +23,55 @@ import (
 func TestWholeProcedureInPlayground(t *testing.T) {
 	t.Parallel()
 	f := startSwap(t, nil)
-	sb := f.sandboxAPI()
 	logMark := f.env.Bot.OutputMark()
 	start := time.Now()
+	walkWholeProcedure(t, f)
+	t.Logf("whole procedure: %d cards in %v", f.cards, time.Since(start).Round(time.Millisecond))
+	assertNoBotErrorLogs(t, f.env, logMark)
+}
 
+// TestWholeProcedureInPlaygroundSubmitMode is TestWholeProcedureInPlayground
+// with the bot on CARD_ACTIONS=submit: every card's buttons are
+// Action.Submit (data {verb, dialog, step, nonce}), pressed as the
+// Playground's page does (a message with replyToId and the data as value),
+// and every press is answered by the bot updating the pressed card in place:
+// from スマホ交換 to 「交換が完了しました」 the procedure lives in one message,
+// which the bot created once and then only updated.
+func TestWholeProcedureInPlaygroundSubmitMode(t *testing.T) {
+	t.Parallel()
+	f := startSwap(t, map[string]string{"CARD_ACTIONS": "submit"})
+	logMark := f.env.Bot.OutputMark()
+	start := time.Now()
+	mark := f.chat.Mark()
+	walkWholeProcedure(t, f)
+
+	// One message for the whole procedure: created for スマホ交換, then only
+	// updated in place.
+	f.chat.Quiet(500 * time.Millisecond)
+	msgs := f.chat.BotMessages(mark)
+	var created, updated int
+	for _, m := range msgs {
+		switch {
+		case m.ID != f.msgID:
+			t.Errorf("a message of the bot other than the procedure's card (%s): %s", f.msgID, m)
+		case m.Action == "createMessage":
+			created++
+		default:
+			updated++
+		}
+	}
+	if created != 1 || updated == 0 {
+		t.Errorf("the procedure's card %s: created %d times and updated %d times, want created once and then updated in place:\n%s", f.msgID, created, updated, indent(messageStrings(msgs)))
+	}
+	t.Logf("whole procedure in submit mode: %d cards in %v, message %s updated %d times", f.cards, time.Since(start).Round(time.Millisecond), f.msgID, updated)
+	assertNoBotErrorLogs(t, f.env, logMark)
+}
+
+// walkWholeProcedure is the walk of TestWholeProcedureInPlayground, in the
+// card style f's bot sends. It is no test helper, so that a failure names
+// its line in the walk.
+func walkWholeProcedure(t *testing.T, f *swapFlow) {
+	sb := f.sandboxAPI()
 	f.begin()
 	f.next(2)
 	f.next(3)
@@ -97,6 +142,4 @@ func TestWholeProcedureInPlayground(t *testing.T) {
 	if got := sb.graphAuthenticators(); len(got) != 1 || got[0] != "iPhone 15" {
 		t.Errorf("Graph (sandbox) lists the user's Authenticators %q, want only iPhone 15", got)
 	}
-	t.Logf("whole procedure: %d cards in %v", f.cards, time.Since(start).Round(time.Millisecond))
-	assertNoBotErrorLogs(t, f.env, logMark)
 }

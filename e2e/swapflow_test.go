@@ -5,6 +5,9 @@ package e2e
 // swapFlow: the procedure as the user sees it in the personal chat of a
 // Japanese Playground, the procedure's card pressed button by button and
 // every card checked and validated with Microsoft's Adaptive Cards library.
+// The buttons are pressed the way their type asks: an Action.Execute is an
+// invoke whose answer replaces the card, an Action.Submit (CARD_ACTIONS=submit)
+// a message whose answer is the bot's update of the pressed card in place.
 // procedure_test.go, reminders_test.go, sandbox_browser_test.go and
 // wholephone_test.go drive it.
 
@@ -62,19 +65,26 @@ type swapFlow struct {
 	cardIn string            // directory the received cards are written to
 	titles map[string]string // step id -> Japanese title (cards/content/steps.json)
 	steps  []string          // the steps the user walks: swapSteps unless withSteps says otherwise
-	cards  int               // cards received so far
-	msgID  string            // the message the procedure's card is in
-	card   json.RawMessage   // the card it shows now
+	// style is the type of the bot's buttons: "Action.Execute", or
+	// "Action.Submit" when the bot runs with CARD_ACTIONS=submit.
+	style string
+	cards int             // cards received so far
+	msgID string          // the message the procedure's card is in
+	card  json.RawMessage // the card it shows now
 }
 
 // startSwap starts the bot (with botEnv) and a Japanese Playground, checks
 // the tools that validate cards, installs the app in the personal chat and
 // waits for the welcome card. The user walks swapSteps unless withSteps
-// says otherwise.
+// says otherwise; the cards' buttons are Action.Execute unless botEnv sets
+// CARD_ACTIONS=submit.
 func startSwap(t *testing.T, botEnv map[string]string) *swapFlow {
 	t.Helper()
 	lay := findLayout(t)
-	f := &swapFlow{t: t, node: requireNode(t, lay, "card validation", "adaptivecards/dist/adaptivecards.js"), cardIn: t.TempDir()}
+	f := &swapFlow{t: t, node: requireNode(t, lay, "card validation", "adaptivecards/dist/adaptivecards.js"), cardIn: t.TempDir(), style: "Action.Execute"}
+	if strings.EqualFold(botEnv["CARD_ACTIONS"], "submit") {
+		f.style = "Action.Submit"
+	}
 	f.titles = loadStepTitles(t, lay)
 	f.withSteps(swapSteps)
 	f.env = Start(t, Options{BotEnv: botEnv, PlaygroundEnv: japanesePlaygroundEnv(t)})
@@ -159,17 +169,21 @@ func (f *swapFlow) press(title string) json.RawMessage {
 	return f.card
 }
 
-// pressOn presses the Action.Execute button titled title of card (shown in
-// message msgID) and returns the card the bot answered with, checked and
-// validated. label names the press in failure messages and file names.
+// pressOn presses the button titled title of card (shown in message msgID),
+// an Action.Execute or, with CARD_ACTIONS=submit, an Action.Submit, and
+// returns the card the bot answered with, checked and validated. label names
+// the press in failure messages and file names.
 func (f *swapFlow) pressOn(msgID string, card json.RawMessage, title, label string) json.RawMessage {
 	f.t.Helper()
 	a := findAction(f.t, card, title)
-	if a.Type != "Action.Execute" {
-		f.t.Fatalf("button %q is a %s, not an Action.Execute:\n%s", title, a.Type, card)
+	if a.Type != f.style {
+		f.t.Fatalf("button %q is an %s, not an %s:\n%s", title, a.Type, f.style, card)
 	}
 	if label == "" {
 		label = cardIdentity(card) + " " + title
+	}
+	if a.Type == "Action.Submit" {
+		return f.submitOn(msgID, a, label)
 	}
 	start := time.Now()
 	res := f.chat.Press(msgID, a, nil)
@@ -193,6 +207,43 @@ func (f *swapFlow) pressOn(msgID string, card json.RawMessage, title, label stri
 	f.t.Logf("%s -> %s (%v)", label, cardIdentity(res.Value), took)
 	f.observe(res.Value, strings.ReplaceAll(label, " ", "_")+"-to-"+cardIdentity(res.Value))
 	return res.Value
+}
+
+// submitOn presses the Action.Submit button a of the card in message msgID
+// as the Playground's page does (a message with replyToId and the button's
+// data as value) and returns the card the bot answered with: the bot must
+// acknowledge the message with 2xx and update message msgID in place (PUT,
+// an updateMessage on the stream), sending no new message.
+func (f *swapFlow) submitOn(msgID string, a CardAction, label string) json.RawMessage {
+	f.t.Helper()
+	_, logs, _, _ := f.env.s.snapshot()
+	logMark := len(logs)
+	start := time.Now()
+	f.chat.Press(msgID, a, nil)
+	m := f.chat.WaitFor(func(m Message) bool { return m.Card() != nil || m.Action == "createMessage" }, 0)
+	took := time.Since(start).Round(time.Millisecond)
+	if m.Action != "updateMessage" || m.ID != msgID {
+		f.t.Fatalf("%s: the bot answered the Action.Submit with %s, not an update of the pressed card (message %s) in place", label, m, msgID)
+	}
+	ack, ok := f.env.waitLog(logMark, 5*time.Second, func(l LogEntry) bool {
+		if !l.ToBot() || l.ActivityName != "message" {
+			return false
+		}
+		var act struct {
+			ReplyToID string          `json:"replyToId"`
+			Value     json.RawMessage `json:"value"`
+		}
+		return json.Unmarshal(l.RequestBody, &act) == nil && act.ReplyToID == msgID && len(act.Value) > 0
+	})
+	switch {
+	case !ok:
+		f.t.Errorf("%s: the Playground's log shows no message with replyToId %s and a value sent to the bot", label, msgID)
+	case ack.ResponseStatus < 200 || ack.ResponseStatus > 299:
+		f.t.Errorf("%s: the bot answered the submit message with HTTP %d %s", label, ack.ResponseStatus, truncate(string(ack.ResponseBody), 600))
+	}
+	f.t.Logf("%s -> %s, message %s updated in place (%v)", label, cardIdentity(m.Card()), m.ID, took)
+	f.observe(m.Card(), strings.ReplaceAll(label, " ", "_")+"-to-"+cardIdentity(m.Card()))
+	return m.Card()
 }
 
 // expectStep checks that the current card is step n of the procedure: its
@@ -235,9 +286,20 @@ func (f *swapFlow) expectStep(n int) {
 			fail("step %d card has no %q button; buttons %q", n, title, actionTitles(card))
 			continue
 		}
-		var d struct{ Dialog, Nonce, Step string }
-		if a.Type != "Action.Execute" || a.Verb == "" || json.Unmarshal(a.Data, &d) != nil || d.Dialog == "" || d.Nonce == "" || d.Step != step {
-			fail("step %d button %q should be an Action.Execute with a verb and data {dialog, nonce, step %q}: %+v", n, title, step, a)
+		var d struct{ Verb, Dialog, Nonce, Step string }
+		if json.Unmarshal(a.Data, &d) != nil {
+			d.Dialog = "" // fails below
+		}
+		verb := a.Verb // Action.Execute: the action's; Action.Submit: in its data
+		if a.Type == "Action.Submit" {
+			verb = d.Verb
+		}
+		if a.Type != f.style || verb == "" || d.Dialog == "" || d.Nonce == "" || d.Step != step {
+			if f.style == "Action.Submit" {
+				fail("step %d button %q should be an Action.Submit with data {verb, dialog, nonce, step %q}: %+v", n, title, step, a)
+			} else {
+				fail("step %d button %q should be an Action.Execute with a verb and data {dialog, nonce, step %q}: %+v", n, title, step, a)
+			}
 		}
 	}
 	if _, ok := have["戻る"]; n == 1 && ok {
@@ -303,7 +365,8 @@ func (f *swapFlow) finish(newDevice string) {
 
 // observe validates a received card with Microsoft's Adaptive Cards library
 // (node e2e/validate-cards.js on a copy in a temporary directory); any event
-// fails the test.
+// fails the test. With CARD_ACTIONS=submit it also checks that the card's
+// buttons are all Action.Submit (links aside), each with a verb in its data.
 func (f *swapFlow) observe(card json.RawMessage, label string) {
 	f.t.Helper()
 	f.cards++
@@ -311,6 +374,9 @@ func (f *swapFlow) observe(card json.RawMessage, label string) {
 		f.t.Fatalf("%s: no card", label)
 	}
 	assertTeamsCard(f.t, card)
+	if f.style == "Action.Submit" {
+		assertSubmitCard(f.t, card, label)
+	}
 	name := fmt.Sprintf("%02d-%s.json", f.cards, strings.Map(func(r rune) rune {
 		if r < 0x80 && (r == '-' || r == '_' || r == '.' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')) {
 			return r
@@ -335,5 +401,32 @@ func (f *swapFlow) observe(card json.RawMessage, label string) {
 	perr := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &line)
 	if err != nil || perr != nil || !line.OK || len(line.Events) > 0 {
 		f.t.Errorf("validate-cards.js on %s (%s): %v\nstdout: %s\nstderr: %s\ncard: %s", label, name, err, stdout.Bytes(), stderr.Bytes(), card)
+	}
+}
+
+// assertSubmitCard checks a card of a bot running with CARD_ACTIONS=submit:
+// no Action.Execute anywhere in it (selectAction and fallbacks included),
+// and every button an Action.Submit with object data carrying a verb, or a
+// link (Action.OpenUrl).
+func assertSubmitCard(t *testing.T, card json.RawMessage, label string) {
+	t.Helper()
+	if bytes.Contains(card, []byte(`"Action.Execute"`)) {
+		t.Errorf("%s: an Action.Execute in a card of a bot with CARD_ACTIONS=submit:\n%s", label, card)
+	}
+	actions, err := CardActions(card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range actions {
+		switch a.Type {
+		case "Action.OpenUrl":
+		case "Action.Submit":
+			var d struct{ Verb string }
+			if json.Unmarshal(a.Data, &d) != nil || d.Verb == "" {
+				t.Errorf("%s: Action.Submit %q should carry a verb in its data (object): %s", label, a.Title, a.Data)
+			}
+		default:
+			t.Errorf("%s: button %q is an %s; with CARD_ACTIONS=submit every button should be an Action.Submit (or a link)", label, a.Title, a.Type)
+		}
 	}
 }

@@ -968,3 +968,66 @@ func TestLoopbackKeepsThePool(t *testing.T) {
 		t.Errorf("two bursts of %d calls opened %d connections, want %d: the second burst did not reuse the pool", burst, opened, burst)
 	}
 }
+
+// hangingCredential is an Entra token endpoint that takes connections and
+// never answers: GetToken returns only when its context ends. It counts
+// the fetches.
+type hangingCredential struct {
+	calls atomic.Int32
+	fail  error // when set, answer at once with it instead
+}
+
+func (h *hangingCredential) GetToken(ctx context.Context, _ policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	h.calls.Add(1)
+	if h.fail != nil {
+		return azcore.AccessToken{}, h.fail
+	}
+	<-ctx.Done()
+	return azcore.AccessToken{}, ctx.Err()
+}
+
+// An unreachable Entra costs each call no more than its own budget, and
+// 20 calls at once ask it once: the fetch is single-flight.
+func TestTokenFetchIsSingleFlight(t *testing.T) {
+	cred := &hangingCredential{}
+	c, _ := setup(t, graph.WithCredential(cred))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 20 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			if _, err := c.ListAuthenticatorMethods(ctx, "u1"); err == nil {
+				t.Error("a call succeeded without a token")
+			}
+		})
+	}
+	wg.Wait()
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("20 calls with a 200 ms budget took %v", took)
+	}
+	if n := cred.calls.Load(); n != 1 {
+		t.Errorf("Entra was asked %d times, want 1", n)
+	}
+}
+
+// A failed fetch is answered from memory for a short while, then Entra is
+// asked again.
+func TestTokenFailureIsHeldBriefly(t *testing.T) {
+	defer graph.SetTokenFailHold(300 * time.Millisecond)()
+	cred := &hangingCredential{fail: errors.New("AADSTS90002: tenant not found")}
+	c, _ := setup(t, graph.WithCredential(cred))
+	for range 5 {
+		if _, err := c.ListAuthenticatorMethods(context.Background(), "u1"); err == nil {
+			t.Fatal("a call succeeded without a token")
+		}
+	}
+	if n := cred.calls.Load(); n != 1 {
+		t.Fatalf("Entra was asked %d times within the hold, want 1", n)
+	}
+	time.Sleep(400 * time.Millisecond)
+	c.ListAuthenticatorMethods(context.Background(), "u1")
+	if n := cred.calls.Load(); n != 2 {
+		t.Errorf("after the hold Entra was asked %d times in all, want 2", n)
+	}
+}

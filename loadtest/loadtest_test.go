@@ -22,6 +22,14 @@ func (w testWriter) Write(p []byte) (int, error) {
 // every user went through the whole procedure at least once. Speed is the
 // tool's report's business, never a test's.
 func TestSmoke(t *testing.T) {
+	for _, mode := range []string{"execute", "submit"} {
+		t.Run(mode, func(t *testing.T) { smoke(t, mode) })
+	}
+}
+
+// smoke is TestSmoke with the bot's cards in one style (CARD_ACTIONS): in
+// submit mode every press is a message whose answer is an update in place.
+func smoke(t *testing.T, mode string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const users, turns = 4, 200
@@ -29,6 +37,7 @@ func TestSmoke(t *testing.T) {
 		Users:    []int{users},
 		Turns:    turns,
 		BotBin:   os.Getenv("LOADTEST_BOT_BIN"),
+		BotEnv:   []string{"CARD_ACTIONS=" + mode},
 		Timeout:  4 * time.Minute,
 		Progress: testWriter{t},
 	})

@@ -468,6 +468,9 @@ func (e *env) botEnv() []string {
 		"REMINDER_HOURS=always",
 		"LOG_LEVEL=warn",
 		"BIND_HOST=127.0.0.1",
+		// Presses as invokes, so that figures compare across versions;
+		// -bot-env CARD_ACTIONS=submit measures the other style.
+		"CARD_ACTIONS=execute",
 	)
 	return append(out, e.cfg.BotEnv...)
 }

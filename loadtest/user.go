@@ -184,7 +184,11 @@ func (u *simUser) procedure(ctx context.Context) error {
 			u.fail(errCard, "card %s has no 次へ button", card.id)
 			return errors.New("no next button")
 		}
-		if card, err = u.press(ctx, cards.VerbNext, data, want); err != nil {
+		press := u.press
+		if card.submit {
+			press = u.pressSubmit
+		}
+		if card, err = press(ctx, cards.VerbNext, data, want); err != nil {
 			return err
 		}
 		if want == "step-"+string(dialogs.StepConfirmNew) && !bytes.Contains(card.raw, []byte(newName)) {
@@ -198,7 +202,8 @@ func (u *simUser) procedure(ctx context.Context) error {
 // card is what a turn answered with.
 type card struct {
 	id      string
-	actions map[string]json.RawMessage // verb → Action.Execute data
+	actions map[string]json.RawMessage // verb → the button's data
+	submit  bool                       // its buttons are Action.Submit (CARD_ACTIONS=submit)
 	raw     []byte
 }
 
@@ -223,8 +228,15 @@ func parseCard(raw []byte) (card, error) {
 		out.id = strings.TrimPrefix(c.Body[0].ID, "card:")
 	}
 	for _, a := range c.Actions {
-		if a.Type == "Action.Execute" {
+		switch a.Type {
+		case "Action.Execute":
 			out.actions[a.Verb] = a.Data
+		case "Action.Submit":
+			var d struct {
+				Verb string `json:"verb"`
+			}
+			json.Unmarshal(a.Data, &d)
+			out.actions[d.Verb], out.submit = a.Data, true
 		}
 	}
 	return out, nil
@@ -251,7 +263,7 @@ type activityJSON struct {
 	Text          string       `json:"text,omitempty"`
 	Name          string       `json:"name,omitempty"`
 	ReplyToID     string       `json:"replyToId,omitempty"`
-	Value         *invokeValue `json:"value,omitempty"`
+	Value         any          `json:"value,omitempty"` // *invokeValue, or an Action.Submit's data
 	Entities      []any        `json:"entities,omitempty"`
 	ChannelData   channelData  `json:"channelData"`
 	Locale        string       `json:"locale"`
@@ -403,6 +415,61 @@ func (u *simUser) say(ctx context.Context, text string, want ...string) (card, e
 	return c, nil
 }
 
+// pressSubmit presses the Action.Submit button verb (CARD_ACTIONS=submit):
+// a message whose value is the button's data, answered 200 and then by the
+// pressed card's update in place, which must be want.
+func (u *simUser) pressSubmit(ctx context.Context, verb string, data json.RawMessage, want string) (card, error) {
+	if !u.lv.begin() {
+		return card{}, errStopped
+	}
+	u.drain()
+	a := u.activity("message")
+	a.ReplyToID = u.cardMsgID
+	a.Value = data
+	sent := time.Now()
+	status, body, err := u.post(ctx, a)
+	if err != nil {
+		if ctx.Err() != nil {
+			return card{}, errStopped
+		}
+		u.fail(errTransport, "submit: %v", err)
+		return card{}, err
+	}
+	httpDone := time.Now()
+	if status != http.StatusOK {
+		u.fail(errHTTP, "submit %s: status %d %s", verb, status, snippet(body))
+		return card{}, fmt.Errorf("status %d", status)
+	}
+	u.timer.Reset(replyTimeout)
+	var r reply
+	select {
+	case r = <-u.replies:
+		u.timer.Stop()
+	case <-u.timer.C:
+		u.fail(errNoReply, "no update for submit %s within %s", verb, replyTimeout)
+		return card{}, errors.New("no reply")
+	case <-ctx.Done():
+		return card{}, errStopped
+	}
+	u.record(kindInvoke, sent, r.at, later(r.at, httpDone))
+	var act struct {
+		Attachments []struct {
+			ContentType string          `json:"contentType"`
+			Content     json.RawMessage `json:"content"`
+		} `json:"attachments"`
+	}
+	if err := json.Unmarshal(r.body, &act); err != nil || r.method != http.MethodPut || len(act.Attachments) != 1 || act.Attachments[0].ContentType != cards.ContentType {
+		u.fail(errCard, "submit %s: not an update of the card: %s %s", verb, r.method, snippet(r.body))
+		return card{}, errors.New("not a card")
+	}
+	c, err := parseCard(act.Attachments[0].Content)
+	if err != nil || c.id != want {
+		u.fail(errCard, "submit %s: card %q, want %q", verb, c.id, want)
+		return card{}, errors.New("unexpected card")
+	}
+	return c, nil
+}
+
 // press presses the Action.Execute button verb (its data taken from the
 // card) and returns the card the invoke answered with, which must be want.
 func (u *simUser) press(ctx context.Context, verb string, data json.RawMessage, want string) (card, error) {
@@ -413,8 +480,9 @@ func (u *simUser) press(ctx context.Context, verb string, data json.RawMessage, 
 	a := u.activity("invoke")
 	a.Name = "adaptiveCard/action"
 	a.ReplyToID = u.cardMsgID
-	a.Value = &invokeValue{Trigger: "manual"}
-	a.Value.Action.Type, a.Value.Action.Title, a.Value.Action.Verb, a.Value.Action.Data = "Action.Execute", "次へ", verb, data
+	v := &invokeValue{Trigger: "manual"}
+	v.Action.Type, v.Action.Title, v.Action.Verb, v.Action.Data = "Action.Execute", "次へ", verb, data
+	a.Value = v
 	a.ChannelData.Source = &struct {
 		Name string `json:"name"`
 	}{Name: "message"}

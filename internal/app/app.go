@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -39,9 +40,12 @@ type Options struct {
 	Now func() time.Time
 	// GraphTimeout bounds each Graph call (zero: the graph package's 60 s).
 	GraphTimeout time.Duration
+	// GraphCredential, when set, is the credential of the Graph client
+	// when none is configured (tests: an Entra that does not answer).
+	GraphCredential azcore.TokenCredential
 	// CheckTimeout bounds a Graph check inside a turn, PollEvery and
 	// PollFor the wait for a new registration after the acknowledgement
-	// (zero: the conversation's defaults, 5 s, 2 s and 2 min).
+	// (zero: the conversation's defaults, 3 s, 2 s and 2 min).
 	CheckTimeout, PollEvery, PollFor time.Duration
 	// ReminderRate replaces REMINDER_RATE (which the configuration bounds
 	// to Teams' 1–50 sends per second), and ReminderBatch the reminders
@@ -79,11 +83,15 @@ type App struct {
 	validator *bot.Validator // nil in local mode
 	connector *bot.Connector // replies, updates, the helpdesk channel
 	proactive *bot.Connector // reminders: leaves 429s to the worker
-	graph     *graphs
-	conv      *conversation
-	server    *bot.Server
-	mounts    map[string]http.Handler
-	tasks     *tasks // webhook deliveries
+	// out and proactiveOut are the two as the conversation sends through
+	// them: in CARD_ACTIONS=submit every card's buttons become
+	// Action.Submit on the way out.
+	out, proactiveOut cardSender
+	graph             *graphs
+	conv              *conversation
+	server            *bot.Server
+	mounts            map[string]http.Handler
+	tasks             *tasks // webhook deliveries
 
 	closeOnce sync.Once
 	closeErr  error
@@ -95,6 +103,7 @@ type App struct {
 var (
 	_ bot.TurnObserver      = (*metrics.Metrics)(nil)
 	_ bot.ConnectorObserver = (*metrics.Metrics)(nil)
+	_ bot.AuthObserver      = (*metrics.Metrics)(nil)
 	_ graph.Observer        = (*metrics.Metrics)(nil)
 )
 
@@ -151,7 +160,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		Logger:         a.logger,
 		Handler:        a.conv.turns(),
 		Mounts:         a.mounts,
-		Connector:      a.connector,
+		Connector:      a.out,
 		AllowedTenants: cfg.AllowedTenants,
 		Dedupe:         a.conv.dedupe(),
 		Observer:       a.metrics,
@@ -185,7 +194,14 @@ func (a *App) connectBot() {
 			MetadataURL: cfg.OpenIDMetadataURL,
 			Issuer:      cfg.TokenIssuer,
 			HTTPClient:  a.auth,
+
+			TenantTokens:      cfg.TenantTokens.Enabled,
+			Tenant:            cfg.AppTenantID,
+			TenantApps:        cfg.TenantTokens.AppIDs,
+			TenantMetadataURL: cfg.TenantTokens.MetadataURL,
+			Observer:          a.metrics,
 		})
+		a.metrics.InitAuthReasons(bot.AuthReasons())
 		switch cfg.AppType {
 		case config.AppTypeUserMSI:
 			tokens = bot.NewManagedIdentity(bot.ManagedIdentityOptions{
@@ -218,6 +234,10 @@ func (a *App) connectBot() {
 		Tokens: tokens, AllowedHosts: cfg.AllowedServiceURLHosts, AllowLoopback: cfg.LocalMode,
 		Logger: a.logger, MaxAttempts: 2, MaxRetryWait: time.Second, Observer: a.metrics,
 	})
+	a.out, a.proactiveOut = a.connector, a.proactive
+	if cfg.SubmitActions {
+		a.out, a.proactiveOut = submitCards{a.connector}, submitCards{a.proactive}
+	}
 }
 
 // Handler is the bot's HTTP surface: POST /api/messages, GET /healthz and

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -33,6 +34,9 @@ func TestNewDoesNoNetworkIO(t *testing.T) {
 		"REDIS_URL":                         "redis://127.0.0.1:1/0", // nothing listens there
 		"HELPDESK_WEBHOOK_URL":              stand.URL + "/hook",
 		"HELPDESK_WEBHOOK_SECRET":           "0123456789abcdef0123",
+		"ToBotFromTenantTokens":             "true",
+		"ToBotFromTenantAppIds":             "c0ffee00-1111-4222-8333-444455556666",
+		"ToBotFromTenantOpenIdMetadataUrl":  stand.URL + "/tenant-openid",
 	}
 	cfg, err := config.Load(func(k string) string { return vars[k] })
 	if err != nil {
@@ -114,5 +118,53 @@ func TestSandboxServedOnTheBotsListener(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Serve: %v", err)
+	}
+}
+
+// A request refused for its token is counted in /metrics by reason, and
+// every reason's series exists from the start.
+func TestRefusedTokensCountedByReason(t *testing.T) {
+	vars := map[string]string{
+		"MicrosoftAppId":       "11111111-2222-3333-4444-555555555555",
+		"MicrosoftAppPassword": "s3cret",
+		"MicrosoftAppTenantId": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+		"REDIS_URL":            "redis://127.0.0.1:1/0", // a refused request never reaches it
+		"METRICS_PUBLIC":       "true",
+		// Where no key is ever fetched: a malformed token is refused first.
+		"ToBotFromChannelOpenIdMetadataUrl": "http://127.0.0.1:1/openid",
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(cfg, app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	body := `{"type":"message","id":"1","channelId":"msteams","serviceUrl":"https://smba.trafficmanager.net/emea/","text":"hi"}`
+	for _, h := range []string{"", "Bearer not.a.jwt"} {
+		req := httptest.NewRequest(http.MethodPost, "/api/messages", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if h != "" {
+			req.Header.Set("Authorization", h)
+		}
+		rec := httptest.NewRecorder()
+		a.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("%q: status %d, want 401", h, rec.Code)
+		}
+	}
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{
+		`mfabot_auth_rejected_total{reason="malformed"} 1`,
+		`mfabot_auth_rejected_total{reason="no_token"} 1`,
+		`mfabot_auth_rejected_total{reason="wrong_issuer"} 0`,
+		`mfabot_auth_rejected_total{reason="app_not_allowed"} 0`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

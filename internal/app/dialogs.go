@@ -42,6 +42,7 @@ type conversation struct {
 	router    *dialogs.Router
 	stats     *dialogs.Stats
 	reminders *dialogs.Reminders
+	submit    bool // CARD_ACTIONS=submit
 }
 
 // loadContent is the step content: STEPS_FILE's, or the embedded one;
@@ -84,6 +85,7 @@ func (a *App) newConversation(content *cards.Content) (*conversation, error) {
 		AllowDelete: cfg.GraphAllowDelete, SecurityInfoURL: a.graph.pageURL(),
 		References: store, Reminders: store, Leases: store, Policy: policy, Stats: stats, Helpdesk: hd != nil,
 		Logger: a.logger, Now: a.opts.Now, CheckTimeout: a.opts.CheckTimeout, PollEvery: a.opts.PollEvery, PollFor: a.opts.PollFor,
+		Language: cards.Locale(cfg.Language),
 	})
 	var help *dialogs.Helpdesk
 	var escalate func(ctx context.Context, tenant, user string) error
@@ -97,12 +99,12 @@ func (a *App) newConversation(content *cards.Content) (*conversation, error) {
 		rate = a.opts.ReminderRate
 	}
 	reminders := dialogs.NewReminders(dialogs.ReminderOptions{
-		Dialogs: conv, Queue: store, Recipients: store, Limiter: store, Sender: proactiveSender{a.proactive},
+		Dialogs: conv, Queue: store, Recipients: store, Limiter: store, Sender: proactiveSender{a.proactiveOut},
 		Policy: policy, Logger: a.logger.With("worker", "reminders"), Rate: rate, Batch: a.opts.ReminderBatch,
 		Escalate: escalate,
 	})
 	a.metrics.CollectReminders(reminderCounts(reminders))
-	return &conversation{store: store, router: dialogs.NewRouter(conv, help), stats: stats, reminders: reminders}, nil
+	return &conversation{store: store, router: dialogs.NewRouter(conv, help), stats: stats, reminders: reminders, submit: cfg.SubmitActions}, nil
 }
 
 // helpdesk is the helpdesk's wiring: tickets in the store, the channel
@@ -115,7 +117,7 @@ func (a *App) helpdesk(store *redisstore.Store) (*dialogs.HelpdeskOptions, error
 	}
 	hc := a.cfg.Helpdesk
 	hd := &dialogs.HelpdeskOptions{
-		Store: store, Connector: a.connector, Admins: hc.Admins,
+		Store: store, Connector: a.out, Admins: hc.Admins,
 		TAPEnabled: hc.TAPEnabled, TAPLifetime: hc.TAPLifetime,
 	}
 	if hc.ConversationID != "" {
@@ -145,7 +147,7 @@ func (a *App) helpdesk(store *redisstore.Store) (*dialogs.HelpdeskOptions, error
 }
 
 // turns is the conversation as the protocol layer's turn handler.
-func (c *conversation) turns() bot.Handler { return turnHandler{c.router} }
+func (c *conversation) turns() bot.Handler { return turnHandler{d: c.router, submit: c.submit} }
 
 // ping is the store's readiness check.
 func (c *conversation) ping(ctx context.Context) error { return c.store.Ping(ctx) }
@@ -224,7 +226,12 @@ func reminderCounts(r *dialogs.Reminders) func() metrics.ReminderCounts {
 
 // turnHandler adapts the conversation (dialogs) to the protocol layer (bot),
 // so that neither package imports the other.
-type turnHandler struct{ d *dialogs.Router }
+type turnHandler struct {
+	d *dialogs.Router
+	// submit: an invoke's card answer has Action.Submit buttons too (a
+	// press on a card sent before CARD_ACTIONS changed).
+	submit bool
+}
 
 var _ bot.Handler = turnHandler{}
 
@@ -238,6 +245,9 @@ func (h turnHandler) OnInvoke(ctx context.Context, t *bot.Turn) (bot.InvokeRespo
 		return bot.InvokeResponse{}, err
 	}
 	if res.Card != nil {
+		if h.submit {
+			return bot.CardInvokeResponse(cards.AsSubmit(res.Card)), nil
+		}
 		return bot.CardInvokeResponse(res.Card), nil
 	}
 	return bot.MessageInvokeResponse(res.Text), nil
@@ -425,7 +435,7 @@ func classify(err error) error {
 
 // proactiveSender adapts the connector to the reminder worker, translating
 // the connector's errors into the ones the worker acts on.
-type proactiveSender struct{ c *bot.Connector }
+type proactiveSender struct{ c cardSender }
 
 var _ dialogs.ProactiveSender = proactiveSender{}
 

@@ -33,6 +33,9 @@ func (a *App) openGraph() (*graphs, error) {
 	if a.opts.GraphTimeout > 0 {
 		g.opts = append(g.opts, graph.WithTimeout(a.opts.GraphTimeout))
 	}
+	if a.opts.GraphCredential != nil {
+		g.opts = append(g.opts, graph.WithCredential(a.opts.GraphCredential))
+	}
 	cfg := a.cfg
 	switch cfg.GraphMode {
 	case config.GraphModeSandbox:

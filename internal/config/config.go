@@ -63,6 +63,9 @@ type Config struct {
 	MSIEndpoint       string // IDENTITY_ENDPOINT (App Service); empty → IMDS
 	MSIHeader         Secret // IDENTITY_HEADER
 
+	// TenantTokens is the opt-in to inbound tokens of the bot's own tenant.
+	TenantTokens TenantTokens
+
 	RedisURL               Secret // may carry a password
 	AllowedTenants         []string
 	AllowedServiceURLHosts []string
@@ -100,6 +103,13 @@ type Config struct {
 	BindHost string
 
 	LogLevel slog.Level
+	// SubmitActions: every button of every card is Action.Submit
+	// (CARD_ACTIONS=submit, the default) instead of Action.Execute
+	// (CARD_ACTIONS=execute).
+	SubmitActions bool
+	// Language is the language every answer is in ("ja", "en"); "" (auto)
+	// follows each activity's locale (BOT_LANGUAGE).
+	Language string
 }
 
 // Error is an invalid or contradictory setting: Var names the variable at
@@ -187,6 +197,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.TokenIssuer == "" {
 		c.TokenIssuer = defaultTokenIssuer
 	}
+	if c.TenantTokens, err = loadTenantTokens(get, c.LocalMode, c.AppTenantID); err != nil {
+		return c, err
+	}
 	authority := defaultLoginHost + "/" + c.AppTenantID
 	if c.AppType == AppTypeMultiTenant {
 		authority = defaultLoginHost + "/botframework.com"
@@ -266,6 +279,27 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.Helpdesk, err2 = loadHelpdesk(get, getenv, c.LocalMode); err2 != nil {
 		return c, err2
+	}
+
+	switch v := strings.ToLower(get("CARD_ACTIONS")); v {
+	case "execute":
+		c.SubmitActions = false
+	case "", "submit":
+		// The default: Action.Submit works on every Teams client;
+		// Action.Execute is reported not to work in Teams on phones
+		// (README, "Card actions").
+		c.SubmitActions = true
+	default:
+		return c, &Error{"CARD_ACTIONS", fmt.Sprintf("%q is not execute or submit", v)}
+	}
+
+	switch v := strings.ToLower(get("BOT_LANGUAGE")); v {
+	case "", "auto":
+		c.Language = ""
+	case "ja", "en":
+		c.Language = v
+	default:
+		return c, &Error{"BOT_LANGUAGE", fmt.Sprintf("%q is not one of auto, ja, en", v)}
 	}
 
 	switch v := strings.ToLower(get("LOG_LEVEL")); v {
@@ -419,9 +453,13 @@ func (c Config) Summary() []any {
 			"app_password", c.AppPassword,
 			"openid_metadata", c.OpenIDMetadataURL,
 			"token_issuer", c.TokenIssuer,
+			"tenant_tokens", c.TenantTokens.Enabled,
 			"login_url", c.LoginURL,
 			"oauth_scope", c.OAuthScope,
 		)
+		if c.TenantTokens.Enabled {
+			attrs = append(attrs, "tenant_token_apps", strings.Join(c.TenantTokens.AppIDs, ","), "tenant_openid_metadata", c.TenantTokens.MetadataURL)
+		}
 		if len(c.AllowedServiceURLHosts) > 0 {
 			attrs = append(attrs, "extra_service_url_hosts", strings.Join(c.AllowedServiceURLHosts, ","))
 		}

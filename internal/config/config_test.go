@@ -100,6 +100,8 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"allowed tenant not guid", with("ALLOWED_TENANTS", "contoso"), "ALLOWED_TENANTS"},
 		{"service url host with scheme", with("ALLOWED_SERVICE_URL_HOSTS", "https://evil.example"), "ALLOWED_SERVICE_URL_HOSTS"},
 		{"log level", with("LOG_LEVEL", "loud"), "LOG_LEVEL"},
+		{"language", with("BOT_LANGUAGE", "fr"), "BOT_LANGUAGE"},
+		{"sandbox passkey garbled", map[string]string{"SANDBOX_PASSKEY": "maybe"}, "SANDBOX_PASSKEY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

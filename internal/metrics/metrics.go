@@ -45,6 +45,8 @@ type Metrics struct {
 	graphSeconds *prometheus.HistogramVec
 	graphDenied  *prometheus.CounterVec
 
+	authRejected *prometheus.CounterVec
+
 	started       prometheus.Counter
 	entered       *prometheus.CounterVec
 	completed     prometheus.Counter
@@ -95,6 +97,9 @@ func New() *Metrics {
 	m.graphDenied = counterVec("graph_permission_missing_total",
 		"Checks that left out a kind of credential because the app lacks its Microsoft Graph permission (403), by kind (passkey, fido2, oath, phone, tap) and the permission to grant.",
 		"kind", "permission")
+	m.authRejected = counterVec("auth_rejected_total",
+		"Inbound requests refused for their token (401), by reason (no_token, malformed, bad_algorithm, unknown_key, bad_signature, wrong_issuer, wrong_audience, expired, not_yet_valid, wrong_service_url, not_endorsed, wrong_tenant, app_not_allowed, keys_unavailable, not_configured, other).",
+		"reason")
 	m.started = counter("dialogs_started_total", "Smartphone-swap procedures started (start over counts as a new start).")
 	m.entered = counterVec("dialog_steps_entered_total",
 		"Procedures that reached a step, by step id; each procedure counts once per step.", "step")
@@ -117,6 +122,7 @@ func New() *Metrics {
 		m.turns, m.turnSeconds,
 		m.connCalls, m.connSeconds, m.connThrottled,
 		m.graphCalls, m.graphSeconds, m.graphDenied,
+		m.authRejected,
 		m.started, m.entered, m.completed, m.cancelled, m.lost, m.removed, m.completionSec, m.tickets,
 	)
 	return m
@@ -162,6 +168,18 @@ func (m *Metrics) ObserveGraphCall(operation, status string, took time.Duration)
 // because the app lacks permission, the permission Graph's error names.
 func (m *Metrics) PermissionMissing(kind, permission string) {
 	m.graphDenied.WithLabelValues(kind, permission).Inc()
+}
+
+// ObserveAuthRejected counts one inbound request refused for its token,
+// by reason (bot's AuthObserver).
+func (m *Metrics) ObserveAuthRejected(reason string) { m.authRejected.WithLabelValues(reason).Inc() }
+
+// InitAuthReasons creates the series of the refusal reasons at zero, so
+// that an alert on any of them has a series before the first refusal.
+func (m *Metrics) InitAuthReasons(reasons []string) {
+	for _, r := range reasons {
+		m.authRejected.WithLabelValues(r)
+	}
 }
 
 // DialogStarted counts a procedure started (dialogs' Observer).

@@ -176,3 +176,21 @@ mfabot_reminders_failed_total{reason="throttled"} 5
 		t.Error("the reminder counters are not read at scrape time")
 	}
 }
+
+func TestAuthRejected(t *testing.T) {
+	m := metrics.New()
+	m.InitAuthReasons([]string{"wrong_issuer", "expired"})
+	m.ObserveAuthRejected("wrong_issuer")
+	m.ObserveAuthRejected("wrong_issuer")
+	m.ObserveAuthRejected("app_not_allowed")
+	want := `
+# HELP mfabot_auth_rejected_total Inbound requests refused for their token (401), by reason (no_token, malformed, bad_algorithm, unknown_key, bad_signature, wrong_issuer, wrong_audience, expired, not_yet_valid, wrong_service_url, not_endorsed, wrong_tenant, app_not_allowed, keys_unavailable, not_configured, other).
+# TYPE mfabot_auth_rejected_total counter
+mfabot_auth_rejected_total{reason="app_not_allowed"} 1
+mfabot_auth_rejected_total{reason="expired"} 0
+mfabot_auth_rejected_total{reason="wrong_issuer"} 2
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "mfabot_auth_rejected_total"); err != nil {
+		t.Error(err)
+	}
+}
