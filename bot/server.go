@@ -389,8 +389,10 @@ func (s *Server) handleMessages() http.Handler {
 				// delivery saved; nothing is recorded or changed.
 				log.InfoContext(ctx, "duplicate delivery answered again from the saved state")
 				outcome = OutcomeDuplicate
-				resp, err := s.route(ctx, &Turn{Activity: act, conn: s.opts.Connector, logger: log, later: s.runLater(log)})
+				resp, err := s.route(context.WithValue(ctx, replayKey{}, true), &Turn{Activity: act, conn: s.opts.Connector, logger: log, later: s.runLater(log)})
 				if err != nil {
+					// Teams retries: the answer is given again once the
+					// handler can give it.
 					log.ErrorContext(ctx, "answering a duplicate delivery failed", "err", err)
 					w.WriteHeader(http.StatusInternalServerError)
 					return
@@ -434,6 +436,14 @@ func (s *Server) handleMessages() http.Handler {
 // record names a turn's idempotency record: its key ("" for none) and the
 // attempt's token.
 type record struct{ key, token string }
+
+type replayKey struct{}
+
+// Replaying reports whether the turn in ctx answers a redelivery again
+// (ReplayAnswer): a handler that cannot give the answer it gave the first
+// time (a store that fails) must then return an error, so that the bot
+// asks Teams to retry instead of answering something else.
+func Replaying(ctx context.Context) bool { r, _ := ctx.Value(replayKey{}).(bool); return r }
 
 // ReplayAnswer is what a completed turn's record holds when its answer is
 // given again by running the turn again: its handler answers a

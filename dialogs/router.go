@@ -36,6 +36,8 @@ type answer struct {
 	card json.RawMessage
 	text string
 	then func(cardID string)
+	// failed: the turn could not be handled; text says so politely.
+	failed bool
 }
 
 // route is one verb's entry.
@@ -128,7 +130,7 @@ func (r *Router) OnInvoke(ctx context.Context, t Turn) (InvokeResult, error) {
 	if ans.then != nil {
 		ans.then(a.ReplyToID)
 	}
-	return InvokeResult{Card: fit(ans.card), Text: ans.text}, nil
+	return InvokeResult{Card: fit(ans.card), Text: ans.text, Failed: ans.failed}, nil
 }
 
 // OnConversationUpdate welcomes a user when the bot is added to their
@@ -193,7 +195,7 @@ func (r *Router) route(ctx context.Context, t Turn, ti turnInfo, act action) ans
 // one place that chooses the words of a failure.
 func fail(ctx context.Context, ti turnInfo, act action, err error) answer {
 	ti.log.ErrorContext(ctx, "turn failed", "verb", act.verb, "err", err)
-	return answer{text: cards.Text(ti.loc, "error.retry")}
+	return answer{text: cards.Text(ti.loc, "error.retry"), failed: true}
 }
 
 // dialog runs a verb of the user's procedure.

@@ -27,6 +27,8 @@ type Turn interface {
 type InvokeResult struct {
 	Card json.RawMessage
 	Text string
+	// Failed: the press could not be handled (Text says so politely).
+	Failed bool
 }
 
 // render encodes a card built by package cards. Cards are JSON-ready

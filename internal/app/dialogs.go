@@ -244,6 +244,11 @@ func (h turnHandler) OnInvoke(ctx context.Context, t *bot.Turn) (bot.InvokeRespo
 	if err != nil {
 		return bot.InvokeResponse{}, err
 	}
+	if res.Failed && bot.Replaying(ctx) {
+		// A redelivered press answered again must get the card it got the
+		// first time, not an apology: Teams is asked to retry.
+		return bot.InvokeResponse{}, errReplayFailed
+	}
 	if res.Card != nil {
 		if h.submit {
 			return bot.CardInvokeResponse(cards.AsSubmit(res.Card)), nil
@@ -260,6 +265,9 @@ func (h turnHandler) OnConversationUpdate(ctx context.Context, t *bot.Turn) erro
 func (h turnHandler) OnInstallationUpdate(ctx context.Context, t *bot.Turn) error {
 	return h.d.OnInstallationUpdate(ctx, t)
 }
+
+// errReplayFailed: a redelivered press could not be answered again.
+var errReplayFailed = errors.New("the press could not be answered again; Teams will retry")
 
 // graphDirectory adapts the Graph client to what the dialog needs, and
 // translates Graph's error kinds into the dialog's.
