@@ -2,7 +2,11 @@
 // deletes a user's Microsoft Authenticator registrations, passkeys (FIDO2),
 // software OATH tokens and Temporary Access Passes, lists their phone
 // methods, creates Temporary Access Passes, revokes sign-in sessions and
-// reads a user's name.
+// reads a user's name. For sweeps over many users it walks the tenant's
+// enabled members (ListUsers) or a group's users (ListGroupMembers) page by
+// page, and reads the Authenticator methods (and passkeys) of up to 20
+// users in one JSON batch (BatchAuthenticatorMethods,
+// BatchAuthenticatorAndFido2Methods).
 //
 // It is built on msgraph-sdk-go's users request builders and models over
 // the msgraph-sdk-go-core request adapter, not on the SDK's root
@@ -50,7 +54,10 @@
 //     Temporary Access Passes;
 //   - User.RevokeSessions.All to revoke sessions (User.ReadWrite.All or
 //     Directory.ReadWrite.All also work);
-//   - User.Read.All to read a user.
+//   - User.Read.All to read a user and to list the tenant's users;
+//   - GroupMember.Read.All to list a group's members (Member.Read.Hidden
+//     too for groups with hidden membership);
+//   - UserAuthenticationMethod.Read.All for the batches.
 //
 // UserAuthenticationMethod.ReadWrite.All alone also covers every
 // authentication method call. RequiredPermission(op) returns these names,
@@ -90,6 +97,21 @@
 // methods APIs); 504 and deadlines give KindTimeout. kiota's own retry
 // handler is not used, so retries do not double up.
 //
+// # Sweeps
+//
+// ListUsers and ListGroupMembers call a function with each page (up to 999
+// users) before asking for the next, so a sweep can save its progress; each
+// page is a call of its own (timeout, retries, Observer report), and the
+// walk has no page bound: cancel ctx to stop it. The group listing sends
+// ConsistencyLevel: eventual and $count=true, which Graph requires for its
+// OData cast; the users listing filters with eq only and needs neither.
+//
+// A batch is one POST /$batch through the same adapter, token, throttling
+// retries and Observer as every call; Graph answers each request inside it
+// separately, so each user's BatchResult has its own Err (an *Error naming
+// the permission on 403) and RetryAfter (from that answer's own
+// Retry-After on 429 or 503). More than 20 requests are refused locally.
+//
 // # Metrics
 //
 // WithObserver(o) tells o of every call sent: its operation (an Op
@@ -105,6 +127,10 @@
 //   - https://learn.microsoft.com/graph/api/resources/temporaryaccesspassauthenticationmethod?view=graph-rest-1.0
 //   - https://learn.microsoft.com/graph/api/user-revokesigninsessions?view=graph-rest-1.0
 //   - https://learn.microsoft.com/graph/api/user-get?view=graph-rest-1.0
+//   - https://learn.microsoft.com/graph/api/user-list?view=graph-rest-1.0
+//   - https://learn.microsoft.com/graph/api/group-list-transitivemembers?view=graph-rest-1.0
+//   - https://learn.microsoft.com/graph/aad-advanced-queries
+//   - https://learn.microsoft.com/graph/json-batching
 //   - https://learn.microsoft.com/graph/errors
 //   - https://learn.microsoft.com/graph/throttling
 //   - https://learn.microsoft.com/graph/permissions-reference

@@ -31,6 +31,11 @@ const (
 	OpListPhoneMethods                = "ListPhoneMethods"
 	OpListTemporaryAccessPassMethods  = "ListTemporaryAccessPassMethods"
 	OpDeleteTemporaryAccessPassMethod = "DeleteTemporaryAccessPassMethod"
+
+	OpListUsers                         = "ListUsers"
+	OpListGroupMembers                  = "ListGroupMembers"
+	OpBatchAuthenticatorMethods         = "BatchAuthenticatorMethods"
+	OpBatchAuthenticatorAndFido2Methods = "BatchAuthenticatorAndFido2Methods"
 )
 
 // RequiredPermission names the least privileged Microsoft Graph application
@@ -49,10 +54,13 @@ const (
 // covers every list and delete here and creating a Temporary Access Pass,
 // UserAuthenticationMethod.Read.All every list; User.ReadWrite.All or
 // Directory.ReadWrite.All cover revoking sessions (older documentation lists
-// only those two); Directory.Read.All and up cover GetUser.
+// only those two); Directory.Read.All and up cover GetUser and ListUsers,
+// and Group.Read.All or Directory.Read.All ListGroupMembers. A batch names
+// the permission of its requests; a request refused inside it is reported
+// under its own Op (OpListAuthenticatorMethods, OpListFido2Methods).
 func RequiredPermission(op string) string {
 	switch op {
-	case OpListAuthenticatorMethods:
+	case OpListAuthenticatorMethods, OpBatchAuthenticatorMethods, OpBatchAuthenticatorAndFido2Methods:
 		return "UserAuthenticationMethod.Read.All"
 	case OpDeleteAuthenticatorMethod, OpCreateTemporaryAccessPass:
 		return "UserAuthenticationMethod.ReadWrite.All"
@@ -72,8 +80,10 @@ func RequiredPermission(op string) string {
 		return "UserAuthMethod-TAP.ReadWrite.All"
 	case OpRevokeSignInSessions:
 		return "User.RevokeSessions.All"
-	case OpGetUser:
+	case OpGetUser, OpListUsers:
 		return "User.Read.All"
+	case OpListGroupMembers:
+		return "GroupMember.Read.All"
 	}
 	return ""
 }

@@ -64,3 +64,46 @@ func listPages[T any](ctx context.Context, c *Client, op string, newItem absser.
 	}
 	return out, nil
 }
+
+// eachPage reads a collection for op page by page, without a bound on the
+// number of pages, and hands each non-empty page to fn before asking for
+// the next, so a caller can persist its progress. Unlike listPages, every
+// page is a call of its own (one timeout, one Observer report, throttling
+// retries each): a tenant's users take many pages and more than one call's
+// time. A canceled ctx ends the walk at the next page with a canceled
+// Error. fn runs outside c.call: its error is returned as is, and the time
+// it takes counts against no timeout.
+func eachPage[T any](ctx context.Context, c *Client, op string, newItem absser.ParsableFactory, req pageRequest, fn func([]T) error) error {
+	newPage := pageOf[T](newItem)
+	next := ""
+	for {
+		var p *page[T]
+		err := c.call(ctx, op, func(ctx context.Context) error {
+			ri, err := req(ctx, next)
+			if err != nil {
+				return err
+			}
+			res, err := c.adapter.Send(ctx, ri, newPage, odataErrorMapping)
+			if err != nil {
+				return err
+			}
+			p, _ = res.(*page[T])
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			return nil
+		}
+		if len(p.value) > 0 {
+			if err := fn(p.value); err != nil {
+				return err
+			}
+		}
+		if p.nextLink == "" {
+			return nil
+		}
+		next = p.nextLink
+	}
+}

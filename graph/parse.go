@@ -39,6 +39,27 @@ func (u *userView) GetFieldDeserializers() map[string]func(absser.ParseNode) err
 
 func (u *userView) Serialize(absser.SerializationWriter) error { return errReadOnly }
 
+// userRefView is one user of a sweep's listing, with
+// $select=id,userPrincipalName,displayName,department (ListUsers also
+// selects accountEnabled and userType, for its $filter, and does not read
+// them).
+type userRefView struct{ UserRef }
+
+func newUserRefView(absser.ParseNode) (absser.Parsable, error) { return &userRefView{}, nil }
+
+func (u *userRefView) GetFieldDeserializers() map[string]func(absser.ParseNode) error {
+	return map[string]func(absser.ParseNode) error{
+		"id":                stringField(&u.ID),
+		"userPrincipalName": stringField(&u.UPN),
+		"displayName":       stringField(&u.DisplayName),
+		"department":        stringField(&u.Department),
+	}
+}
+
+func (u *userRefView) Serialize(absser.SerializationWriter) error { return errReadOnly }
+
+func (u *userRefView) item() UserRef { return u.UserRef }
+
 // authMethodView is one microsoftAuthenticatorAuthenticationMethod.
 type authMethodView struct{ AuthenticatorMethod }
 
