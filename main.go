@@ -45,6 +45,9 @@ const usage = `usage: mfabot [serve]           serve the bot (the default)
        mfabot manifest [-out app.zip]   write the Teams app package
        mfabot doctor [-lang ja|en] [-timeout 3s] [-manifest app.zip]
                                         check the deployment and print a report
+       mfabot sweep [--group ID] [--report FILE.csv] [--jsonl FILE] [--lang ja|en]
+                                        find users with an old phone still
+                                        registered (dry run; see mfabot sweep -h)
 
 The configuration is the environment (see README.md, "Configuration").
 `
@@ -56,7 +59,8 @@ type usageError struct{ problem string }
 func (e *usageError) Error() string { return e.problem }
 
 // run is the program: `mfabot manifest …` writes the Teams app package,
-// `mfabot doctor …` checks the deployment; `mfabot` (or `mfabot serve`)
+// `mfabot doctor …` checks the deployment, `mfabot sweep …` runs the
+// tenant sweep's dry run; `mfabot` (or `mfabot serve`)
 // reads the configuration, assembles the bot and serves it until ctx ends
 // or the process receives SIGINT or SIGTERM. Anything else prints the
 // usage to stderr and returns a *usageError.
@@ -65,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		switch cmd := args[1]; {
 		case cmd == "manifest":
 			return runManifest(args[2:], getenv, stdout, stderr)
+		case cmd == "sweep":
+			return runSweep(ctx, args[2:], getenv, stdout, stderr)
 		case cmd == "doctor":
 			return runDoctor(ctx, args[2:], getenv, stdout, stderr, doctor.Options{})
 		case cmd == "-h" || cmd == "-help" || cmd == "--help" || cmd == "help":

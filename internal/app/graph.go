@@ -42,7 +42,35 @@ func (a *App) openGraph() (*graphs, error) {
 		g.sandbox = sandbox.New(sandbox.Options{InitialPasskey: cfg.SandboxPasskey, PushOnly: cfg.SandboxPushOnly})
 		a.mounts[g.sandbox.BasePath()+"/"] = g.sandbox.Handler()
 		return g, nil
-	case config.GraphModeCredential:
+	}
+	c, err := newGraphClient(cfg, g.opts)
+	if err != nil {
+		return nil, err
+	}
+	g.client.Store(c)
+	return g, nil
+}
+
+// errGraphSandbox is NewGraphClient's answer in sandbox mode.
+var errGraphSandbox = &config.Error{Var: "GRAPH_BASE_URL",
+	Problem: "is not set and no Graph credential is configured: the sandbox answers only inside the bot (set GRAPH_BASE_URL and the Graph credential)"}
+
+// NewGraphClient builds the Graph client cfg describes, exactly as the bot
+// does (the credential, or none for a loopback GRAPH_BASE_URL), for the
+// commands that reach Graph without serving the bot (mfabot sweep). In
+// sandbox mode there is no Graph to reach outside the bot: an error.
+func NewGraphClient(cfg config.Config, opts ...graph.Option) (*graph.Client, error) {
+	if cfg.GraphMode == config.GraphModeSandbox {
+		return nil, errGraphSandbox
+	}
+	return newGraphClient(cfg, opts)
+}
+
+// newGraphClient adds the credential cfg names (credential mode only) and
+// the base URL to opts and builds the client. It does no I/O.
+func newGraphClient(cfg config.Config, opts []graph.Option) (*graph.Client, error) {
+	opts = append([]graph.Option(nil), opts...)
+	if cfg.GraphMode == config.GraphModeCredential {
 		gc := cfg.GraphCredential
 		cred, err := graph.NewCredential(graph.CredentialConfig{
 			Kind: gc.Kind, TenantID: gc.TenantID, ClientID: gc.ClientID, ClientSecret: string(gc.ClientSecret),
@@ -52,14 +80,13 @@ func (a *App) openGraph() (*graphs, error) {
 		if err != nil {
 			return nil, &config.Error{Var: "GRAPH_CREDENTIAL", Problem: err.Error()}
 		}
-		g.opts = append(g.opts, graph.WithCredential(cred))
+		opts = append(opts, graph.WithCredential(cred))
 	}
-	c, err := graph.NewClient(append(g.opts, graph.WithBaseURL(cfg.GraphBaseURL))...)
+	c, err := graph.NewClient(append(opts, graph.WithBaseURL(cfg.GraphBaseURL))...)
 	if err != nil {
 		return nil, &config.Error{Var: "GRAPH_BASE_URL", Problem: err.Error()}
 	}
-	g.client.Store(c)
-	return g, nil
+	return c, nil
 }
 
 // serveSandbox points the Graph client at the sandbox on the bot's
