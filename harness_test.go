@@ -568,6 +568,14 @@ func asCard(t testing.TB, v any) cards.Card {
 // actionData finds the Action.Execute with verb and returns its data.
 func actionData(t testing.TB, card cards.Card, verb string) map[string]any {
 	t.Helper()
+	return buttonData(t, card, "Action.Execute", verb)
+}
+
+// buttonData is the data of the button of type typ (Action.Execute or
+// Action.Submit) with verb on card, in its actions or an ActionSet of its
+// body (which holds buttons next to what they answer).
+func buttonData(t testing.TB, card cards.Card, typ, verb string) map[string]any {
+	t.Helper()
 	b, _ := json.Marshal(card)
 	type action struct {
 		Type, Verb string
@@ -575,8 +583,7 @@ func actionData(t testing.TB, card cards.Card, verb string) map[string]any {
 	}
 	var c struct {
 		Actions []action
-		// An ActionSet in the body holds buttons next to what they answer.
-		Body []struct {
+		Body    []struct {
 			Type    string
 			Actions []action
 		}
@@ -589,11 +596,12 @@ func actionData(t testing.TB, card cards.Card, verb string) map[string]any {
 		}
 	}
 	for _, a := range all {
-		if a.Type == "Action.Execute" && a.Verb == verb {
+		// An Action.Submit carries its verb in its data only.
+		if a.Type == typ && (a.Verb == verb || a.Verb == "" && a.Data["verb"] == verb) {
 			return a.Data
 		}
 	}
-	t.Fatalf("card %s has no %q button", cards.CardID(card), verb)
+	t.Fatalf("card %s has no %s %q button", cards.CardID(card), typ, verb)
 	return nil
 }
 

@@ -28,31 +28,7 @@ func submitData(t testing.TB, card cards.Card, verb string) map[string]any {
 	if strings.Contains(string(b), "Action.Execute") {
 		t.Fatalf("card %s has an Action.Execute button in submit mode", cards.CardID(card))
 	}
-	type action struct {
-		Type string
-		Data map[string]any
-	}
-	var c struct {
-		Actions []action
-		Body    []struct {
-			Type    string
-			Actions []action
-		}
-	}
-	json.Unmarshal(b, &c)
-	all := c.Actions
-	for _, el := range c.Body {
-		if el.Type == "ActionSet" {
-			all = append(all, el.Actions...)
-		}
-	}
-	for _, a := range all {
-		if a.Type == "Action.Submit" && a.Data["verb"] == verb {
-			return a.Data
-		}
-	}
-	t.Fatalf("card %s has no Action.Submit %q button", cards.CardID(card), verb)
-	return nil
+	return buttonData(t, card, "Action.Submit", verb)
 }
 
 // submitActivity is the message Teams sends when an Action.Submit button
@@ -64,47 +40,41 @@ func submitActivity(c *chat, card cards.Card, verb, msgID string) schema.Activit
 	return a
 }
 
-// lastUpdate is the card of the last update in place (PUT) in c's chat.
-func lastUpdate(t testing.TB, c *chat) (cards.Card, int) {
-	t.Helper()
+// updates are the updates in place (PUT) in c's chat, in order.
+func updates(c *chat) []schema.Activity {
 	c.conn.mu.Lock()
-	var last schema.Activity
-	n := 0
+	defer c.conn.mu.Unlock()
+	var out []schema.Activity
 	for i, a := range c.conn.sent {
 		if c.conn.conv[i] == "a:"+c.user && c.conn.method[i] == http.MethodPut {
-			last, n = a, n+1
+			out = append(out, a)
 		}
 	}
-	c.conn.mu.Unlock()
-	if n == 0 {
+	return out
+}
+
+// lastUpdate is the card of the last update in place in c's chat, and how
+// many there were.
+func lastUpdate(t testing.TB, c *chat) (cards.Card, int) {
+	t.Helper()
+	u := updates(c)
+	if len(u) == 0 {
 		t.Fatal("no card was updated in place")
 	}
-	return cardOf(t, last), n
+	return cardOf(t, u[len(u)-1]), len(u)
 }
 
 // submitPress presses verb on card (in message "1": the stand-in's id of
 // every message) and returns the card that replaced it.
 func (c *chat) submitPress(card cards.Card, verb string) cards.Card {
 	c.t.Helper()
-	_, before := lastUpdateCount(c)
+	before := len(updates(c))
 	c.post(submitActivity(c, card, verb, "1"))
 	got, after := lastUpdate(c.t, c)
 	if after != before+1 {
 		c.t.Fatalf("press %s: %d updates in place, want 1", verb, after-before)
 	}
 	return got
-}
-
-func lastUpdateCount(c *chat) (cards.Card, int) {
-	c.conn.mu.Lock()
-	defer c.conn.mu.Unlock()
-	n := 0
-	for i := range c.conn.sent {
-		if c.conn.conv[i] == "a:"+c.user && c.conn.method[i] == http.MethodPut {
-			n++
-		}
-	}
-	return nil, n
 }
 
 func TestSubmitModeWholeProcedure(t *testing.T) {
@@ -158,10 +128,10 @@ func TestSubmitModeStaleForgedDuplicateSimultaneous(t *testing.T) {
 
 	// The same activity twice: one update, one move.
 	press := submitActivity(c, step2, cards.VerbNext, "1")
-	_, before := lastUpdateCount(c)
+	before := len(updates(c))
 	c.post(press)
 	c.post(press)
-	if _, after := lastUpdateCount(c); after != before+1 {
+	if after := len(updates(c)); after != before+1 {
 		t.Errorf("a press delivered twice updated the card %d times, want 1", after-before)
 	}
 	step3, _ := lastUpdate(t, c)
