@@ -383,36 +383,47 @@ func (u *simUser) say(ctx context.Context, text string, want ...string) (card, e
 		u.fail(errHTTP, "message: status %d %s", status, snippet(body))
 		return card{}, fmt.Errorf("status %d", status)
 	}
-	u.timer.Reset(replyTimeout)
-	var r reply
-	select {
-	case r = <-u.replies:
-		u.timer.Stop()
-	case <-u.timer.C:
-		u.fail(errNoReply, "no reply to %q within %s", text, replyTimeout)
-		return card{}, errors.New("no reply")
-	case <-ctx.Done():
-		return card{}, errStopped
+	r, content, err := u.awaitCard(ctx, fmt.Sprintf("reply to %q", text), http.MethodPost, kindMessage, sent, httpDone)
+	if err != nil {
+		return card{}, err
 	}
-	u.record(kindMessage, sent, r.at, later(r.at, httpDone))
-	var act struct {
-		Type        string `json:"type"`
-		Attachments []struct {
-			ContentType string          `json:"contentType"`
-			Content     json.RawMessage `json:"content"`
-		} `json:"attachments"`
-	}
-	if err := json.Unmarshal(r.body, &act); err != nil || r.method != http.MethodPost || len(act.Attachments) != 1 || act.Attachments[0].ContentType != cards.ContentType {
-		u.fail(errCard, "reply to %q is not one card: %s %s", text, r.method, snippet(r.body))
-		return card{}, errors.New("not a card")
-	}
-	c, err := parseCard(act.Attachments[0].Content)
+	c, err := parseCard(content)
 	if err != nil || !oneOf(c.id, want) {
 		u.fail(errCard, "reply to %q: card %q, want %v", text, c.id, want)
 		return card{}, errors.New("unexpected card")
 	}
 	u.cardMsgID = r.id
 	return c, nil
+}
+
+// awaitCard waits for what the bot sent the connector after a turn (what
+// names it in errors), records the turn's latency as kind, and returns
+// that request and its one card, which must have come with method (POST:
+// a new message; PUT: the pressed card's update).
+func (u *simUser) awaitCard(ctx context.Context, what, method string, kind uint8, sent, httpDone time.Time) (reply, json.RawMessage, error) {
+	u.timer.Reset(replyTimeout)
+	var r reply
+	select {
+	case r = <-u.replies:
+		u.timer.Stop()
+	case <-u.timer.C:
+		u.fail(errNoReply, "no %s within %s", what, replyTimeout)
+		return r, nil, errors.New("no reply")
+	case <-ctx.Done():
+		return r, nil, errStopped
+	}
+	u.record(kind, sent, r.at, later(r.at, httpDone))
+	var act struct {
+		Attachments []struct {
+			ContentType string          `json:"contentType"`
+			Content     json.RawMessage `json:"content"`
+		} `json:"attachments"`
+	}
+	if err := json.Unmarshal(r.body, &act); err != nil || r.method != method || len(act.Attachments) != 1 || act.Attachments[0].ContentType != cards.ContentType {
+		u.fail(errCard, "%s is not one card: %s %s", what, r.method, snippet(r.body))
+		return r, nil, errors.New("not a card")
+	}
+	return r, act.Attachments[0].Content, nil
 }
 
 // pressSubmit presses the Action.Submit button verb (CARD_ACTIONS=submit):
@@ -440,29 +451,11 @@ func (u *simUser) pressSubmit(ctx context.Context, verb string, data json.RawMes
 		u.fail(errHTTP, "submit %s: status %d %s", verb, status, snippet(body))
 		return card{}, fmt.Errorf("status %d", status)
 	}
-	u.timer.Reset(replyTimeout)
-	var r reply
-	select {
-	case r = <-u.replies:
-		u.timer.Stop()
-	case <-u.timer.C:
-		u.fail(errNoReply, "no update for submit %s within %s", verb, replyTimeout)
-		return card{}, errors.New("no reply")
-	case <-ctx.Done():
-		return card{}, errStopped
+	_, content, err := u.awaitCard(ctx, "submit "+verb, http.MethodPut, kindInvoke, sent, httpDone)
+	if err != nil {
+		return card{}, err
 	}
-	u.record(kindInvoke, sent, r.at, later(r.at, httpDone))
-	var act struct {
-		Attachments []struct {
-			ContentType string          `json:"contentType"`
-			Content     json.RawMessage `json:"content"`
-		} `json:"attachments"`
-	}
-	if err := json.Unmarshal(r.body, &act); err != nil || r.method != http.MethodPut || len(act.Attachments) != 1 || act.Attachments[0].ContentType != cards.ContentType {
-		u.fail(errCard, "submit %s: not an update of the card: %s %s", verb, r.method, snippet(r.body))
-		return card{}, errors.New("not a card")
-	}
-	c, err := parseCard(act.Attachments[0].Content)
+	c, err := parseCard(content)
 	if err != nil || c.id != want {
 		u.fail(errCard, "submit %s: card %q, want %q", verb, c.id, want)
 		return card{}, errors.New("unexpected card")
