@@ -450,13 +450,16 @@ func allMethodItems(c *graphCall, u *user) []any {
 	return value
 }
 
-func authenticatorItems(_ *graphCall, u *user) []any {
-	value := make([]any, 0, len(u.methods))
-	for _, m := range u.methods {
-		value = append(value, authenticatorOf(m))
+// items is a listing's value: each of xs as Graph shows it.
+func items[T, J any](xs []T, show func(T) J) []any {
+	value := make([]any, 0, len(xs))
+	for _, x := range xs {
+		value = append(value, show(x))
 	}
 	return value
 }
+
+func authenticatorItems(_ *graphCall, u *user) []any { return items(u.methods, authenticatorOf) }
 
 func authenticatorItem(_ *graphCall, u *user, mid string) (entityJSON, bool) {
 	m, ok := u.findMethod(mid)
@@ -464,13 +467,7 @@ func authenticatorItem(_ *graphCall, u *user, mid string) (entityJSON, bool) {
 	return &a, ok
 }
 
-func fido2Items(_ *graphCall, u *user) []any {
-	value := make([]any, 0, len(u.passkeys))
-	for _, p := range u.passkeys {
-		value = append(value, fido2Of(p))
-	}
-	return value
-}
+func fido2Items(_ *graphCall, u *user) []any { return items(u.passkeys, fido2Of) }
 
 func fido2Item(_ *graphCall, u *user, mid string) (entityJSON, bool) {
 	p, ok := u.findPasskey(mid)
@@ -479,11 +476,7 @@ func fido2Item(_ *graphCall, u *user, mid string) (entityJSON, bool) {
 }
 
 func softwareOathItems(_ *graphCall, u *user) []any {
-	value := make([]any, 0, len(u.softwareOath))
-	for _, id := range u.softwareOath {
-		value = append(value, softwareOathJSON{ODataType: softwareOathType, ID: id})
-	}
-	return value
+	return items(u.softwareOath, func(id string) softwareOathJSON { return softwareOathJSON{ODataType: softwareOathType, ID: id} })
 }
 
 func softwareOathItem(_ *graphCall, u *user, mid string) (entityJSON, bool) {
