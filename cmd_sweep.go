@@ -9,41 +9,41 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/smartswap/mfabot/dialogs/redisstore"
 	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/internal/app"
 	"github.com/smartswap/mfabot/internal/config"
 	"github.com/smartswap/mfabot/sweep"
 )
 
-// sweepUsersPerBatch is how many users one $batch reads: two requests each
-// (Authenticator push registrations and passkeys).
-const sweepUsersPerBatch = graph.MaxBatchRequests / 2
+const sweepUsage = `usage: mfabot sweep [--group ID] [--report FILE.csv] [--jsonl FILE] [--notify [--install]] [--lang ja|en]
+       mfabot sweep --resume JOB [--report FILE.csv] [--jsonl FILE]
+       mfabot sweep --pause JOB | --cancel JOB
 
-// sweepMaxAttempts bounds how often one user's requests are sent when Graph
-// throttles them inside a batch.
-const sweepMaxAttempts = 5
+The tenant sweep: with the bot's own settings (REDIS_URL, GRAPH_BASE_URL,
+the Graph credential), lists the enabled member users (or a group's
+transitive members, --group), reads each one's Microsoft Authenticator push
+registrations and Authenticator passkeys through Graph $batch, and finds the
+candidates: users with two or more push registrations or two or more
+Authenticator passkeys, most often an old phone left registered.
 
-// sweepLaterFlags are the flags of the full sweep (issue 16) that this
-// version recognises but does not do yet.
-var sweepLaterFlags = []string{"notify", "install", "resume", "pause", "cancel"}
+The sweep is a job in Redis: every replica of the bot works on it with this
+command, a crash loses nothing, and --pause, --resume and --cancel act on it
+from anywhere. Without --notify it is a dry run: nobody is told anything.
+With --notify, the bot's replicas send each candidate who has the app the
+card 「古いスマホの登録が残っている可能性があります」 (REDIS_URL must be the
+bot's Redis); --install also installs the app for candidates the bot cannot
+reach yet (SWEEP_TEAMS_APP_ID; permission TeamsAppInstallation.ReadWriteForUser.All).
 
-const sweepUsage = `usage: mfabot sweep [--group ID] [--report FILE.csv] [--jsonl FILE] [--lang ja|en]
-
-A dry run of the tenant sweep: with the bot's own Graph settings
-(GRAPH_BASE_URL, the Graph credential), lists the enabled member users (or
-the users among a group's transitive members, --group), reads each one's
-Microsoft Authenticator push registrations and Authenticator passkeys
-through Graph $batch, and reports the candidates: users with two or more
-push registrations or two or more Authenticator passkeys. Nobody is
-notified. The CSV (UTF-8 with BOM) and JSON lines reports hold only the
-candidates; the summary line on stdout counts the users scanned.
-Exits 0 when the sweep finished, 1 with one line on stderr otherwise.
-
---notify, --install, --resume, --pause and --cancel are recognised but
-not yet available in this version: they exit 2.
+The CSV (UTF-8 with BOM) and JSON lines reports hold only the candidates,
+with what was done; --resume on a finished job writes them again with what
+the candidates did since. The progress goes to stderr, the summary line to
+stdout. Exits 0 when the job finished (or was paused or cancelled by
+--pause or --cancel), 1 with one line on stderr otherwise, 2 for bad usage.
 
 Permissions: User.Read.All, GroupMember.Read.All (--group),
 UserAuthenticationMethod.Read.All.
@@ -51,30 +51,30 @@ UserAuthenticationMethod.Read.All.
 Flags:
 `
 
-// runSweep is `mfabot sweep …`, the dry run of the tenant sweep. getenv is
-// the bot's environment; opts are added to the Graph client's (tests set
-// none).
-func runSweep(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...graph.Option) error {
+// sweepDeps are what tests replace: the Redis, its key prefix, the Graph
+// client's options and the worker's pace. The zero value is the bot's
+// configuration.
+type sweepDeps struct {
+	redis     redisstore.Client
+	prefix    string
+	graphOpts []graph.Option
+	tick      time.Duration // the worker's look for work and the progress's pace
+	progress  io.Writer     // where progress goes (default stderr)
+}
+
+// runSweep is `mfabot sweep …`.
+func runSweep(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, deps sweepDeps) error {
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	group := fs.String("group", "", "sweep only the users among this group's transitive members (object ID)")
 	reportPath := fs.String("report", "", "write the candidates to this CSV file (UTF-8 with BOM)")
 	jsonlPath := fs.String("jsonl", "", "write the candidates to this JSON lines file")
+	notify := fs.Bool("notify", false, "send each candidate the card (default: a dry run)")
+	install := fs.Bool("install", false, "with --notify: install the app for candidates the bot cannot reach yet")
+	resume := fs.String("resume", "", "resume (or follow, or report on) the sweep `JOB`")
+	pause := fs.String("pause", "", "pause the sweep `JOB`")
+	cancel := fs.String("cancel", "", "cancel the sweep `JOB`")
 	lang := fs.String("lang", sweep.Japanese, `the reports' language: "ja" or "en"`)
-	var later string // the first flag given that this version does not do yet
-	for _, name := range sweepLaterFlags {
-		set := func(string) error {
-			if later == "" {
-				later = name
-			}
-			return nil
-		}
-		if name == "notify" || name == "install" {
-			fs.BoolFunc(name, "not yet available in this version", set)
-		} else {
-			fs.Func(name, "`JOB`: not yet available in this version", set)
-		}
-	}
 	fs.Usage = func() {
 		fmt.Fprint(stderr, sweepUsage)
 		fs.PrintDefaults()
@@ -85,18 +85,33 @@ func runSweep(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return &usageError{"sweep: " + err.Error()}
 	}
+	bad := func(msg string) error {
+		fmt.Fprintln(stderr, "mfabot: sweep:", msg)
+		return &usageError{"sweep: " + msg}
+	}
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return &usageError{fmt.Sprintf("sweep: unexpected argument %q", fs.Arg(0))}
 	}
-	if later != "" {
-		msg := fmt.Sprintf("sweep: --%s is not yet available in this version (only the dry run is)", later)
-		fmt.Fprintln(stderr, "mfabot:", msg)
-		return &usageError{msg}
-	}
 	if *lang != sweep.Japanese && *lang != sweep.English {
 		fs.Usage()
 		return &usageError{fmt.Sprintf("sweep: --lang %q is not ja or en", *lang)}
+	}
+	jobArgs := 0
+	for _, v := range []string{*resume, *pause, *cancel} {
+		if v != "" {
+			jobArgs++
+		}
+	}
+	switch {
+	case jobArgs > 1:
+		return bad("--resume, --pause and --cancel take one job each, one at a time")
+	case jobArgs == 1 && (*group != "" || *notify || *install):
+		return bad("--group, --notify and --install start a new sweep; a job keeps its own")
+	case *install && !*notify:
+		return bad("--install needs --notify (installing the app is for sending the card)")
+	case (*pause != "" || *cancel != "") && (*reportPath != "" || *jsonlPath != ""):
+		return bad("--pause and --cancel write no report; --resume does")
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -105,12 +120,145 @@ func runSweep(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
-	client, err := app.NewGraphClient(cfg, opts...)
+	rdb := deps.redis
+	if rdb == nil {
+		if cfg.RedisURL == "" && (jobArgs > 0 || *notify) {
+			return errors.New("sweep: REDIS_URL is not set: a job to notify, resume, pause or cancel lives in the bot's Redis")
+		}
+		var closeRedis func() error
+		if rdb, closeRedis, err = app.OpenRedis(cfg); err != nil {
+			return fmt.Errorf("sweep: %w", err)
+		}
+		defer closeRedis()
+	}
+	var storeOpts []redisstore.Option
+	if deps.prefix != "" {
+		storeOpts = append(storeOpts, redisstore.WithPrefix(deps.prefix))
+	}
+	store := redisstore.New(rdb, storeOpts...)
+	now := time.Now
+
+	switch {
+	case *pause != "":
+		return setSweepState(ctx, store, *pause, sweep.StatePaused, []string{sweep.StateRunning}, stdout)
+	case *cancel != "":
+		return setSweepState(ctx, store, *cancel, sweep.StateCancelled, []string{sweep.StateRunning, sweep.StatePaused}, stdout)
+	}
+
+	var job sweep.Job
+	if *resume != "" {
+		if job, err = store.LoadSweep(ctx, *resume); err != nil {
+			return fmt.Errorf("sweep: %w", err)
+		}
+		if job.State == sweep.StatePaused {
+			if job, err = store.SetSweepState(ctx, job.ID, sweep.StateRunning, "", []string{sweep.StatePaused}, now()); err != nil {
+				return fmt.Errorf("sweep: %w", err)
+			}
+		}
+	} else {
+		spec := sweep.Spec{Group: *group, Notify: *notify, Install: *install, Tenant: cfg.Sweep.Tenant, By: "cli"}
+		if *notify && spec.Tenant == "" {
+			return errors.New("sweep: --notify needs the tenant of the users' chats: set SWEEP_TENANT (or MicrosoftAppTenantId)")
+		}
+		if job, err = store.CreateSweep(ctx, spec, now()); err != nil {
+			return fmt.Errorf("sweep: %w", err)
+		}
+	}
+	mode := "dry run"
+	if job.Spec.Notify {
+		mode = "notify"
+	}
+	fmt.Fprintf(stderr, "sweep %s (%s): --pause %[1]s, --cancel %[1]s, --resume %[1]s\n", job.ID, mode)
+
+	if job.State == sweep.StateRunning {
+		client, err := app.NewGraphClient(cfg, deps.graphOpts...)
+		if err != nil {
+			return fmt.Errorf("sweep: %w", err)
+		}
+		defer client.CloseIdleConnections()
+		w := sweep.NewWorker(sweep.WorkerOptions{
+			Store: store, Directory: app.NewSweepDirectory(client, cfg.Sweep.TeamsAppID), Declines: store,
+			GraphRate: cfg.Sweep.GraphRate, Tick: deps.tick,
+		})
+		wctx, stopWorker := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); w.Run(wctx) }()
+		progress := deps.progress
+		if progress == nil {
+			progress = stderr
+		}
+		job, err = follow(ctx, store, job.ID, progress, deps.tick)
+		stopWorker()
+		<-done
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("sweep %s: interrupted; it goes on in the bot's replicas, if any (--resume %[1]s follows it again)", job.ID)
+			}
+			return fmt.Errorf("sweep %s: %w", job.ID, err)
+		}
+	}
+	switch job.State {
+	case sweep.StateFailed:
+		return fmt.Errorf("sweep %s failed: %s", job.ID, job.Error)
+	case sweep.StateCancelled:
+		return fmt.Errorf("sweep %s was cancelled", job.ID)
+	case sweep.StatePaused:
+		return fmt.Errorf("sweep %s is paused: --resume %[1]s continues it", job.ID)
+	}
+	if err := writeSweepReports(ctx, store, job.ID, *reportPath, *jsonlPath, *lang); err != nil {
+		return fmt.Errorf("sweep %s: %w", job.ID, err)
+	}
+	fmt.Fprintln(stdout, summaryOf(job).String(*lang))
+	return nil
+}
+
+// setSweepState is --pause and --cancel.
+func setSweepState(ctx context.Context, store *redisstore.Store, id, state string, from []string, stdout io.Writer) error {
+	job, err := store.SetSweepState(ctx, id, state, "", from, time.Now())
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
-	defer client.CloseIdleConnections()
+	if job.State != state {
+		return fmt.Errorf("sweep %s is %s, not %s", id, job.State, strings.Join(from, " or "))
+	}
+	fmt.Fprintf(stdout, "sweep %s %s\n", id, state)
+	return nil
+}
 
+// follow shows the job's progress until it is no longer running (done,
+// failed, cancelled or paused) or ctx ends.
+func follow(ctx context.Context, store *redisstore.Store, id string, out io.Writer, tick time.Duration) (sweep.Job, error) {
+	if tick <= 0 {
+		tick = 500 * time.Millisecond
+	}
+	bar := newProgressBar(out)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		job, err := store.LoadSweep(ctx, id)
+		if err != nil {
+			return job, err
+		}
+		bar.show(job, time.Now())
+		if job.State != sweep.StateRunning {
+			bar.end()
+			return job, nil
+		}
+		select {
+		case <-ctx.Done():
+			bar.end()
+			return job, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// writeSweepReports writes the job's candidates, with their actions now,
+// to the CSV and JSON lines reports asked for, one candidate at a time.
+func writeSweepReports(ctx context.Context, store *redisstore.Store, id, csvPath, jsonlPath, lang string) error {
+	if csvPath == "" && jsonlPath == "" {
+		return nil
+	}
 	var outs []*pendingFile
 	defer func() {
 		for _, o := range outs {
@@ -118,29 +266,26 @@ func runSweep(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}()
 	var csvw *sweep.CSVWriter
-	if *reportPath != "" {
-		o, err := createPending(*reportPath)
+	if csvPath != "" {
+		o, err := createPending(csvPath)
 		if err != nil {
-			return fmt.Errorf("sweep: report: %w", err)
+			return fmt.Errorf("report: %w", err)
 		}
 		outs = append(outs, o)
-		if csvw, err = sweep.NewCSVWriter(o.f, *lang); err != nil {
-			return fmt.Errorf("sweep: %w", err)
+		if csvw, err = sweep.NewCSVWriter(o.f, lang); err != nil {
+			return err
 		}
 	}
 	var jsonl io.Writer
-	if *jsonlPath != "" {
-		o, err := createPending(*jsonlPath)
+	if jsonlPath != "" {
+		o, err := createPending(jsonlPath)
 		if err != nil {
-			return fmt.Errorf("sweep: jsonl: %w", err)
+			return fmt.Errorf("jsonl: %w", err)
 		}
 		outs = append(outs, o)
 		jsonl = o.f
 	}
-
-	var sum sweep.Summary
-	found := func(f sweep.Finding) error {
-		sum.Count(f)
+	err := store.Findings(ctx, id, func(f sweep.Finding) error {
 		if csvw != nil {
 			if err := csvw.Write(f); err != nil {
 				return err
@@ -150,135 +295,115 @@ func runSweep(ctx context.Context, args []string, getenv func(string) string, st
 			return sweep.WriteJSONL(jsonl, []sweep.Finding{f})
 		}
 		return nil
-	}
-	s := &sweeper{client: client, found: found, scanned: &sum.Scanned}
-	page := func(users []graph.UserRef) error { return s.page(ctx, users) }
-	if *group != "" {
-		err = client.ListGroupMembers(ctx, *group, page)
-	} else {
-		err = client.ListUsers(ctx, page)
-	}
+	})
 	if err != nil {
-		return fmt.Errorf("sweep: %w", err)
+		return err
 	}
 	if csvw != nil {
 		if err := csvw.Flush(); err != nil {
-			return fmt.Errorf("sweep: %w", err)
+			return err
 		}
 	}
 	for _, o := range outs {
 		if err := o.commit(); err != nil {
-			return fmt.Errorf("sweep: %w", err)
+			return err
 		}
 	}
 	outs = nil
-	fmt.Fprintln(stdout, sum.String(*lang))
 	return nil
 }
 
-// sweeper reads the registrations of each page of users and hands the
-// candidates to found. It works one batch at a time: a first slice with no
-// concurrency of its own beyond what the Graph client does.
-type sweeper struct {
-	client  *graph.Client
-	found   func(sweep.Finding) error
-	scanned *int
+// summaryOf is the summary line's counts of a job.
+func summaryOf(j sweep.Job) sweep.Summary {
+	c := j.Counts
+	return sweep.Summary{
+		Scanned: int(c.Scanned), Candidates: int(c.Candidates), Notified: int(c.Notified),
+		NoConversation: int(c.NoConversation), BothInUse: int(c.BothInUse), Failed: int(c.Failed),
+		Completed: int(c.Completed), Open: int(c.Open()),
+	}
 }
 
-// page reads the registrations of one page of users, sweepUsersPerBatch
-// users per $batch, in order.
-func (s *sweeper) page(ctx context.Context, users []graph.UserRef) error {
-	for len(users) > 0 {
-		n := min(len(users), sweepUsersPerBatch)
-		if err := s.batch(ctx, users[:n]); err != nil {
-			return err
-		}
-		users = users[n:]
-	}
-	return nil
+// progressBar draws a job's progress on a terminal (one line redrawn) or,
+// elsewhere, as a line every 5 seconds.
+type progressBar struct {
+	w        io.Writer
+	tty      bool
+	last     time.Time
+	start    time.Time
+	startAt  int64 // users scanned when the bar started
+	drawn    bool
+	lastLine string
 }
 
-// batch reads up to sweepUsersPerBatch users' registrations. Users whose
-// requests Graph throttled inside the batch are asked for again, after the
-// longest Retry-After among them (or a doubling wait when none is given),
-// at most sweepMaxAttempts times. Any other failure ends the sweep: a
-// 403 names the permission to grant.
-func (s *sweeper) batch(ctx context.Context, users []graph.UserRef) error {
-	pending := users
-	for attempt := 1; len(pending) > 0; attempt++ {
-		ids := make([]string, len(pending))
-		for i, u := range pending {
-			ids[i] = u.ID
+func newProgressBar(w io.Writer) *progressBar {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
 		}
-		res, err := s.client.BatchAuthenticatorAndFido2Methods(ctx, ids)
-		if err != nil {
-			return err
-		}
-		var throttled []graph.UserRef
-		var wait time.Duration
-		for _, u := range pending {
-			r := res[u.ID]
-			var ge *graph.Error
-			switch {
-			case r.Err == nil:
-			case errors.As(r.Err, &ge) && ge.Kind == graph.KindThrottled:
-				throttled = append(throttled, u)
-				wait = max(wait, r.RetryAfter)
-				continue
-			case graph.IsNotFound(r.Err):
-				continue // deleted since the page was listed
-			default:
-				return fmt.Errorf("user %s: %w", u.ID, r.Err)
-			}
-			*s.scanned++
-			devices := devicesOf(r)
-			if !sweep.Candidate(devices) {
-				continue
-			}
-			f := sweep.Finding{
-				User:    sweep.User{ID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName, Department: u.Department},
-				Devices: devices,
-				Action:  sweep.ActionNone,
-			}
-			if err := s.found(f); err != nil {
-				return err
-			}
-		}
-		if len(throttled) == 0 {
-			return nil
-		}
-		if attempt >= sweepMaxAttempts {
-			return fmt.Errorf("graph throttled %d users %d times in a row; try again later", len(throttled), attempt)
-		}
-		if wait <= 0 {
-			wait = time.Second << (attempt - 1)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		pending = throttled
 	}
-	return nil
+	return &progressBar{w: w, tty: tty, startAt: -1}
 }
 
-// devicesOf is a user's Authenticator registrations as the sweep counts
-// them: every push registration and the passkeys kept in Microsoft
-// Authenticator (other passkeys are left out).
-func devicesOf(r graph.BatchResult) []sweep.Device {
-	var out []sweep.Device
-	for _, m := range r.Authenticator {
-		out = append(out, sweep.Device{Kind: sweep.KindPush, ID: m.ID, Name: m.DisplayName, Created: m.Created})
+// show draws the job as it is at now.
+func (p *progressBar) show(j sweep.Job, now time.Time) {
+	if p.startAt < 0 {
+		p.start, p.startAt = now, j.Counts.Scanned
 	}
-	for _, m := range r.Fido2 {
-		if graph.IsAuthenticatorPasskey(m.AAGUID) {
-			out = append(out, sweep.Device{Kind: sweep.KindPasskey, ID: m.ID, Name: m.DisplayName, Created: m.Created})
+	line := progressLine(j, now.Sub(p.start), j.Counts.Scanned-p.startAt)
+	switch {
+	case p.tty:
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.drawn = true
+	case line != p.lastLine && (now.Sub(p.last) >= 5*time.Second || j.State != sweep.StateRunning):
+		fmt.Fprintln(p.w, line)
+		p.last = now
+	}
+	p.lastLine = line
+}
+
+// end finishes the bar's line.
+func (p *progressBar) end() {
+	if p.tty && p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// progressLine is one line of progress: a bar of the users read among
+// those listed (the total is known once the listing is over), the counts,
+// and the time left at the pace so far.
+func progressLine(j sweep.Job, elapsed time.Duration, scannedSince int64) string {
+	c := j.Counts
+	const width = 20
+	total := c.Listed
+	frac := 0.0
+	if total > 0 {
+		frac = float64(c.Scanned+c.Unreadable) / float64(total)
+	}
+	if !j.Listed {
+		frac = min(frac, 0.99)
+	}
+	filled := int(frac * width)
+	eta := "?"
+	if j.Listed && scannedSince > 0 && elapsed > 0 {
+		left := total - c.Scanned - c.Unreadable
+		rate := float64(scannedSince) / elapsed.Seconds()
+		eta = (time.Duration(float64(left)/rate) * time.Second).Round(time.Second).String()
+		if left <= 0 {
+			eta = "0s"
 		}
 	}
-	return out
+	listed := fmt.Sprintf("%d", total)
+	if !j.Listed {
+		listed += "+"
+	}
+	line := fmt.Sprintf("[%s%s] %3.0f%% %s: %d/%s users, %d candidates, %d cards sent, Graph %d requests (%d throttled), ETA %s",
+		strings.Repeat("#", filled), strings.Repeat("-", width-filled), frac*100, j.State,
+		c.Scanned, listed, c.Candidates, c.Notified, c.GraphRequests, c.GraphThrottled, eta)
+	if j.Spec.Notify && j.Pending > 0 && j.Listed && j.Backlog == 0 {
+		line += fmt.Sprintf(", %d cards waiting for the bot's replicas", j.Pending)
+	}
+	return line
 }
 
 // pendingFile is a report being written to a temporary file beside its

@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case cmd == "manifest":
 			return runManifest(args[2:], getenv, stdout, stderr)
 		case cmd == "sweep":
-			return runSweep(ctx, args[2:], getenv, stdout, stderr)
+			return runSweep(ctx, args[2:], getenv, stdout, stderr, sweepDeps{})
 		case cmd == "doctor":
 			return runDoctor(ctx, args[2:], getenv, stdout, stderr, doctor.Options{})
 		case cmd == "-h" || cmd == "-help" || cmd == "--help" || cmd == "help":

@@ -67,6 +67,9 @@ type ConversationOptions struct {
 	// Language, when set, is the language of every answer, whatever the
 	// activity's locale (BOT_LANGUAGE); "" follows the locale.
 	Language cards.Locale
+	// Sweeps, when set, records what users answer to the tenant sweep's
+	// card.
+	Sweeps SweepRecords
 }
 
 // Conversation is the procedure with one user: it moves the user's dialog
@@ -115,6 +118,9 @@ func NewConversation(o ConversationOptions) *Conversation {
 type input struct {
 	verb string
 	ref  *cards.Ref // nil for typed commands and buttons outside a dialog
+	// data is the pressed button's data with the card's inputs (the sweep
+	// card's choice).
+	data map[string]any
 	// obs is what a finished poll saw; observe then asks Graph nothing.
 	obs *observation
 }
@@ -150,6 +156,10 @@ type outcome struct {
 	// tapDeleted: the helpdesk's Temporary Access Pass of this dialog was
 	// deleted (the new phone is verified).
 	tapDeleted bool
+	// sweepAction is what the turn means for the sweep that opened the
+	// dialog (sweep.ActionStarted, sweep.ActionBothInUse), recorded once
+	// the change is saved.
+	sweepAction string
 }
 
 // turnInfo is what a decision needs to know of the activity.
@@ -182,7 +192,7 @@ func (c *Conversation) handle(ctx context.Context, ti turnInfo, in input) (outco
 	// (a lost compare-and-set decides again).
 	gctx, cancel := context.WithTimeout(ctx, c.o.CheckTimeout)
 	defer cancel()
-	_, _, err := c.dialogs.update(ctx, ti.userKey, ti.log, func(cur *state) (*state, error) {
+	_, saved, err := c.dialogs.update(ctx, ti.userKey, ti.log, func(cur *state) (*state, error) {
 		if in.obs == nil && ti.activity != "" && cur != nil && cur.By == ti.activity {
 			// Teams redelivers an activity whose turn saved this state but
 			// failed to answer: answer from the state, move nothing.
@@ -214,6 +224,7 @@ func (c *Conversation) handle(ctx context.Context, ti turnInfo, in input) (outco
 	if out.tapDeleted && out.next != nil && out.next.Ticket != 0 && c.tapDeleted != nil {
 		c.tapDeleted(ctx, ti, out.next.Ticket)
 	}
+	c.afterSweep(ctx, ti, saved, out.sweepAction)
 	return out, nil
 }
 

@@ -51,6 +51,8 @@ func (c *Conversation) observe(ctx context.Context, ti turnInfo, cur *state, in 
 				kinds = cur.kindsFor(checkNew)
 			}
 		}
+	case cur.active() && in.ref != nil && in.verb == cards.VerbSweepStart && cur.Step == stepPickOld:
+		kinds = []Kind{KindPush, KindPasskey} // the snapshot of the deletion step
 	case cur.active() && in.ref != nil && in.verb == cards.VerbConfirmDelete && c.o.AllowDelete:
 		if _, st := rowOf(cur.Step); st != nil && st.BotDelete {
 			return c.deleteOld(ctx, ti, cur)
@@ -274,6 +276,14 @@ func (c *Conversation) decide(cur *state, in input, obs observation, ti turnInfo
 			return c.show(cur, ti)
 		}
 		return outcome{card: render(cards.ConfirmBotDelete(loc, cur.ref(), c.devices(cur.Old, ti)))}
+	case cards.VerbSweepStart, cards.VerbSweepBoth:
+		if !cur.active() || in.ref == nil || cur.Step != stepPickOld {
+			return c.show(cur, ti)
+		}
+		if in.verb == cards.VerbSweepBoth {
+			return c.sweepBoth(cur, now, ti)
+		}
+		return c.sweepStart(cur, in, obs, now, ti)
 	case cards.VerbNext, cards.VerbBack, cards.VerbLost, cards.VerbCheck, cards.VerbConfirmDelete, verbPollResult,
 		cards.VerbDeclinePasskey, cards.VerbOathOld, cards.VerbOathKept:
 		if !cur.active() {

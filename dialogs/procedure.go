@@ -169,8 +169,11 @@ func Steps() []string {
 // rowOf returns the 0-based position of id in the procedure (-1 for the
 // lost branch or an unknown id) and its row.
 func rowOf(id StepID) (int, *step) {
-	if id == stepLost {
+	switch id {
+	case stepLost:
 		return -1, &lostBranch
+	case stepPickOld:
+		return -1, &pickOldBranch
 	}
 	i := slices.IndexFunc(procedure, func(st step) bool { return st.ID == id })
 	if i < 0 {

@@ -345,7 +345,16 @@ func (r *Reminders) handle(ctx context.Context, id string) {
 
 	// Ask Graph first: an old phone already gone means the procedure is
 	// done, whatever step the user stopped at.
-	if reminderAbout(st) == remindOldPhone {
+	if st.Step == stepPickOld {
+		// A swept user who has not chosen yet: done if Graph no longer
+		// lists two registrations of a kind.
+		if l, err := conv.o.Directory.ListMethods(ctx, user, KindPush, KindPasskey); err == nil && sweepResolved(l) {
+			r.completeQuietly(ctx, ti, ref, id, dialogID, seq)
+			return
+		} else if err != nil {
+			log.WarnContext(ctx, "reminder: Graph check failed; reminding anyway", "err", err)
+		}
+	} else if reminderAbout(st) == remindOldPhone {
 		if l, err := conv.o.Directory.ListMethods(ctx, user, st.kindsFor(checkDeleted)...); err == nil && oldGone(st, l) {
 			r.completeQuietly(ctx, ti, ref, id, dialogID, seq)
 			return
@@ -371,7 +380,9 @@ func (r *Reminders) handle(ctx context.Context, id string) {
 	a := cardActivity(card)
 	// What the phone's notification says (otherwise "sent a card").
 	a.Summary = cards.Text(ti.loc, "notify.reminder.old")
-	if reminderAbout(st) == remindResume {
+	if st.Step == stepPickOld {
+		a.Summary = cards.Text(ti.loc, "notify.sweep")
+	} else if reminderAbout(st) == remindResume {
 		a.Summary = cards.Text(ti.loc, "notify.reminder.resume")
 	}
 	if _, err := r.o.Sender.SendToConversation(ctx, ref.ServiceURL, ref.Conversation.ID, a); err != nil {
@@ -469,6 +480,7 @@ func (r *Reminders) completeQuietly(ctx context.Context, ti turnInfo, ref schema
 	if err != nil || saved == nil {
 		return // the lease ends and the reminder is looked at again
 	}
+	conv.afterSweep(ctx, ti, saved, "")
 	r.skip(ctx, "already_done", ti.user, id)
 	if r.waitForRate(ctx, ref.Conversation.ID) {
 		msg := schema.Activity{Type: schema.Message, Text: cards.Text(ti.loc, "reminder.confirmed")}

@@ -200,7 +200,7 @@ func fail(ctx context.Context, ti turnInfo, act action, err error) answer {
 
 // dialog runs a verb of the user's procedure.
 func (r *Router) dialog(ctx context.Context, t Turn, ti turnInfo, act action) (answer, error) {
-	out, err := r.conv.handle(ctx, ti, input{verb: act.verb, ref: act.ref})
+	out, err := r.conv.handle(ctx, ti, input{verb: act.verb, ref: act.ref, data: act.data})
 	if err != nil {
 		return answer{}, err
 	}

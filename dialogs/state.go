@@ -90,6 +90,12 @@ type state struct {
 	// Remind is the reminder queued for this dialog.
 	Remind *reminder `json:"rem,omitempty"`
 
+	// Sweep is the tenant sweep job whose card opened this dialog (""
+	// for a dialog the user started); Found are the Authenticator
+	// registrations that sweep found, offered as the old phone.
+	Sweep string   `json:"sweep,omitempty"`
+	Found []device `json:"found,omitempty"`
+
 	// By names the activity whose turn saved this state (a digest of its
 	// conversation and activity ids), so that Teams' redelivery of that
 	// activity, after the answer failed to leave, answers from this state
@@ -217,6 +223,7 @@ func (s *state) clone() *state {
 	c.Snap = slices.Clone(s.Snap)
 	c.Old = slices.Clone(s.Old)
 	c.Oath = slices.Clone(s.Oath)
+	c.Found = slices.Clone(s.Found)
 	if s.New != nil {
 		n := *s.New
 		c.New = &n

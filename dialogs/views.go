@@ -38,8 +38,11 @@ func (c *Conversation) stale(cur *state, ti turnInfo) json.RawMessage {
 func (c *Conversation) stepCard(s *state, ti turnInfo, notice string) json.RawMessage {
 	loc := ti.loc
 	ref := s.ref()
-	if s.Step == stepLost {
+	switch s.Step {
+	case stepLost:
 		return render(cards.Lost(c.o.Content, loc, ref, s.Ticket))
+	case stepPickOld:
+		return c.sweepCard(s, ti, notice)
 	}
 	_, st := rowOf(s.Step)
 	v := cards.StepView{
@@ -117,6 +120,11 @@ func (c *Conversation) reminderCard(s *state, ti turnInfo) cards.Card {
 	}
 	if !v.Abandoned {
 		v.OldDevices = c.devices(s.required(), ti)
+	}
+	if s.Step == stepPickOld {
+		// The sweep's card: which of these is the old phone is not known yet.
+		v.StepTitle = cards.Text(ti.loc, "sweep.title")
+		v.OldDevices = c.devices(s.Found, ti)
 	}
 	return cards.Reminder(ti.loc, v)
 }

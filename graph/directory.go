@@ -24,11 +24,14 @@ var userRefSelect = []string{"id", "userPrincipalName", "displayName", "departme
 const sweepPageSize int32 = 999
 
 // ListUsers walks the tenant's enabled member users (not guests), calling
-// page once for each non-empty page Graph returns, in order, before asking
-// for the next; an error from page ends the walk and is returned as is. It
-// follows @odata.nextLink with no bound on the number of pages: end the
-// walk with ctx. Each page is its own call, with its own timeout and
-// throttling retries.
+// page once for each page Graph returns, in order, with the
+// @odata.nextLink of the page after it ("" after the last), before asking
+// for that page; an error from page ends the walk and is returned as is.
+// The walk starts at from: "" for the first page, or a next link an
+// earlier walk handed to page, so that a walk that stopped (a crash, a
+// failed page) resumes where it was. It follows @odata.nextLink with no
+// bound on the number of pages: end the walk with ctx. Each page is its
+// own call, with its own timeout and throttling retries.
 //
 // The request is GET /users?$select=…&$filter=accountEnabled eq true and
 // userType eq 'Member'&$top=999. Both filters use eq, which Graph supports
@@ -39,7 +42,7 @@ const sweepPageSize int32 = 999
 //
 // Graph API docs: https://learn.microsoft.com/graph/api/user-list?view=graph-rest-1.0
 // (filter support: https://learn.microsoft.com/graph/aad-advanced-queries)
-func (c *Client) ListUsers(ctx context.Context, page func([]UserRef) error) error {
+func (c *Client) ListUsers(ctx context.Context, from string, page func(users []UserRef, next string) error) error {
 	const op = OpListUsers
 	if page == nil {
 		return invalidArg(op, "nil page function")
@@ -53,7 +56,7 @@ func (c *Client) ListUsers(ctx context.Context, page func([]UserRef) error) erro
 			Top:    &top,
 		},
 	}
-	return eachPage[UserRef](ctx, c, op, newUserRefView,
+	return eachPage[UserRef](ctx, c, op, from, newUserRefView,
 		func(ctx context.Context, next string) (*abs.RequestInformation, error) {
 			rb := users.NewUsersRequestBuilderInternal(map[string]string{}, c.adapter)
 			if next != "" {
@@ -94,7 +97,7 @@ type groupUsersQuery struct {
 // needs anyway, covers them.
 //
 // Graph API docs: https://learn.microsoft.com/graph/api/group-list-transitivemembers?view=graph-rest-1.0
-func (c *Client) ListGroupMembers(ctx context.Context, groupID string, page func([]UserRef) error) error {
+func (c *Client) ListGroupMembers(ctx context.Context, groupID, from string, page func(users []UserRef, next string) error) error {
 	const op = OpListGroupMembers
 	if groupID == "" {
 		return invalidArg(op, "empty group ID")
@@ -103,7 +106,7 @@ func (c *Client) ListGroupMembers(ctx context.Context, groupID string, page func
 		return invalidArg(op, "nil page function")
 	}
 	count, top := true, sweepPageSize
-	return eachPage[UserRef](ctx, c, op, newUserRefView,
+	return eachPage[UserRef](ctx, c, op, from, newUserRefView,
 		func(ctx context.Context, next string) (*abs.RequestInformation, error) {
 			ri := abs.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abs.GET, groupUsersTemplate,
 				map[string]string{"group%2Did": groupID})

@@ -36,6 +36,7 @@ const (
 	OpListGroupMembers                  = "ListGroupMembers"
 	OpBatchAuthenticatorMethods         = "BatchAuthenticatorMethods"
 	OpBatchAuthenticatorAndFido2Methods = "BatchAuthenticatorAndFido2Methods"
+	OpInstallApp                        = "InstallApp"
 )
 
 // RequiredPermission names the least privileged Microsoft Graph application
@@ -84,6 +85,8 @@ func RequiredPermission(op string) string {
 		return "User.Read.All"
 	case OpListGroupMembers:
 		return "GroupMember.Read.All"
+	case OpInstallApp:
+		return "TeamsAppInstallation.ReadWriteForUser.All"
 	}
 	return ""
 }

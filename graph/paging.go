@@ -66,16 +66,19 @@ func listPages[T any](ctx context.Context, c *Client, op string, newItem absser.
 }
 
 // eachPage reads a collection for op page by page, without a bound on the
-// number of pages, and hands each non-empty page to fn before asking for
-// the next, so a caller can persist its progress. Unlike listPages, every
+// number of pages, starting at from (an @odata.nextLink a previous walk
+// handed out, or "" for the first page), and hands each page to fn with the
+// link of the page after it ("" after the last) before asking for that
+// page, so a caller can persist where to resume. Unlike listPages, every
 // page is a call of its own (one timeout, one Observer report, throttling
 // retries each): a tenant's users take many pages and more than one call's
 // time. A canceled ctx ends the walk at the next page with a canceled
 // Error. fn runs outside c.call: its error is returned as is, and the time
-// it takes counts against no timeout.
-func eachPage[T any](ctx context.Context, c *Client, op string, newItem absser.ParsableFactory, req pageRequest, fn func([]T) error) error {
+// it takes counts against no timeout. An empty page with a next link is
+// handed to fn too, so that the cursor still moves on.
+func eachPage[T any](ctx context.Context, c *Client, op, from string, newItem absser.ParsableFactory, req pageRequest, fn func(page []T, next string) error) error {
 	newPage := pageOf[T](newItem)
-	next := ""
+	next := from
 	for {
 		var p *page[T]
 		err := c.call(ctx, op, func(ctx context.Context) error {
@@ -94,12 +97,10 @@ func eachPage[T any](ctx context.Context, c *Client, op string, newItem absser.P
 			return err
 		}
 		if p == nil {
-			return nil
+			return fn(nil, "")
 		}
-		if len(p.value) > 0 {
-			if err := fn(p.value); err != nil {
-				return err
-			}
+		if err := fn(p.value, p.nextLink); err != nil {
+			return err
 		}
 		if p.nextLink == "" {
 			return nil

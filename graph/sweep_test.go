@@ -75,8 +75,10 @@ func TestListUsersPages(t *testing.T) {
 		}
 	})
 	var pages [][]graph.UserRef
-	err := c.ListUsers(context.Background(), func(p []graph.UserRef) error {
+	var nexts []string
+	err := c.ListUsers(context.Background(), "", func(p []graph.UserRef, next string) error {
 		pages = append(pages, p)
+		nexts = append(nexts, next)
 		return nil
 	})
 	if err != nil {
@@ -92,6 +94,55 @@ func TestListUsersPages(t *testing.T) {
 	if pages[0][1].Department != "" || pages[1][0].UPN != "DiegoS@contoso.com" {
 		t.Errorf("users %+v %+v", pages[0][1], pages[1][0])
 	}
+	if want := []string{srvURL + "/v1.0/users?$skiptoken=RFNwdAIAAQAAAA", ""}; !slices.Equal(nexts, want) {
+		t.Errorf("next links handed out %q, want %q", nexts, want)
+	}
+}
+
+// TestListUsersResumesAFailedPage: a walk that failed on its second page
+// resumes there from the next link it handed out, without reading the
+// first page again.
+func TestListUsersResumesAFailedPage(t *testing.T) {
+	t.Parallel()
+	c, mux := setup(t)
+	var calls atomic.Int32
+	var second atomic.Int32
+	mux.HandleFunc("/v1.0/users", func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if r.URL.Query().Get("$skiptoken") == "" {
+			writeJSON(w, http.StatusOK, strings.Replace(usersPage1, "%s", "http://"+r.Host+"/v1.0/users?$skiptoken=p2", 1))
+			return
+		}
+		if second.Add(1) == 1 {
+			writeJSON(w, http.StatusBadRequest, `{"error": {"code": "Request_BadRequest", "message": "Invalid request."}}`)
+			return
+		}
+		writeJSON(w, http.StatusOK, usersPage2)
+	})
+	cursor := ""
+	var got []string
+	page := func(p []graph.UserRef, next string) error {
+		for _, u := range p {
+			got = append(got, u.UPN)
+		}
+		cursor = next
+		return nil
+	}
+	if err := c.ListUsers(context.Background(), "", page); err == nil {
+		t.Fatal("the walk went through a failing page")
+	}
+	if !strings.Contains(cursor, "$skiptoken=p2") {
+		t.Fatalf("cursor after the failure %q, want the second page's link", cursor)
+	}
+	if err := c.ListUsers(context.Background(), cursor, page); err != nil {
+		t.Fatalf("resumed walk: %v", err)
+	}
+	if want := []string{"AdeleV@contoso.com", "AlexW@contoso.com", "DiegoS@contoso.com"}; !slices.Equal(got, want) {
+		t.Errorf("users %q, want %q (each once)", got, want)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%d requests, want 3: first page, failed second, resumed second", n)
+	}
 }
 
 func TestListUsersStopsOnPageErrorAndCancel(t *testing.T) {
@@ -103,11 +154,11 @@ func TestListUsersStopsOnPageErrorAndCancel(t *testing.T) {
 		writeJSON(w, http.StatusOK, strings.Replace(usersPage1, "%s", "http://"+r.Host+"/v1.0/users?$skiptoken=x", 1))
 	})
 	stop := errors.New("stop")
-	if err := c.ListUsers(context.Background(), func([]graph.UserRef) error { return stop }); err != stop {
+	if err := c.ListUsers(context.Background(), "", func([]graph.UserRef, string) error { return stop }); err != stop {
 		t.Errorf("ListUsers = %v, want the page function's error as is", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	err := c.ListUsers(ctx, func([]graph.UserRef) error { cancel(); return nil })
+	err := c.ListUsers(ctx, "", func([]graph.UserRef, string) error { cancel(); return nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("ListUsers after cancel = %v, want context.Canceled", err)
 	}
@@ -148,7 +199,7 @@ func TestListGroupMembers(t *testing.T) {
 		}
 	})
 	var got []string
-	err := c.ListGroupMembers(context.Background(), "02bd9fd6-8f93-4758-87c3-1fb73740a315", func(p []graph.UserRef) error {
+	err := c.ListGroupMembers(context.Background(), "02bd9fd6-8f93-4758-87c3-1fb73740a315", "", func(p []graph.UserRef, _ string) error {
 		for _, u := range p {
 			got = append(got, u.UPN+"/"+u.Department)
 		}
@@ -168,7 +219,7 @@ func TestListGroupMembersForbidden(t *testing.T) {
 	mux.HandleFunc("/v1.0/groups/g1/transitiveMembers/microsoft.graph.user", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, forbiddenBody)
 	})
-	err := c.ListGroupMembers(context.Background(), "g1", func([]graph.UserRef) error { return nil })
+	err := c.ListGroupMembers(context.Background(), "g1", "", func([]graph.UserRef, string) error { return nil })
 	e := asError(t, err)
 	if e.Kind != graph.KindForbidden || e.Permission() != "GroupMember.Read.All" {
 		t.Errorf("%+v (permission %q), want forbidden naming GroupMember.Read.All", e, e.Permission())
@@ -428,5 +479,44 @@ func TestSweepPermissions(t *testing.T) {
 		if got := graph.RequiredPermission(op); got != want {
 			t.Errorf("RequiredPermission(%s) = %q, want %q", op, got, want)
 		}
+	}
+}
+
+// TestInstallApp: the install request Graph's docs give, 201 as installed,
+// 409 (installed already) as not newly installed, 403 naming the
+// permission.
+func TestInstallApp(t *testing.T) {
+	t.Parallel()
+	c, mux := setup(t)
+	var calls atomic.Int32
+	mux.HandleFunc("/v1.0/users/87d349ed-44d7-43e1-9a83-5f2406dee5bd/teamwork/installedApps", func(w http.ResponseWriter, r *http.Request) {
+		testMethod(t, r, http.MethodPost)
+		var body map[string]string
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			t.Errorf("body: %v", err)
+		}
+		if want := "https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/12345678-abcd-efgh-ijkl-987654321abc"; body["teamsApp@odata.bind"] != want {
+			t.Errorf("body %v, want the bind %s", body, want)
+		}
+		switch calls.Add(1) {
+		case 1:
+			w.WriteHeader(http.StatusCreated)
+		case 2:
+			writeJSON(w, http.StatusConflict, `{"error": {"code": "Conflict", "message": "App is already installed."}}`)
+		default:
+			writeJSON(w, http.StatusForbidden, forbiddenBody)
+		}
+	})
+	ctx := context.Background()
+	const user, app = "87d349ed-44d7-43e1-9a83-5f2406dee5bd", "12345678-abcd-efgh-ijkl-987654321abc"
+	if ok, err := c.InstallApp(ctx, user, app); !ok || err != nil {
+		t.Errorf("first install = %v, %v; want installed", ok, err)
+	}
+	if ok, err := c.InstallApp(ctx, user, app); ok || err != nil {
+		t.Errorf("second install = %v, %v; want installed already, no error", ok, err)
+	}
+	_, err := c.InstallApp(ctx, user, app)
+	if e := asError(t, err); e.Kind != graph.KindForbidden || e.Permission() != "TeamsAppInstallation.ReadWriteForUser.All" {
+		t.Errorf("%+v (permission %q), want forbidden naming TeamsAppInstallation.ReadWriteForUser.All", e, e.Permission())
 	}
 }

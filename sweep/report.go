@@ -39,7 +39,7 @@ var texts = map[string]struct {
 		passkey:     "パスキー",
 		unknownDate: "登録日不明",
 		noName:      "名前なし",
-		summary:     "確認したユーザー %d 人、候補 %d 人（通知 %d、会話なし %d、両方使用中 %d、失敗 %d）",
+		summary:     "確認したユーザー %d 人、候補 %d 人（通知 %d、会話なし %d、両方使用中 %d、失敗 %d）、完了 %d 人、未対応 %d 人",
 	},
 	English: {
 		header:      []string{"Object ID", "UPN", "Display name", "Department", "Devices", "Device count", "Action"},
@@ -47,7 +47,7 @@ var texts = map[string]struct {
 		passkey:     "passkey",
 		unknownDate: "registration date unknown",
 		noName:      "no name",
-		summary:     "%d users scanned, %d candidates (%d notified, %d without a conversation, %d using both, %d failed)",
+		summary:     "%d users scanned, %d candidates (%d notified, %d without a conversation, %d using both, %d failed), %d completed, %d still open",
 	},
 }
 
@@ -236,6 +236,8 @@ type Summary struct {
 	NoConversation int // candidates the bot could not reach
 	BothInUse      int // candidates who said they use both devices
 	Failed         int // candidates the sweep could not handle
+	Completed      int // candidates whose old phone the bot saw gone since
+	Open           int // candidates who neither completed nor declined
 }
 
 // Count adds f, a candidate, to s by its action.
@@ -248,8 +250,13 @@ func (s *Summary) Count(f Finding) {
 		s.NoConversation++
 	case f.Action == ActionBothInUse:
 		s.BothInUse++
+	case f.Action == ActionCompleted:
+		s.Completed++
 	case IsFailed(f.Action):
 		s.Failed++
+	}
+	if f.Action != ActionCompleted && f.Action != ActionBothInUse {
+		s.Open++
 	}
 }
 
@@ -260,5 +267,5 @@ func (s Summary) String(lang string) string {
 	if !ok {
 		t = texts[Japanese]
 	}
-	return fmt.Sprintf(t.summary, s.Scanned, s.Candidates, s.Notified, s.NoConversation, s.BothInUse, s.Failed)
+	return fmt.Sprintf(t.summary, s.Scanned, s.Candidates, s.Notified, s.NoConversation, s.BothInUse, s.Failed, s.Completed, s.Open)
 }

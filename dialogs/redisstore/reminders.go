@@ -172,8 +172,9 @@ func (s *Store) UnmarkReminderSent(ctx context.Context, id string) error {
 
 // gcraScript is a GCRA rate limiter shared by every replica: KEYS[1] holds
 // the theoretical arrival time in microseconds of Redis's own clock.
-// ARGV[1] is the emission interval, ARGV[2] the burst tolerance (both µs).
-// It returns 0 when the send may go now, else the µs to wait.
+// ARGV[1] is the emission interval, ARGV[2] the burst tolerance (both µs),
+// ARGV[3] how many emissions this one counts for. It returns 0 when the
+// send may go now, else the µs to wait.
 var gcraScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -182,7 +183,7 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local wait = tat - tonumber(ARGV[2]) - now
 if wait > 0 then return wait end
-local new_tat = tat + interval
+local new_tat = tat + interval * tonumber(ARGV[3])
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
 return 0
 `)
@@ -191,12 +192,20 @@ return 0
 // a second, small bursts allowed). It returns 0 when the send may go now,
 // or how long to wait before asking again.
 func (s *Store) AllowSend(ctx context.Context, key string, perSecond int) (time.Duration, error) {
+	return s.allow(ctx, key, perSecond, 1)
+}
+
+// allow takes n emissions from the rate limit named key (perSecond a
+// second, bursts of a tenth of a second allowed); see AllowSend. A take of
+// n is allowed once the takes before it have drained to the burst, so the
+// long-run rate holds whatever n is.
+func (s *Store) allow(ctx context.Context, key string, perSecond, n int) (time.Duration, error) {
 	if perSecond <= 0 {
 		return 0, nil
 	}
 	interval := int64(time.Second/time.Microsecond) / int64(perSecond)
 	burst := int64(perSecond/10) * interval
-	wait, err := gcraScript.Run(ctx, s.rdb, []string{s.prefix + "rate:" + key}, interval, burst).Int64()
+	wait, err := gcraScript.Run(ctx, s.rdb, []string{s.prefix + "rate:" + key}, interval, burst, max(n, 1)).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("rate limit: %w", err)
 	}

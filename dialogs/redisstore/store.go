@@ -26,6 +26,15 @@ type Client interface {
 	ZCard(ctx context.Context, key string) *redis.IntCmd
 	Incr(ctx context.Context, key string) *redis.IntCmd
 	XAdd(ctx context.Context, a *redis.XAddArgs) *redis.StringCmd
+	PExpire(ctx context.Context, key string, expiration time.Duration) *redis.BoolCmd
+	ZRevRange(ctx context.Context, key string, start, stop int64) *redis.StringSliceCmd
+	HSetNX(ctx context.Context, key, field string, value any) *redis.BoolCmd
+	HScan(ctx context.Context, key string, cursor uint64, match string, count int64) *redis.ScanCmd
+	HMGet(ctx context.Context, key string, fields ...string) *redis.SliceCmd
+	SAdd(ctx context.Context, key string, members ...any) *redis.IntCmd
+	SRem(ctx context.Context, key string, members ...any) *redis.IntCmd
+	SMembers(ctx context.Context, key string) *redis.StringSliceCmd
+	SMIsMember(ctx context.Context, key string, members ...any) *redis.BoolSliceCmd
 	Close() error
 }
 

@@ -51,6 +51,9 @@ type Options struct {
 	// to Teams' 1–50 sends per second), and ReminderBatch the reminders
 	// one claim takes (zero: the worker's 50).
 	ReminderRate, ReminderBatch int
+	// SweepTick and SweepInstallWait replace the sweep worker's 500 ms
+	// look for work and 20 s wait after installing the app (tests).
+	SweepTick, SweepInstallWait time.Duration
 
 	// RecordRetryEvery replaces the 1 s after which a turn record's write
 	// that had no clear outcome is tried again (bot.ServerOptions).

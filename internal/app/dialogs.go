@@ -26,6 +26,7 @@ import (
 	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/internal/config"
 	"github.com/smartswap/mfabot/internal/metrics"
+	"github.com/smartswap/mfabot/sweep"
 	"github.com/smartswap/mfabot/internal/webhook"
 )
 
@@ -42,6 +43,7 @@ type conversation struct {
 	router    *dialogs.Router
 	stats     *dialogs.Stats
 	reminders *dialogs.Reminders
+	sweeps    *sweep.Worker
 	submit    bool // CARD_ACTIONS=submit
 }
 
@@ -85,7 +87,7 @@ func (a *App) newConversation(content *cards.Content) (*conversation, error) {
 		AllowDelete: cfg.GraphAllowDelete, SecurityInfoURL: a.graph.pageURL(),
 		References: store, Reminders: store, Leases: store, Policy: policy, Stats: stats, Helpdesk: hd != nil,
 		Logger: a.logger, Now: a.opts.Now, CheckTimeout: a.opts.CheckTimeout, PollEvery: a.opts.PollEvery, PollFor: a.opts.PollFor,
-		Language: cards.Locale(cfg.Language),
+		Language: cards.Locale(cfg.Language), Sweeps: store,
 	})
 	var help *dialogs.Helpdesk
 	var escalate func(ctx context.Context, tenant, user string) error
@@ -104,7 +106,8 @@ func (a *App) newConversation(content *cards.Content) (*conversation, error) {
 		Escalate: escalate,
 	})
 	a.metrics.CollectReminders(reminderCounts(reminders))
-	return &conversation{store: store, router: dialogs.NewRouter(conv, help), stats: stats, reminders: reminders, submit: cfg.SubmitActions}, nil
+	return &conversation{store: store, router: dialogs.NewRouter(conv, help), stats: stats, reminders: reminders,
+		sweeps: a.newSweepWorker(store, reminders), submit: cfg.SubmitActions}, nil
 }
 
 // helpdesk is the helpdesk's wiring: tickets in the store, the channel
@@ -196,6 +199,7 @@ func (d dedupe) BeginPrefetch(ctx context.Context, key, token string, lease time
 // once more as it stops).
 func (c *conversation) run(g *errgroup.Group, ctx context.Context) {
 	g.Go(func() error { return c.reminders.Run(ctx) })
+	runSweeps(g, ctx, c.sweeps)
 	g.Go(func() error { return c.stats.Run(ctx) })
 }
 

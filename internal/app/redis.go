@@ -72,3 +72,9 @@ func openRedis(cfg config.Config) (redisstore.Client, func() error, error) {
 	}
 	return nil, nil, bad
 }
+
+// OpenRedis is the bot's Redis as cfg describes it (REDIS_URL, or an
+// embedded one that lives as long as the returned close function), for
+// the commands that work on the bot's state without serving it (mfabot
+// sweep).
+func OpenRedis(cfg config.Config) (redisstore.Client, func() error, error) { return openRedis(cfg) }

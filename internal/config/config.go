@@ -87,6 +87,7 @@ type Config struct {
 
 	Reminders Reminders
 	Helpdesk  Helpdesk
+	Sweep     Sweep
 
 	// MetricsAddr, when set, serves GET /metrics on its own listener
 	// (host:port) instead of the bot's.
@@ -274,6 +275,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	var err2 error
+	if c.Sweep, err2 = loadSweep(get, c.AppTenantID); err2 != nil {
+		return c, err2
+	}
 	if c.Reminders, err2 = loadReminders(get); err2 != nil {
 		return c, err2
 	}

@@ -56,6 +56,12 @@ type Metrics struct {
 	completionSec prometheus.Histogram
 	tickets       *prometheus.CounterVec
 
+	sweepUsers     prometheus.Counter
+	sweepFound     prometheus.Counter
+	sweepGraph     prometheus.Counter
+	sweepThrottled prometheus.Counter
+	sweepCards     *prometheus.CounterVec
+
 	remindersOnce sync.Once
 }
 
@@ -100,6 +106,13 @@ func New() *Metrics {
 	m.authRejected = counterVec("auth_rejected_total",
 		"Inbound requests refused for their token (401), by reason (no_token, malformed, bad_algorithm, unknown_key, bad_signature, wrong_issuer, wrong_audience, expired, not_yet_valid, wrong_service_url, not_endorsed, wrong_tenant, app_not_allowed, keys_unavailable, not_configured, other).",
 		"reason")
+	m.sweepUsers = counter("sweep_users_scanned_total", "Users whose Authenticator registrations this replica's sweep worker read (tenant sweep).")
+	m.sweepFound = counter("sweep_candidates_total", "Users this replica's sweep worker found holding two or more Authenticator registrations of a kind.")
+	m.sweepGraph = counter("sweep_graph_requests_total", "Graph HTTP requests this replica's sweep worker sent (a $batch counts one).")
+	m.sweepThrottled = counter("sweep_graph_throttled_total", "Graph answers to this replica's sweep worker that were throttled (429/503), inside a batch or not.")
+	m.sweepCards = counterVec("sweep_cards_total",
+		"Candidates this replica's sweep worker handled, by outcome (notified, no_conversation, in_procedure, both_in_use, unreachable, failed:…).",
+		"outcome")
 	m.started = counter("dialogs_started_total", "Smartphone-swap procedures started (start over counts as a new start).")
 	m.entered = counterVec("dialog_steps_entered_total",
 		"Procedures that reached a step, by step id; each procedure counts once per step.", "step")
@@ -123,6 +136,7 @@ func New() *Metrics {
 		m.connCalls, m.connSeconds, m.connThrottled,
 		m.graphCalls, m.graphSeconds, m.graphDenied,
 		m.authRejected,
+		m.sweepUsers, m.sweepFound, m.sweepGraph, m.sweepThrottled, m.sweepCards,
 		m.started, m.entered, m.completed, m.cancelled, m.lost, m.removed, m.completionSec, m.tickets,
 	)
 	return m
@@ -281,3 +295,20 @@ func (c *reminderCollector) Collect(ch chan<- prometheus.Metric) {
 	byReason(c.skip, skipReasons, s.Skipped)
 	byReason(c.fail, failReasons, s.Failed)
 }
+
+// SweepScanned counts users read and candidates found by the sweep worker
+// (sweep.Observer).
+func (m *Metrics) SweepScanned(users, candidates int) {
+	m.sweepUsers.Add(float64(users))
+	m.sweepFound.Add(float64(candidates))
+}
+
+// SweepGraph counts the sweep worker's Graph requests and throttled
+// answers (sweep.Observer).
+func (m *Metrics) SweepGraph(requests, throttled int) {
+	m.sweepGraph.Add(float64(requests))
+	m.sweepThrottled.Add(float64(throttled))
+}
+
+// SweepNotified counts one candidate handled, by outcome (sweep.Observer).
+func (m *Metrics) SweepNotified(outcome string) { m.sweepCards.WithLabelValues(outcome).Inc() }

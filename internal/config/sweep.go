@@ -1,0 +1,43 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Sweep is SWEEP_*: the tenant sweep's settings.
+type Sweep struct {
+	// GraphRate is the Graph requests per second that every replica's
+	// sweep worker together may send (SWEEP_GRAPH_RATE, default 100); a
+	// $batch of n requests counts n. Graph's own limits are per app and
+	// tenant; leave room for the bot's turns.
+	GraphRate int
+	// TeamsAppID is the app's id in the Teams app catalog, which --install
+	// needs (SWEEP_TEAMS_APP_ID).
+	TeamsAppID string
+	// Tenant is the Entra tenant whose users a sweep run from the command
+	// line notifies (SWEEP_TENANT; default MicrosoftAppTenantId).
+	Tenant string
+}
+
+// maxSweepGraphRate bounds SWEEP_GRAPH_RATE well under what Graph's
+// identity and access limits allow a tenant.
+const maxSweepGraphRate = 2000
+
+func loadSweep(get func(string) string, appTenant string) (Sweep, error) {
+	s := Sweep{GraphRate: 100, TeamsAppID: get("SWEEP_TEAMS_APP_ID"), Tenant: get("SWEEP_TENANT")}
+	if s.Tenant == "" {
+		s.Tenant = appTenant
+	}
+	if s.Tenant != "" && !guidPattern.MatchString(s.Tenant) {
+		return s, &Error{"SWEEP_TENANT", "is not a GUID (the Entra tenant id)"}
+	}
+	if v := get("SWEEP_GRAPH_RATE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxSweepGraphRate {
+			return s, &Error{"SWEEP_GRAPH_RATE", fmt.Sprintf("%q is not a number of Graph requests per second from 1 to %d", v, maxSweepGraphRate)}
+		}
+		s.GraphRate = n
+	}
+	return s, nil
+}
