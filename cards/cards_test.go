@@ -159,6 +159,13 @@ func cardCasesFrom(t testing.TB, content *Content) []cardCase {
 		add("helpdesk-not-started", "helpdesk", HelpdeskInfo(content, loc, nil, ""), nil)
 		del := testRef("delete_old")
 		add("confirm-delete", "confirm-delete", ConfirmBotDelete(loc, del, []Device{{Name: "iPhone SE (3rd generation)"}}), &del)
+		pick := testRef("pick_old")
+		sweepChoices := []SweepChoice{{ID: "m1", Device: Device{Name: "iPhone SE (3rd generation)"}},
+			{ID: "m2", Device: Device{Name: "iPhone 15", Registered: "2026-11-20"}},
+			{ID: "p1", Device: Device{Kind: KindPasskey, Name: "iPhone SE (3rd generation)", Registered: "2026-09-12"}}}
+		add("sweep", "sweep", SweepNotice(loc, pick, sweepChoices, ""), &pick)
+		add("sweep-problem", "sweep", SweepNotice(loc, pick, sweepChoices, Text(loc, "sweep.pick.all")), &pick)
+		add("sweep-both", "sweep-both", SweepDeclined(loc, []Device{{Name: "iPhone SE (3rd generation)"}, {Name: "iPhone 15"}}), nil)
 		add("done-devices", "done", Done(loc, Summary{StepTitles: titles, Took: 9 * time.Minute, NewDevice: "iPhone 15", OldDevices: []string{"iPhone SE (3rd generation)"}}), nil)
 		// The stats card is for the helpdesk channel, in Japanese whatever
 		// the locale.

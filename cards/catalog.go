@@ -42,7 +42,7 @@ var catalog = map[string]map[Locale]string{
 		Japanese: "削除はあなた自身が「セキュリティ情報」のページで行い、ボットが Microsoft Graph で確認します。",
 		English:  "You delete it on the Security info page, and the bot checks through Microsoft Graph that it is gone.",
 	},
-	"sweep.kind.push":    {Japanese: "Authenticator", English: "Authenticator"},
+	"sweep.kind.push":    {Japanese: "Authenticator アプリ", English: "Authenticator"},
 	"sweep.kind.passkey": {Japanese: "パスキー", English: "Passkey"},
 	"btn.sweepstart":     {Japanese: "選んだ登録を削除する", English: "Delete the chosen registrations"},
 	"btn.sweepboth":      {Japanese: "これは両方使っています", English: "I use both"},

@@ -54,11 +54,12 @@ func SweepNotice(loc Locale, ref Ref, choices []SweepChoice, problem string) Car
 	})
 }
 
-// SweepDeclined confirms 「これは両方使っています」.
+// SweepDeclined confirms 「これは両方使っています」; ヘルプデスクに相談
+// stays, for a user who pressed it by mistake.
 func SweepDeclined(loc Locale, devices []Device) Card {
 	body := []any{title(Text(loc, "sweep.both.title")), textBlock(Text(loc, "sweep.both.body"))}
 	body = append(body, deviceLines(loc, devices)...)
-	return newCard("sweep-both", body, nil)
+	return newCard("sweep-both", body, []any{execute(Text(loc, "btn.helpdesk"), VerbHelpdesk, nil, "")})
 }
 
 // plainLine is deviceLine without Markdown, for a choice's title (which

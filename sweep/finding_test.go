@@ -79,17 +79,17 @@ func TestOrdered(t *testing.T) {
 func TestSummary(t *testing.T) {
 	s := sweep.Summary{Scanned: 100}
 	for _, a := range []string{sweep.ActionNone, sweep.ActionNotified, sweep.ActionNotified,
-		sweep.ActionNoConversation, sweep.ActionBothInUse, sweep.Failed("graph_forbidden")} {
+		sweep.ActionNoConversation, sweep.ActionBothInUse, sweep.Failed("graph_forbidden"), sweep.ActionCompleted} {
 		s.Count(sweep.Finding{Action: a})
 	}
-	want := sweep.Summary{Scanned: 100, Candidates: 6, Notified: 2, NoConversation: 1, BothInUse: 1, Failed: 1}
+	want := sweep.Summary{Scanned: 100, Candidates: 7, Notified: 2, NoConversation: 1, BothInUse: 1, Failed: 1, Completed: 1, Open: 5}
 	if s != want {
 		t.Fatalf("Summary = %+v, want %+v", s, want)
 	}
-	if got, want := s.String(sweep.Japanese), "確認したユーザー 100 人、候補 6 人（通知 2、会話なし 1、両方使用中 1、失敗 1）"; got != want {
+	if got, want := s.String(sweep.Japanese), "確認したユーザー 100 人、候補 7 人（通知 2、会話なし 1、両方使用中 1、失敗 1）、完了 1 人、未対応 5 人"; got != want {
 		t.Errorf("String(ja) = %q, want %q", got, want)
 	}
-	if got, want := s.String(sweep.English), "100 users scanned, 6 candidates (2 notified, 1 without a conversation, 1 using both, 1 failed)"; got != want {
+	if got, want := s.String(sweep.English), "100 users scanned, 7 candidates (2 notified, 1 without a conversation, 1 using both, 1 failed), 1 completed, 5 still open"; got != want {
 		t.Errorf("String(en) = %q, want %q", got, want)
 	}
 	if got := s.String("fr"); got != s.String(sweep.Japanese) {

@@ -26,8 +26,8 @@ import (
 	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/internal/config"
 	"github.com/smartswap/mfabot/internal/metrics"
-	"github.com/smartswap/mfabot/sweep"
 	"github.com/smartswap/mfabot/internal/webhook"
+	"github.com/smartswap/mfabot/sweep"
 )
 
 var _ dialogs.Observer = (*metrics.Metrics)(nil)
