@@ -179,13 +179,18 @@ func moveSweep(m stateMove) deskAction {
 		if err != nil {
 			return answer{}, err
 		}
-		if slices.Contains(m.from, j.State) {
-			if j, err = h.o.Sweeps.SetSweepState(ctx, x.job, m.to, "", m.from, h.now()); err != nil {
-				return answer{}, err
-			}
+		unchanged := func(j sweep.Job) (answer, error) {
+			return h.deskAnswer(ctx, x, cards.Text(loc, "sweepdesk.unchanged", j.ID, cards.SweepStateText(loc, j.State)))
+		}
+		if !slices.Contains(m.from, j.State) {
+			return unchanged(j)
+		}
+		// The store moves it only if it is still in one of m.from.
+		if j, err = h.o.Sweeps.SetSweepState(ctx, x.job, m.to, "", m.from, h.now()); err != nil {
+			return answer{}, err
 		}
 		if j.State != m.to {
-			return h.deskAnswer(ctx, x, cards.Text(loc, "sweepdesk.unchanged", j.ID, cards.SweepStateText(loc, j.State)))
+			return unchanged(j)
 		}
 		h.auditSweep(ctx, x, m.event, j)
 		return h.deskAnswer(ctx, x, cards.Text(loc, m.notice, j.ID))
