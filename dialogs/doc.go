@@ -22,7 +22,11 @@
 //     the store, stopped when the dialog stops waiting. Helpdesk (helpdesk.go, tickets.go): tickets
 //     and the agents' buttons. Stats (stats.go): the funnel and the daily
 //     counters. Reminders (reminders.go): the worker that reminds users
-//     until their old phone is gone.
+//     until their old phone is gone. The tenant sweep: sweep.go (a swept
+//     user's card and their answers), sweepdesk.go (棚卸し in the helpdesk
+//     channel: start, pause, resume, cancel, the CSV report) and
+//     sweepprogress.go (SweepProgress: one card per sweep in the channel,
+//     kept up to date by whichever replica holds its lease).
 //
 // It implements bot.Handler's method set (Router) without importing bot
 // (the app wires the two), and depends only on small interfaces it

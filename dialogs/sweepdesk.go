@@ -367,6 +367,7 @@ type cappedWriter struct {
 	left int
 }
 
+// Write writes p whole, or nothing and errReportFull when it does not fit.
 func (c *cappedWriter) Write(p []byte) (int, error) {
 	if len(p) > c.left {
 		c.left = 0
