@@ -443,8 +443,10 @@ func TestUnknownEndpoints(t *testing.T) {
 	for _, tc := range []struct{ method, path string }{
 		{http.MethodGet, ""},
 		{http.MethodGet, "/me"},
-		{http.MethodGet, "/users"},
+		{http.MethodGet, "/groups"},
 		{http.MethodGet, "/groups/" + userID},
+		{http.MethodGet, "/groups/" + userID + "/transitiveMembers"},
+		{http.MethodGet, "/users/" + userID + "/teamwork"},
 		{http.MethodGet, "/users/" + userID + "/authentication/emailMethods"},
 		{http.MethodGet, "/users/" + userID + "/authentication/phoneMethods/3179e48a-750b-4051-897c-87b9720928f7"},
 		{http.MethodGet, "/users/" + userID + "/authentication/methods/" + userID},
