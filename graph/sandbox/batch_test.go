@@ -31,7 +31,7 @@ type batchAnswer struct {
 // postBatch sends the requests as one $batch and returns its answers by
 // id, failing unless the batch itself is answered 200 with one answer per
 // request.
-func postBatch(t *testing.T, srv *httptest.Server, sb *sandbox.Sandbox, reqs []batchReq) map[string]batchAnswer {
+func postBatch(t testing.TB, srv *httptest.Server, sb *sandbox.Sandbox, reqs []batchReq) map[string]batchAnswer {
 	t.Helper()
 	resp, b := call(t, http.MethodPost, sb.GraphBaseURL(srv.URL)+"/$batch", map[string]any{"requests": reqs})
 	if resp.StatusCode != http.StatusOK {

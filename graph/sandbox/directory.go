@@ -439,14 +439,12 @@ func (c *graphCall) listUsers() {
 		return
 	}
 	page, next, more := c.s.directoryPage(lq.from, lq.top, f)
-	out := map[string]any{"@odata.context": c.metadata + lq.context}
-	value := make([]any, 0, len(page))
+	out := collectionJSON{ODataContext: c.metadata + lq.context, Value: make([]any, 0, len(page))}
 	for _, p := range page {
-		value = append(value, userObject(p, lq.props))
+		out.Value = append(out.Value, userObject(p, lq.props))
 	}
-	out["value"] = value
 	if more {
-		out["@odata.nextLink"] = c.nextLink(next)
+		out.ODataNextLink = c.nextLink(next)
 	}
 	c.s.stats.usersListed.Add(int64(len(page)))
 	c.json(http.StatusOK, out)
@@ -522,17 +520,13 @@ func (c *graphCall) listGroupUsers(id string) {
 			"Resource '"+id+"' does not exist or one of its queried reference-property objects are not present.")
 		return
 	}
-	value := make([]any, 0, len(page))
+	count := len(ids)
+	out := collectionJSON{ODataContext: c.metadata + lq.context, ODataCount: &count, Value: make([]any, 0, len(page))}
 	for _, p := range page {
-		value = append(value, userObject(p, lq.props))
-	}
-	out := map[string]any{
-		"@odata.context": c.metadata + lq.context,
-		"@odata.count":   len(ids),
-		"value":          value,
+		out.Value = append(out.Value, userObject(p, lq.props))
 	}
 	if next := max(lq.from, 0) + lq.top; next < len(ids) {
-		out["@odata.nextLink"] = c.nextLink(next)
+		out.ODataNextLink = c.nextLink(next)
 	}
 	c.s.stats.usersListed.Add(int64(len(page)))
 	c.json(http.StatusOK, out)

@@ -37,7 +37,7 @@ type userPage struct {
 
 // listAll walks a user listing from first through its nextLinks and returns
 // its pages.
-func listAll(t *testing.T, first string, header ...string) []userPage {
+func listAll(t testing.TB, first string, header ...string) []userPage {
 	t.Helper()
 	var pages []userPage
 	for next := first; next != ""; {

@@ -83,6 +83,15 @@ type phoneJSON struct {
 	SMSSignInState string `json:"smsSignInState"`
 }
 
+// collectionJSON is a page of a Graph collection, its annotations in
+// Graph's order.
+type collectionJSON struct {
+	ODataContext  string `json:"@odata.context"`
+	ODataCount    *int   `json:"@odata.count,omitempty"`
+	ODataNextLink string `json:"@odata.nextLink,omitempty"`
+	Value         []any  `json:"value"`
+}
+
 type graphErrorJSON struct {
 	Error graphErrorBody `json:"error"`
 }
@@ -421,9 +430,9 @@ func (c *graphCall) listMethods(id, name string, coll methodCollection) {
 	if value == nil {
 		value = []any{}
 	}
-	c.json(http.StatusOK, map[string]any{
-		"@odata.context": c.metadata + "users('" + odataQuote(id) + "')/authentication/" + name,
-		"value":          value,
+	c.json(http.StatusOK, collectionJSON{
+		ODataContext: c.metadata + "users('" + odataQuote(id) + "')/authentication/" + name,
+		Value:        value,
 	})
 }
 

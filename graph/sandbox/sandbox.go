@@ -179,8 +179,11 @@ type Fault struct {
 	// the segment after /users/{id}/authentication/ ("fido2Methods",
 	// "microsoftAuthenticatorMethods", "methods", "softwareOathMethods",
 	// "phoneMethods", "temporaryAccessPassMethods"), "revokeSignInSessions",
-	// or "users" for GET /users/{id}. Calls of other kinds are answered
-	// normally and do not use up Count. "" applies to every Graph call.
+	// "teamwork" (Teams app installation), "users" for GET /users/{id} and
+	// GET /users, "transitiveMembers" for group members, or "$batch" for
+	// the POST /$batch itself (each request inside a batch is a call of its
+	// own kind). Calls of other kinds are answered normally and do not use
+	// up Count. "" applies to every Graph call, a $batch included.
 	Only string
 }
 
