@@ -207,11 +207,11 @@ type Sandbox struct {
 	stats            counters
 
 	mu           sync.Mutex
-	byID         map[string]*user // lower-case object id → user
-	byUPN        map[string]*user // lower-case userPrincipalName → user
-	directory    []*user          // users of AddDirectoryUser, in order
-	groups       map[string][]string
-	materialized int // synthetic users stored in byID
+	byID         map[string]*user    // lower-case object id → user
+	byUPN        map[string]*user    // lower-case userPrincipalName → user
+	directory    []*user             // users of AddDirectoryUser, in order
+	groups       map[string][]string // lower-case group id → members, as given
+	materialized int                 // synthetic users stored in byID
 	fault        Fault
 	faultLeft    int // calls the fault still applies to; negative: unlimited
 	throttle     bucket
