@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -360,7 +361,7 @@ func (c *graphCall) parseListQuery() (listQuery, bool) {
 	if sel := q.Get("$select"); sel != "" {
 		lq.props = selectProps(sel)
 		lq.context = "users(" + strings.Join(lq.props, ",") + ")"
-		if !containsString(lq.props, "id") {
+		if !slices.Contains(lq.props, "id") {
 			lq.props = append(lq.props, "id")
 		}
 	}
@@ -382,16 +383,6 @@ func (c *graphCall) parseListQuery() (listQuery, bool) {
 		lq.from = n
 	}
 	return lq, true
-}
-
-// containsString reports whether xs holds x.
-func containsString(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // pageToken is the opaque $skiptoken of a listing's next page: position n
