@@ -175,6 +175,31 @@ func cardCasesFrom(t testing.TB, content *Content) []cardCase {
 		}}
 		add("stats", "stats", Stats(sv), nil)
 		add("stats-empty", "stats", Stats(StatsView{AsOf: "2026-11-24 10:05", StepTitles: titles, Windows: []StatsWindow{{Days: 7}, {Days: 30}}}), nil)
+		// The tenant sweep in the helpdesk channel (棚卸し).
+		running := SweepJobView{ID: "20261124-0a1b2c", State: SweepRunning, By: "佐藤 花子", Started: "2026-11-24 10:05",
+			Users: 3000, Scanned: 1200, Candidates: 41, GraphRequests: 120, GraphThrottled: 2}
+		paused := running
+		paused.State, paused.Notify, paused.Group, paused.Listed, paused.Notified = SweepPaused, true, "5f0c2d1e-group", true, 30
+		done := SweepJobView{ID: "20261120-3d4e5f", State: SweepDone, Notify: true, By: "cli", Started: "2026-11-20 09:00", Ended: "2026-11-20 11:40",
+			Listed: true, Users: 3000, Scanned: 3000, Candidates: 97, Notified: 90, Completed: 52, Declined: 11, Open: 34, GraphRequests: 301}
+		failed := SweepJobView{ID: "20261119-6a7b8c", State: SweepFailed, By: "cli", Started: "2026-11-19 09:00", Ended: "2026-11-19 09:01",
+			Error: "Graph refused ListUsers (403): grant the application permission User.Read.All and give admin consent"}
+		add("sweep-desk", "sweep-desk", SweepDesk(loc, []SweepJobView{running, done, failed}, ""), nil)
+		add("sweep-desk-notice", "sweep-desk", SweepDesk(loc, []SweepJobView{paused}, Text(loc, "sweepdesk.paused", paused.ID)), nil)
+		add("sweep-desk-empty", "sweep-desk", SweepDesk(loc, nil, ""), nil)
+		add("sweep-desk-confirm", "sweep-desk-confirm", SweepDeskConfirm(loc), nil)
+		add("sweep-progress", "sweep-progress", SweepJob(loc, running, ""), nil)
+		add("sweep-progress-paused", "sweep-progress", SweepJob(loc, paused, Text(loc, "sweepdesk.paused", paused.ID)), nil)
+		add("sweep-summary", "sweep-summary", SweepJob(loc, done, ""), nil)
+		add("sweep-summary-failed", "sweep-summary", SweepJob(loc, failed, ""), nil)
+		reportLines := []SweepReportLine{
+			{UPN: "taro@example.com", Devices: []Device{{Name: "iPhone SE (3rd generation)", Registered: "2023-04-01"}, {Name: "iPhone 15", Registered: "2026-11-20"}}, Action: "notified"},
+			{UPN: "hanako@example.com", Devices: []Device{{Name: "Pixel 6"}, {Kind: KindPasskey, Name: "Pixel 6"}, {Kind: KindPasskey, Name: "Pixel 8", Registered: "2026-09-12"}}, Action: "both_in_use"},
+			{UPN: "jiro@example.com", Devices: []Device{{Name: "Galaxy S21"}, {Name: "Galaxy S24"}}, Action: "failed:graph_forbidden"},
+		}
+		add("sweep-report", "sweep-report", SweepReport(loc, SweepReportView{Job: done, File: "sweep-" + done.ID + ".csv", Lines: reportLines, More: 94}), nil)
+		add("sweep-report-toolarge", "sweep-report", SweepReport(loc, SweepReportView{Job: done, Lines: reportLines[:1], More: 96}), nil)
+		add("sweep-report-none", "sweep-report", SweepReport(loc, SweepReportView{Job: SweepJobView{ID: "20261118-000000", State: SweepDone, By: "cli", Started: "2026-11-18 09:00", Listed: true}, File: "sweep-20261118-000000.csv"}), nil)
 	}
 	return cases
 }
@@ -444,6 +469,21 @@ func checkExecute(t *testing.T, a map[string]any, ref *Ref) {
 		}
 		if len(data) != 4 {
 			t.Errorf("Action.Execute %q: unexpected data %v", a["title"], data)
+		}
+		return
+	}
+	if strings.HasPrefix(verb, VerbSweepDesk) {
+		// The sweep's buttons name the job they act on (and, on a job's
+		// own card, where they were pressed), not a dialog.
+		want := map[string]any{"verb": verb}
+		if job, _ := data[SweepJobData].(string); job != "" {
+			want[SweepJobData] = job
+		}
+		if data[SweepFromData] != nil {
+			want[SweepFromData] = SweepFromJob
+		}
+		if d := cmp.Diff(want, data); d != "" {
+			t.Errorf("Action.Execute %q data (-want +got):\n%s", a["title"], d)
 		}
 		return
 	}

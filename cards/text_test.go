@@ -193,6 +193,13 @@ func TestCardsAtTheirLargest(t *testing.T) {
 				Notes: lines, NotesDropped: 1 << 30, Timeline: lines, Devices: lines, LastError: long, Locale: long,
 				Assignee: long, AssignedAt: long, History: lines, OfferTAP: true, OfferRevoke: true, Notice: long,
 			}
+			sweepJob := SweepJobView{ID: long, State: SweepFailed, Notify: true, Group: long, By: long, Started: long, Ended: long, Error: long,
+				Users: 1 << 62, Scanned: 1 << 62, Candidates: 1 << 62, Notified: 1 << 62, Completed: 1 << 62, Declined: 1 << 62, Open: 1 << 62,
+				GraphRequests: 1 << 62, GraphThrottled: 1 << 62}
+			var reportLines []SweepReportLine
+			for range 3 * MaxReportLines {
+				reportLines = append(reportLines, SweepReportLine{UPN: long, Devices: devs, Action: "failed:" + long})
+			}
 			all := map[string]Card{
 				"step":            Step(content, loc, StepView{Ref: ref, Index: 9, Total: 10, Notice: long, Found: long, Devices: devs, Problem: long, Checking: true, Retry: true, BotDelete: true, Lost: true}),
 				"confirm-delete":  ConfirmBotDelete(loc, ref, devs),
@@ -203,6 +210,9 @@ func TestCardsAtTheirLargest(t *testing.T) {
 				"revoke-confirm":  ConfirmRevoke(tv),
 				"ticket-received": TicketReceived(content, loc, 1<<62, true, true, &ref),
 				"tap":             TAPForUser(loc, long, 60, ref),
+				"sweep-desk":      SweepDesk(loc, []SweepJobView{sweepJob, sweepJob, sweepJob}, long),
+				"sweep-job":       SweepJob(loc, sweepJob, long),
+				"sweep-report":    SweepReport(loc, SweepReportView{Job: sweepJob, File: long, Lines: reportLines, More: 1 << 62}),
 			}
 			// And every card the golden tests know, as they are.
 			for _, c := range cardCasesFrom(t, content) {

@@ -32,6 +32,8 @@ var commands = map[string]string{
 	"ヘルプデスク設定": verbSetup, "helpdesksetup": verbSetup,
 
 	"統計": cards.VerbStats, "stats": cards.VerbStats,
+
+	"棚卸し": cards.VerbSweepDesk, "棚卸": cards.VerbSweepDesk, "sweep": cards.VerbSweepDesk,
 }
 
 // verbSetup is ヘルプデスク設定, typed in the helpdesk team's channel.

@@ -70,6 +70,9 @@ type HelpdeskOptions struct {
 	Dialogs *Conversation
 	// Stats counts ticket events and open tickets, and answers 統計.
 	Stats *Stats
+	// Sweeps, when set, are the tenant sweep's jobs, which 棚卸し shows,
+	// starts and stops (nil: 棚卸し is not known).
+	Sweeps SweepJobs
 	// Channel, when set, is fixed by the environment; otherwise the one
 	// stored by ヘルプデスク設定 is used.
 	Channel *Channel
@@ -84,7 +87,8 @@ type HelpdeskOptions struct {
 }
 
 // Helpdesk hands users to people: tickets with the user's context in a
-// helpdesk channel, the agents' buttons on them, ヘルプデスク設定 and 統計.
+// helpdesk channel, the agents' buttons on them, ヘルプデスク設定, 統計 and
+// 棚卸し.
 type Helpdesk struct {
 	o    HelpdeskOptions
 	conv *Conversation
@@ -532,34 +536,45 @@ func (h *Helpdesk) setup(ctx context.Context, t Turn, ti turnInfo, _ action) (an
 // mentioned, or its card's 更新 button: the funnel of the last 7 and 30
 // days and the open tickets, for helpdesk members only.
 func (h *Helpdesk) stats(ctx context.Context, t Turn, ti turnInfo, _ action) (answer, error) {
-	a := t.Incoming()
 	if !h.o.Stats.enabled() {
 		return answer{text: cards.Text(ti.loc, "unknown.text")}, nil
 	}
-	where := answer{text: cards.Text(ti.loc, "hd.stats.where")}
-	if a.Conversation.ConversationType != "channel" {
-		return where, nil
-	}
-	ch, err := h.channel(ctx)
-	if err != nil {
-		return answer{}, err
-	}
-	if ch == nil {
-		return where, nil
-	}
-	if !h.authorized(ctx, ti, a, ch) {
-		ti.log.WarnContext(ctx, "helpdesk: refused stats to a non-member", "from", a.From.ID, "aad", a.From.AadObjectID)
-		return answer{text: cards.Text(ti.loc, "hd.denied")}, nil
-	}
-	// Only in the helpdesk channel: another channel's members would see it.
-	if here, want := channelID(a), strings.SplitN(ch.ConversationID, ";", 2)[0]; here != want {
-		return where, nil
+	refusal, ok, err := h.inHelpdeskChannel(ctx, ti, t.Incoming(), "hd.stats.where", "stats")
+	if err != nil || !ok {
+		return refusal, err
 	}
 	v, err := h.o.Stats.view(ctx, h.conv.stepTitles(cards.Japanese))
 	if err != nil {
 		return answer{}, err
 	}
 	return answer{card: render(cards.Stats(v))}, nil
+}
+
+// inHelpdeskChannel lets a helpdesk member act in the helpdesk channel: ok
+// then; otherwise refusal is what the person is told, where it works (the
+// catalog key where) or that it is for members only. what names the
+// action in the log.
+func (h *Helpdesk) inHelpdeskChannel(ctx context.Context, ti turnInfo, a schema.Activity, where, what string) (refusal answer, ok bool, err error) {
+	elsewhere := answer{text: cards.Text(ti.loc, where)}
+	if a.Conversation.ConversationType != "channel" {
+		return elsewhere, false, nil
+	}
+	ch, err := h.channel(ctx)
+	if err != nil {
+		return answer{}, false, err
+	}
+	if ch == nil {
+		return elsewhere, false, nil
+	}
+	if !h.authorized(ctx, ti, a, ch) {
+		ti.log.WarnContext(ctx, "helpdesk: refused "+what+" to a non-member", "from", a.From.ID, "aad", a.From.AadObjectID)
+		return answer{text: cards.Text(ti.loc, "hd.denied")}, false, nil
+	}
+	// Only in the helpdesk channel: another channel's members would see it.
+	if here, want := channelID(a), strings.SplitN(ch.ConversationID, ";", 2)[0]; here != want {
+		return elsewhere, false, nil
+	}
+	return answer{}, true, nil
 }
 
 // channelID is the channel a message came from, without the thread suffix.

@@ -64,6 +64,9 @@ func NewRouter(conv *Conversation, help *Helpdesk) *Router {
 		for verb := range ticketActions {
 			r.routes[verb] = unknown
 		}
+		for verb := range sweepDeskActions {
+			r.routes[verb] = unknown
+		}
 		r.routes[cards.VerbHelpdeskSubmit] = route{run: func(_ context.Context, _ Turn, ti turnInfo, _ action) (answer, error) {
 			return answer{card: render(cards.HelpdeskInfo(conv.o.Content, ti.loc, nil, ""))}, nil
 		}}
@@ -75,6 +78,9 @@ func NewRouter(conv *Conversation, help *Helpdesk) *Router {
 	r.routes[cards.VerbHelpdeskSubmit] = route{run: help.submit}
 	for verb, run := range ticketActions {
 		r.routes[verb] = route{anywhere: true, run: help.onTicket(run)}
+	}
+	for verb, run := range sweepDeskActions {
+		r.routes[verb] = route{anywhere: true, run: help.onSweepDesk(run)}
 	}
 	return r
 }

@@ -44,7 +44,10 @@ type conversation struct {
 	stats     *dialogs.Stats
 	reminders *dialogs.Reminders
 	sweeps    *sweep.Worker
-	submit    bool // CARD_ACTIONS=submit
+	// progress keeps each sweep's card in the helpdesk channel; nil
+	// without a helpdesk.
+	progress *dialogs.SweepProgress
+	submit   bool // CARD_ACTIONS=submit
 }
 
 // loadContent is the step content: STEPS_FILE's, or the embedded one;
@@ -91,10 +94,14 @@ func (a *App) newConversation(content *cards.Content) (*conversation, error) {
 	})
 	var help *dialogs.Helpdesk
 	var escalate func(ctx context.Context, tenant, user string) error
+	var progress *dialogs.SweepProgress
 	if hd != nil {
-		hd.References, hd.Directory, hd.Dialogs, hd.Stats = store, dir, conv, stats
+		hd.References, hd.Directory, hd.Dialogs, hd.Stats, hd.Sweeps = store, dir, conv, stats, store
 		help = dialogs.NewHelpdesk(*hd)
 		escalate = help.Escalate
+		progress = dialogs.NewSweepProgress(help, dialogs.SweepProgressOptions{
+			Cards: store, Logger: a.logger.With("worker", "sweep-progress"), Now: a.opts.Now,
+		})
 	}
 	rate := cfg.Reminders.Rate
 	if a.opts.ReminderRate > 0 {
@@ -107,7 +114,7 @@ func (a *App) newConversation(content *cards.Content) (*conversation, error) {
 	})
 	a.metrics.CollectReminders(reminderCounts(reminders))
 	return &conversation{store: store, router: dialogs.NewRouter(conv, help), stats: stats, reminders: reminders,
-		sweeps: a.newSweepWorker(store, reminders), submit: cfg.SubmitActions}, nil
+		sweeps: a.newSweepWorker(store, reminders), progress: progress, submit: cfg.SubmitActions}, nil
 }
 
 // helpdesk is the helpdesk's wiring: tickets in the store, the channel
@@ -195,11 +202,15 @@ func (d dedupe) BeginPrefetch(ctx context.Context, key, token string, lease time
 }
 
 // run starts the replica's long-lived work under g, until ctx ends: the
-// reminder worker, and the flusher of the daily statistics (which flushes
-// once more as it stops).
+// reminder worker, the sweep worker and the sweeps' cards in the helpdesk
+// channel, and the flusher of the daily statistics (which flushes once
+// more as it stops).
 func (c *conversation) run(g *errgroup.Group, ctx context.Context) {
 	g.Go(func() error { return c.reminders.Run(ctx) })
 	runSweeps(g, ctx, c.sweeps)
+	if c.progress != nil {
+		g.Go(func() error { return c.progress.Run(ctx) })
+	}
 	g.Go(func() error { return c.stats.Run(ctx) })
 }
 
