@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -176,9 +177,12 @@ func runSweep(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("sweep: %w", err)
 		}
 		defer client.CloseIdleConnections()
+		// The worker's warnings (a page listed again, a batch that comes
+		// back) go to stderr with the progress; they name no secrets.
+		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: max(cfg.LogLevel, slog.LevelWarn)}))
 		w := sweep.NewWorker(sweep.WorkerOptions{
 			Store: store, Directory: app.NewSweepDirectory(client, cfg.Sweep.TeamsAppID), Declines: store,
-			GraphRate: cfg.Sweep.GraphRate, Tick: deps.tick,
+			GraphRate: cfg.Sweep.GraphRate, Tick: deps.tick, Logger: logger,
 		})
 		wctx, stopWorker := context.WithCancel(ctx)
 		done := make(chan struct{})

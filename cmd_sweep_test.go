@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/smartswap/mfabot/graph"
+	"github.com/smartswap/mfabot/internal/redistest"
 )
 
 // sweepGraph is a Graph stand-in for `mfabot sweep`: two pages of users,
@@ -135,7 +136,7 @@ func TestSweepDryRun(t *testing.T) {
 	if code := exitCode(err); code != 0 {
 		t.Fatalf("exit %d (%v); stderr:\n%s", code, err, stderr.String())
 	}
-	if got, want := strings.TrimSpace(stdout.String()), "4 users scanned, 2 candidates (0 notified, 0 without a conversation, 0 using both, 0 failed)"; got != want {
+	if got, want := strings.TrimSpace(stdout.String()), "4 users scanned, 2 candidates (0 notified, 0 without a conversation, 0 using both, 0 failed), 0 completed, 2 still open"; got != want {
 		t.Errorf("stdout %q, want %q", got, want)
 	}
 	if len(g.throttleOnce) != 0 || g.batches != 3 {
@@ -212,15 +213,19 @@ func TestSweepForbiddenNamesThePermission(t *testing.T) {
 	}
 }
 
-func TestSweepLaterFlagsAndUsage(t *testing.T) {
-	for _, args := range [][]string{{"--notify"}, {"--install"}, {"--resume", "job1"}, {"--pause", "job1"}, {"--cancel", "job1"}, {"--group", "g", "--notify"}} {
+// TestSweepUsage: flags that do not go together are bad usage (exit 2,
+// one line); a job command without the bot's Redis is a failure naming
+// REDIS_URL; an unknown job is a failure naming it.
+func TestSweepUsage(t *testing.T) {
+	for _, args := range [][]string{{"--install"}, {"--resume", "a", "--pause", "b"}, {"--resume", "j", "--notify"},
+		{"--cancel", "j", "--group", "g"}, {"--pause", "j", "--report", "r.csv"}} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), append([]string{"mfabot", "sweep"}, args...), env(map[string]string{}), &stdout, &stderr)
 		if code := exitCode(err); code != 2 {
 			t.Errorf("%v: exit %d (%v), want 2", args, code, err)
 		}
-		if !strings.Contains(stderr.String(), "not yet available in this version") {
-			t.Errorf("%v: stderr %q", args, stderr.String())
+		if lines := strings.Count(strings.TrimSpace(stderr.String()), "\n"); lines != 0 || stderr.Len() == 0 {
+			t.Errorf("%v: stderr %q, want one line", args, stderr.String())
 		}
 	}
 	for _, args := range [][]string{{"--bogus"}, {"extra"}, {"--lang", "fr"}} {
@@ -233,7 +238,21 @@ func TestSweepLaterFlagsAndUsage(t *testing.T) {
 			t.Errorf("%v: no usage on stderr: %q", args, stderr.String())
 		}
 	}
+	for _, args := range [][]string{{"--notify"}, {"--resume", "j"}, {"--pause", "j"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append([]string{"mfabot", "sweep"}, args...), env(map[string]string{"GRAPH_BASE_URL": "http://127.0.0.1:1/v1.0"}), &stdout, &stderr)
+		if code := exitCode(err); code != 1 || !strings.Contains(err.Error(), "REDIS_URL") {
+			t.Errorf("%v: exit %d (%v), want 1 naming REDIS_URL", args, code, err)
+		}
+	}
 	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"mfabot", "sweep", "--resume", "20261207-nosuch"},
+		env(map[string]string{"GRAPH_BASE_URL": "http://127.0.0.1:1/v1.0", "REDIS_URL": "redis://" + redistest.Addr(t)}), &stdout, &stderr)
+	if code := exitCode(err); code != 1 || !strings.Contains(err.Error(), "20261207-nosuch") || !strings.Contains(err.Error(), "no such sweep") {
+		t.Errorf("unknown job: exit %d (%v), want 1 naming the job", code, err)
+	}
+	stdout.Reset()
+	stderr.Reset()
 	run(context.Background(), []string{"mfabot", "nope"}, env(map[string]string{}), &stdout, &stderr)
 	if !strings.Contains(stderr.String(), "mfabot sweep [--group ID]") {
 		t.Errorf("the usage does not list sweep:\n%s", stderr.String())

@@ -45,9 +45,10 @@ const usage = `usage: mfabot [serve]           serve the bot (the default)
        mfabot manifest [-out app.zip]   write the Teams app package
        mfabot doctor [-lang ja|en] [-timeout 3s] [-manifest app.zip]
                                         check the deployment and print a report
-       mfabot sweep [--group ID] [--report FILE.csv] [--jsonl FILE] [--lang ja|en]
+       mfabot sweep [--group ID] [--report FILE.csv] [--jsonl FILE] [--notify [--install]] [--resume JOB] [--pause JOB] [--cancel JOB] [--lang ja|en]
                                         find users with an old phone still
-                                        registered (dry run; see mfabot sweep -h)
+                                        registered, and bring them through the
+                                        procedure (see mfabot sweep -h)
 
 The configuration is the environment (see README.md, "Configuration").
 `

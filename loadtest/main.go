@@ -42,8 +42,34 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	var botEnv listFlag
 	fs.Var(&botEnv, "bot-env", "extra KEY=VALUE for the bot's environment (repeatable)")
+	sweepUsers := fs.Int("sweep-users", 0, "if > 0: measure the tenant sweep of this many sandbox users instead of turns")
+	sweepReplicas := fs.String("sweep-replicas", "1,3", "with -sweep-users: replica counts, comma-separated")
+	sweepEvery := fs.Int("sweep-two-phones-every", 33, "with -sweep-users: one user in this many has two phones")
+	sweepThrottle := fs.Float64("sweep-throttle", 2000, "with -sweep-users: the sandbox's Graph budget, requests per second")
+	sweepRate := fs.Int("sweep-graph-rate", 2000, "with -sweep-users: SWEEP_GRAPH_RATE of the sweep processes")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *sweepUsers > 0 {
+		sc := SweepConfig{Users: *sweepUsers, TwoPhonesEvery: *sweepEvery, ThrottleRPS: *sweepThrottle,
+			ThrottleBurst: int(*sweepThrottle / 10), GraphRate: *sweepRate, BotBin: *botBin, Timeout: *timeout}
+		for _, f := range strings.Split(*sweepReplicas, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				fmt.Fprintf(stderr, "loadtest: -sweep-replicas: %q is not a positive number\n", f)
+				return 2
+			}
+			sc.Replicas = append(sc.Replicas, n)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		ctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		if err := sweepMain(ctx, sc, *release, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "loadtest: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "loadtest: unexpected arguments %q\n", fs.Args())

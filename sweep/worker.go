@@ -449,16 +449,17 @@ func backoff(tries int) time.Duration {
 	return min(2*time.Second<<min(tries, 8), 5*time.Minute)
 }
 
-// waitGraph takes n requests from the Graph rate that every replica shares,
-// waiting while it says so, and while Graph asked the job to slow down.
+// waitGraph waits while Graph asked the job to slow down, then takes n
+// requests from the Graph rate that every replica shares, waiting while it
+// says so (a refused take takes nothing).
 func (w *Worker) waitGraph(ctx context.Context, id string, n int) error {
 	for {
-		wait, err := w.o.Store.AllowGraph(ctx, n, w.o.GraphRate)
+		wait, err := w.o.Store.GraphPause(ctx, id)
 		if err != nil {
 			return err
 		}
 		if wait <= 0 {
-			if wait, err = w.o.Store.GraphPause(ctx, id); err != nil || wait <= 0 {
+			if wait, err = w.o.Store.AllowGraph(ctx, n, w.o.GraphRate); err != nil || wait <= 0 {
 				return err
 			}
 		}

@@ -38,8 +38,36 @@
 // add and remove each kind: AddMethod, AddPasskey, AddSoftwareOath, AddPhone
 // and their list and delete counterparts; a TAP comes from Graph's POST.
 //
+// # The directory
+//
+// Users seen on first sight are not in the directory; GET /users lists the
+// users of AddDirectoryUser, in the order added, and then the synthetic
+// population of Options.Population. Synthetic user i (SyntheticUser
+// returns them) is derived from i alone: object id
+// "5a000000-0000-4000-8000-<i in 12 hex digits>", UPN
+// "user<i in 6 digits>@contoso.example", displayName "社員 <i in 6 digits>",
+// a department among a few Japanese names (none for one in seven),
+// disabled when i%97 == 96, a guest when i%89 == 88, and the initial
+// device; Options.TwoPhonesEvery and Options.TwoPasskeysEvery give some of
+// them a second Authenticator and two passkeys, so that a tenant sweep has
+// candidates to find (TwoPhonesEvery 33 over 100,000 users: about 3%). A
+// synthetic user answers through every per-user endpoint, by object id or
+// UPN, like any user. Reading them stores nothing: they are derived afresh
+// from the index, the listing one page at a time, so that a sweep of
+// 100,000 users costs no memory. The first change (deleting or adding a
+// method, a TAP, a revocation, a Teams app, or any use of the
+// security-info page) stores the user, who then keeps their changes;
+// Stats().Materialized counts them.
+//
+// AddGroup makes a group of users and other groups, for GET
+// /groups/{id}/transitiveMembers/microsoft.graph.user: every user reached
+// through nested groups once, disabled accounts and guests included.
+//
 // # Graph endpoints (under BasePath+"/graph/v1.0")
 //
+//	GET    /users                                                   the directory; $select, $filter, $top, $skiptoken (below)
+//	GET    /groups/{id}/transitiveMembers/microsoft.graph.user      needs ConsistencyLevel: eventual and $count=true
+//	POST   /$batch                                                  up to 20 of these requests (below)
 //	GET    /users/{id}                                              [$select honoured; unknown properties left out]
 //	GET    /users/{id}/authentication/methods                       every kind below, plus the password
 //	GET    /users/{id}/authentication/microsoftAuthenticatorMethods
@@ -57,6 +85,8 @@
 //	GET    /users/{id}/authentication/temporaryAccessPassMethods/{mid}
 //	DELETE /users/{id}/authentication/temporaryAccessPassMethods/{mid}      → 204
 //	POST   /users/{id}/revokeSignInSessions                                 → 200 {"value":true}
+//	POST   /users/{id}/teamwork/installedApps                               {"teamsApp@odata.bind":"…/appCatalogs/teamsApps/{appId}"}
+//	                                                                        → 201, no body; 409 Conflict if installed
 //
 // Bodies have the shapes of the Graph v1.0 docs, @odata.context included
 // (pointing at the sandbox's own $metadata), with one deliberate difference:
@@ -73,13 +103,54 @@
 //
 //	{"error":{"code":"…","message":"…","innerError":{"date":"…","request-id":"…","client-request-id":"…"}}}
 //
+// The listings answer one page at a time: {"@odata.context", "@odata.count"
+// (group members), "@odata.nextLink" (while more remain), "value"}. $select
+// returns the properties named (id always; unknown ones left out; without
+// it, Graph's default properties). $top is 1–999, 100 by default; beyond,
+// 400 Request_BadRequest as Graph. @odata.nextLink is the request's address
+// with an opaque $skiptoken, and a walk is stable: users added to the
+// directory meanwhile do not shift the synthetic users. GET /users takes
+// the $filter the tenant sweep sends, "accountEnabled eq true and userType
+// eq 'Member'", either half alone, and the same with false or 'Guest';
+// any other $filter is 400 Request_UnsupportedQuery. Group members take no
+// $filter; without ConsistencyLevel: eventual and $count=true the cast is
+// 400 Request_BadRequest, and an unknown group 404
+// Request_ResourceNotFound.
+//
+// POST /$batch takes Graph's JSON batch, {"requests":[{"id","method","url",
+// "headers"?,"body"?}]} with urls relative to the version ("/users/{id}/…"),
+// and answers 200 {"responses":[{"id","status","headers","body"}]} in
+// request order. Each request is served as it would be at the top level,
+// with its own request-id, throttling and fault; its body is JSON. More
+// than 20 requests, duplicate ids, a request without id, method or url,
+// dependsOn or a body that is not a batch are 400 BadRequest for the whole
+// batch; a nested $batch or an absolute url is 400 for that request.
+//
 // SetFault makes the next Graph calls fail (403 Authorization_RequestDenied,
 // 429 TooManyRequests, 503 serviceNotAvailable, …, with Retry-After when set)
 // or wait (honouring the request's context). Fault.Only limits it to one
 // kind of call, e.g. "fido2Methods", so that passkeys can be denied while
 // microsoftAuthenticatorMethods answers; calls of other kinds do not use it
-// up. The page is never faulted.
+// up. Each request inside a batch is a call of its own kind; the POST
+// /$batch itself is a call of kind "$batch", so a fault for every call
+// (Only "") fails the first batch as a whole. The page is never faulted.
 //
+// # Throttling and counters
+//
+// Options.Throttle (SetThrottle at run time) is one token bucket for the
+// whole sandbox, as Graph throttles a tenant: each Graph request takes a
+// token, each request inside a batch too, and the POST /$batch itself none.
+// A request that finds the bucket empty gets 429 TooManyRequests with
+// Retry-After in whole seconds (at least 1) until a token is there; inside
+// a batch, in that request's own headers. The page is never throttled.
+// Stats counts the Graph requests (top-level and inside batches), the 429s
+// of each, the users listed and the synthetic users materialised.
+//
+// Options.OnInstall is told of each new Teams app installation, after the
+// 201, so that a test harness can play Teams sending the bot its
+// installation update; InstalledApps lists a user's apps.
+//
+
 // # The security-info page (BasePath+"/security-info?user=<id>")
 //
 // One self-contained HTML page in Japanese (inline CSS and script under a

@@ -83,6 +83,15 @@ type phoneJSON struct {
 	SMSSignInState string `json:"smsSignInState"`
 }
 
+// collectionJSON is a page of a Graph collection, its annotations in
+// Graph's order.
+type collectionJSON struct {
+	ODataContext  string `json:"@odata.context"`
+	ODataCount    *int   `json:"@odata.count,omitempty"`
+	ODataNextLink string `json:"@odata.nextLink,omitempty"`
+	Value         []any  `json:"value"`
+}
+
 type graphErrorJSON struct {
 	Error graphErrorBody `json:"error"`
 }
@@ -104,15 +113,22 @@ type graphCall struct {
 	s               *Sandbox
 	w               http.ResponseWriter
 	r               *http.Request
+	prefix          string // BasePath+"/graph/v1.0"
+	batched         bool   // one request of a $batch
 	requestID       string
 	clientRequestID string
+	origin          string // "<scheme>://<host>"
 	metadata        string // base of @odata.context: "<origin><base>/graph/v1.0/$metadata#"
 }
 
-// serveGraph answers a request under prefix (BasePath+"/graph/v1.0"): first
-// the current fault, if one applies to the call's kind, then the endpoint.
-func (s *Sandbox) serveGraph(w http.ResponseWriter, r *http.Request, prefix string) {
-	c := &graphCall{s: s, w: w, r: r, requestID: newGUID()}
+// serveGraph answers a request under prefix (BasePath+"/graph/v1.0"), made
+// at the top level or, when batched, inside a $batch: first the throttle,
+// then the current fault, if one applies to the call's kind, then the
+// endpoint. The top-level POST /$batch is not throttled and takes no token:
+// Graph throttles the requests of a batch one by one, and so does the
+// sandbox.
+func (s *Sandbox) serveGraph(w http.ResponseWriter, r *http.Request, prefix string, batched bool) {
+	c := &graphCall{s: s, w: w, r: r, prefix: prefix, batched: batched, requestID: newGUID()}
 	c.clientRequestID = r.Header.Get("client-request-id")
 	if c.clientRequestID == "" {
 		c.clientRequestID = c.requestID
@@ -121,7 +137,8 @@ func (s *Sandbox) serveGraph(w http.ResponseWriter, r *http.Request, prefix stri
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	c.metadata = scheme + "://" + r.Host + prefix + "/$metadata#"
+	c.origin = scheme + "://" + r.Host
+	c.metadata = c.origin + prefix + "/$metadata#"
 	w.Header().Set("request-id", c.requestID)
 	w.Header().Set("client-request-id", c.clientRequestID)
 
@@ -133,6 +150,23 @@ func (s *Sandbox) serveGraph(w http.ResponseWriter, r *http.Request, prefix stri
 		u, err := url.PathUnescape(p)
 		badPath = badPath || err != nil
 		seg = append(seg, u)
+	}
+
+	if batched {
+		s.stats.batchRequests.Add(1)
+	} else {
+		s.stats.requests.Add(1)
+	}
+	if batched || len(seg) != 1 || seg[0] != "$batch" {
+		if wait, ok := s.takeToken(); !ok {
+			if batched {
+				s.stats.batchThrottled.Add(1)
+			} else {
+				s.stats.throttled.Add(1)
+			}
+			c.throttled(wait)
+			return
+		}
 	}
 
 	if f, ok := s.takeFault(callKind(seg)); ok {
@@ -160,15 +194,14 @@ func (s *Sandbox) serveGraph(w http.ResponseWriter, r *http.Request, prefix stri
 
 // callKind names the kind of Graph call the path segments after /graph/v1.0
 // address, as Fault.Only does: the collection after
-// /users/{id}/authentication/, else the segment after /users/{id}/, else
-// "users"; "" for a path outside /users/{id}.
+// /users/{id}/authentication/, else the segment after /users/{id}/ or
+// /groups/{id}/ ("teamwork", "transitiveMembers"), else the first segment
+// ("users" for GET /users and GET /users/{id}, "$batch").
 func callKind(seg []string) string {
 	switch {
-	case len(seg) < 2 || seg[0] != "users":
-		return ""
-	case len(seg) == 2:
-		return "users"
-	case len(seg) >= 4 && seg[2] == "authentication":
+	case len(seg) <= 2:
+		return seg[0]
+	case seg[0] == "users" && len(seg) >= 4 && seg[2] == "authentication":
 		return seg[3]
 	default:
 		return seg[2]
@@ -181,12 +214,29 @@ func escapedPrefix(prefix string) string {
 
 // route dispatches on the path segments after /graph/v1.0.
 func (c *graphCall) route(seg []string) {
-	if len(seg) < 2 || seg[0] != "users" {
+	switch {
+	case len(seg) == 1 && seg[0] == "$batch":
+		if c.allow(http.MethodPost) {
+			c.batch()
+		}
+	case len(seg) == 1 && seg[0] == "users":
+		if c.allow(http.MethodGet) {
+			c.listUsers()
+		}
+	case len(seg) == 4 && seg[0] == "groups" && seg[2] == "transitiveMembers" && seg[3] == "microsoft.graph.user":
+		if c.allow(http.MethodGet) {
+			c.listGroupUsers(seg[1])
+		}
+	case len(seg) >= 2 && seg[0] == "users":
+		c.routeUser(seg[1], seg[2:])
+	default:
 		c.notFound()
-		return
 	}
-	id := seg[1]
-	switch rest := seg[2:]; {
+}
+
+// routeUser dispatches a call to /users/{id}, where rest is what follows.
+func (c *graphCall) routeUser(id string, rest []string) {
+	switch {
 	case len(rest) == 0:
 		if c.allow(http.MethodGet) {
 			c.getUser(id)
@@ -194,6 +244,10 @@ func (c *graphCall) route(seg []string) {
 	case len(rest) == 1 && rest[0] == "revokeSignInSessions":
 		if c.allow(http.MethodPost) {
 			c.revokeSignInSessions(id)
+		}
+	case len(rest) == 2 && rest[0] == "teamwork" && rest[1] == "installedApps":
+		if c.allow(http.MethodPost) {
+			c.installApp(id)
 		}
 	case len(rest) >= 2 && rest[0] == "authentication":
 		c.routeMethods(id, rest[1], rest[2:])
@@ -252,11 +306,24 @@ func (c *graphCall) allow(methods ...string) bool {
 	return false
 }
 
-// user looks the user up (creating them on first sight) and calls fn with
-// s.mu held; an id that is neither an object id nor a UPN gets Graph's 404.
+// user looks the user up to change them (creating them on first sight, or
+// materialising a synthetic user; see userLocked) and calls fn with s.mu
+// held; an id that is neither an object id nor a UPN gets Graph's 404.
 func (c *graphCall) user(id string, fn func(u *user)) bool {
+	return c.userFrom(c.s.userLocked, id, fn)
+}
+
+// readUser is user for a call that changes nothing: a synthetic user is
+// derived, not stored (see readUserLocked).
+func (c *graphCall) readUser(id string, fn func(u *user)) bool {
+	return c.userFrom(c.s.readUserLocked, id, fn)
+}
+
+// userFrom looks the user up with lookup, with s.mu held, for user and
+// readUser.
+func (c *graphCall) userFrom(lookup func(string) *user, id string, fn func(u *user)) bool {
 	c.s.mu.Lock()
-	u := c.s.userLocked(id)
+	u := lookup(id)
 	if u != nil {
 		fn(u)
 	}
@@ -268,57 +335,22 @@ func (c *graphCall) user(id string, fn func(u *user)) bool {
 	return u != nil
 }
 
-// userProps are the properties of a user Graph returns without $select, in
-// its order, plus a few a $select may ask for.
-var userProps = []string{
-	"businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
-	"officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id",
-}
-
 // getUser: GET /users/{id}, with an optional $select. Properties the sandbox
 // does not know are left out instead of failing the call.
 //
 // Graph API docs: https://learn.microsoft.com/graph/api/user-get?view=graph-rest-1.0
 func (c *graphCall) getUser(id string) {
-	var all map[string]any
-	if !c.user(id, func(u *user) {
-		all = map[string]any{
-			"businessPhones":    []string{},
-			"displayName":       u.displayName,
-			"givenName":         "ユーザー",
-			"jobTitle":          nil,
-			"mail":              u.upn,
-			"mobilePhone":       nil,
-			"officeLocation":    nil,
-			"preferredLanguage": "ja-JP",
-			"surname":           "サンドボックス",
-			"userPrincipalName": u.upn,
-			"id":                u.id,
-			"accountEnabled":    true,
-			"usageLocation":     "JP",
-			"createdDateTime":   u.created.Format(time.RFC3339),
-		}
-	}) {
+	var p profile
+	if !c.readUser(id, func(u *user) { p = u.profile }) {
 		return
 	}
-	out := map[string]any{}
-	sel := c.r.URL.Query().Get("$select")
-	if sel == "" {
-		for _, p := range userProps {
-			out[p] = all[p]
-		}
+	var out map[string]any
+	if sel := c.r.URL.Query().Get("$select"); sel == "" {
+		out = userObject(p, userProps)
 		out["@odata.context"] = c.metadata + "users/$entity"
 	} else {
-		var names []string
-		for _, p := range strings.Split(sel, ",") {
-			p = strings.TrimSpace(p)
-			for k, v := range all {
-				if strings.EqualFold(k, p) {
-					out[k] = v
-					names = append(names, k)
-				}
-			}
-		}
+		names := selectProps(sel)
+		out = userObject(p, names)
 		out["@odata.context"] = c.metadata + "users(" + strings.Join(names, ",") + ")/$entity"
 	}
 	c.json(http.StatusOK, out)
@@ -392,15 +424,15 @@ var methodCollections = map[string]methodCollection{
 // listMethods: GET /users/{id}/authentication/{name} → 200 {"value":[…]}.
 func (c *graphCall) listMethods(id, name string, coll methodCollection) {
 	var value []any
-	if !c.user(id, func(u *user) { value = coll.list(c, u) }) {
+	if !c.readUser(id, func(u *user) { value = coll.list(c, u) }) {
 		return
 	}
 	if value == nil {
 		value = []any{}
 	}
-	c.json(http.StatusOK, map[string]any{
-		"@odata.context": c.metadata + "users('" + odataQuote(id) + "')/authentication/" + name,
-		"value":          value,
+	c.json(http.StatusOK, collectionJSON{
+		ODataContext: c.metadata + "users('" + odataQuote(id) + "')/authentication/" + name,
+		Value:        value,
 	})
 }
 
@@ -410,7 +442,7 @@ func (c *graphCall) listMethods(id, name string, coll methodCollection) {
 func (c *graphCall) getMethod(id, name, mid string, coll methodCollection) {
 	var e entityJSON
 	var found bool
-	if !c.user(id, func(u *user) { e, found = coll.item(c, u, mid) }) {
+	if !c.readUser(id, func(u *user) { e, found = coll.item(c, u, mid) }) {
 		return
 	}
 	if !found {
@@ -648,7 +680,22 @@ func (c *graphCall) fault(f Fault) {
 	if f.RetryAfter > 0 {
 		c.w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 	}
-	code, msg := "UnknownError", http.StatusText(status)
+	code, msg := statusError(status)
+	c.error(status, code, msg+" (sandbox fault)")
+}
+
+// throttled answers 429 as Graph does when it throttles: Retry-After in
+// whole seconds, at least 1, and Graph's error body.
+func (c *graphCall) throttled(wait time.Duration) {
+	secs := int((wait + time.Second - 1) / time.Second)
+	c.w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	code, msg := statusError(http.StatusTooManyRequests)
+	c.error(http.StatusTooManyRequests, code, msg)
+}
+
+// statusError is Graph's error code and message for an error status.
+func statusError(status int) (code, msg string) {
+	code, msg = "UnknownError", http.StatusText(status)
 	switch status {
 	case http.StatusBadRequest:
 		code = "BadRequest"
@@ -667,7 +714,7 @@ func (c *graphCall) fault(f Fault) {
 	case http.StatusGatewayTimeout:
 		code = "GatewayTimeout"
 	}
-	c.error(status, code, msg+" (sandbox fault)")
+	return code, msg
 }
 
 func (c *graphCall) notFound() {

@@ -73,6 +73,41 @@ type Options struct {
 	// rehearsable. A user created from a UPN matches by UPN only, since
 	// their object id is drawn on first sight.
 	PushOnly []string
+	// Population is how many synthetic users the directory holds from the
+	// start, derived from their index i (0 ≤ i < Population) and never
+	// stored unless something changes them: object id
+	// "5a000000-0000-4000-8000-<i as 12 hex digits>", userPrincipalName
+	// "user<i as 6 digits>@contoso.example", displayName "社員 <i as 6
+	// digits>", a department cycling over a few Japanese names (one user in
+	// seven has none), disabled (accountEnabled false) when i%97 == 96 and a
+	// guest (userType "Guest") when i%89 == 88. GET /users lists them after
+	// the users of AddDirectoryUser, by index. Default 0: none.
+	Population int
+	// TwoPhonesEvery, when positive, gives the synthetic users whose index i
+	// has i%TwoPhonesEvery == 1 (every user when 1) two Microsoft
+	// Authenticator push registrations: the initial device, as old as the
+	// account (created 400 days before the sandbox, createdDateTime null),
+	// and a newer phone with a createdDateTime. Other synthetic users have
+	// the initial device only. Default 0: none has two.
+	TwoPhonesEvery int
+	// TwoPasskeysEvery, when positive, gives the synthetic users whose index
+	// i has i%TwoPasskeysEvery == 1 (every user when 1) two passkeys in
+	// Authenticator: one on the initial device (AuthenticatorIOSAAGUID) and
+	// one on the newer phone (AuthenticatorAndroidAAGUID), whether or not
+	// InitialPasskey is set. The others have the passkey of InitialPasskey,
+	// if set (and not PushOnly), or none. Default 0: none has two.
+	TwoPasskeysEvery int
+	// Throttle limits the rate of Graph requests; see Throttle and
+	// SetThrottle. The zero value does not throttle.
+	Throttle Throttle
+	// OnInstall, when set, is called once for each new installation of a
+	// Teams app for a user (POST /users/{id}/teamwork/installedApps → 201)
+	// with the user's object id and the app's id, so that a test harness can
+	// play Teams telling the bot of it. It is called from the goroutine
+	// answering the request, after the 201 is written (it may not have
+	// reached the client yet) and with no lock held: it may call the
+	// Sandbox, and should start a goroutine for anything slow.
+	OnInstall func(userID, teamsAppID string)
 }
 
 // Method is one Microsoft Authenticator registered for a user.
@@ -144,8 +179,11 @@ type Fault struct {
 	// the segment after /users/{id}/authentication/ ("fido2Methods",
 	// "microsoftAuthenticatorMethods", "methods", "softwareOathMethods",
 	// "phoneMethods", "temporaryAccessPassMethods"), "revokeSignInSessions",
-	// or "users" for GET /users/{id}. Calls of other kinds are answered
-	// normally and do not use up Count. "" applies to every Graph call.
+	// "teamwork" (Teams app installation), "users" for GET /users/{id} and
+	// GET /users, "transitiveMembers" for group members, or "$batch" for
+	// the POST /$batch itself (each request inside a batch is a call of its
+	// own kind). Calls of other kinds are answered normally and do not use
+	// up Count. "" applies to every Graph call, a $batch included.
 	Only string
 }
 
@@ -159,22 +197,46 @@ type Sandbox struct {
 	base           string
 	handler        http.Handler
 
-	mu        sync.Mutex
-	byID      map[string]*user // lower-case object id → user
-	byUPN     map[string]*user // lower-case userPrincipalName → user
-	fault     Fault
-	faultLeft int // calls the fault still applies to; negative: unlimited
+	// epoch is the sandbox's start, truncated to the second: the synthetic
+	// users' methods are dated from it.
+	epoch            time.Time
+	population       int
+	twoPhonesEvery   int
+	twoPasskeysEvery int
+	onInstall        func(userID, teamsAppID string)
+	stats            counters
+
+	mu           sync.Mutex
+	byID         map[string]*user    // lower-case object id → user
+	byUPN        map[string]*user    // lower-case userPrincipalName → user
+	directory    []*user             // users of AddDirectoryUser, in order
+	groups       map[string][]string // lower-case group id → members, as given
+	materialized int                 // synthetic users stored in byID
+	fault        Fault
+	faultLeft    int // calls the fault still applies to; negative: unlimited
+	throttle     bucket
 }
 
-type user struct {
+// profile is what the directory knows of a user: what GET /users lists.
+type profile struct {
 	id, upn, displayName string
+	department           string // "" when not set
+	disabled             bool   // accountEnabled false
+	guest                bool   // userType "Guest"
 	created              time.Time
-	methods              []Method
-	passkeys             []Passkey
-	softwareOath         []string // method ids
-	phones               []Phone
-	tap                  *tapMethod
-	revocations          int
+}
+
+// user is a stored user: one seen through Graph, the page or the Go
+// methods, one of AddDirectoryUser, or a synthetic user something changed.
+type user struct {
+	profile
+	methods       []Method
+	passkeys      []Passkey
+	softwareOath  []string // method ids
+	phones        []Phone
+	tap           *tapMethod
+	revocations   int
+	installedApps []string // Teams app ids, in installation order
 }
 
 type tapMethod struct {
@@ -188,13 +250,18 @@ type tapMethod struct {
 // New returns an empty Sandbox. It does no I/O.
 func New(o Options) *Sandbox {
 	s := &Sandbox{
-		now:            o.Now,
-		initialDevice:  o.InitialDevice,
-		initialPasskey: o.InitialPasskey,
-		pushOnly:       make(map[string]bool),
-		base:           o.BasePath,
-		byID:           make(map[string]*user),
-		byUPN:          make(map[string]*user),
+		now:              o.Now,
+		initialDevice:    o.InitialDevice,
+		initialPasskey:   o.InitialPasskey,
+		pushOnly:         make(map[string]bool),
+		base:             o.BasePath,
+		population:       max(o.Population, 0),
+		twoPhonesEvery:   o.TwoPhonesEvery,
+		twoPasskeysEvery: o.TwoPasskeysEvery,
+		onInstall:        o.OnInstall,
+		byID:             make(map[string]*user),
+		byUPN:            make(map[string]*user),
+		groups:           make(map[string][]string),
 	}
 	for _, id := range o.PushOnly {
 		s.pushOnly[strings.ToLower(id)] = true
@@ -205,6 +272,8 @@ func New(o Options) *Sandbox {
 	if s.initialDevice == "" {
 		s.initialDevice = DefaultInitialDevice
 	}
+	s.epoch = s.now().UTC().Truncate(time.Second)
+	s.throttle = newBucket(o.Throttle, s.epoch)
 	if s.base == "" {
 		s.base = DefaultBasePath
 	}
@@ -259,7 +328,7 @@ func (s *Sandbox) AddMethod(userID, deviceName string) Method {
 func (s *Sandbox) Methods(userID string) []Method {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.userLocked(userID)
+	u := s.readUserLocked(userID)
 	if u == nil {
 		return nil
 	}
@@ -308,7 +377,7 @@ func (s *Sandbox) AddPasskey(userID, deviceName, aaguid string) Passkey {
 func (s *Sandbox) Passkeys(userID string) []Passkey {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.userLocked(userID)
+	u := s.readUserLocked(userID)
 	if u == nil {
 		return nil
 	}
@@ -348,7 +417,7 @@ func (s *Sandbox) AddSoftwareOath(userID string) string {
 func (s *Sandbox) SoftwareOath(userID string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.userLocked(userID)
+	u := s.readUserLocked(userID)
 	if u == nil {
 		return nil
 	}
@@ -394,7 +463,7 @@ func (s *Sandbox) AddPhone(userID, phoneType, phoneNumber string) Phone {
 func (s *Sandbox) Phones(userID string) []Phone {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.userLocked(userID)
+	u := s.readUserLocked(userID)
 	if u == nil {
 		return nil
 	}
@@ -407,7 +476,7 @@ func (s *Sandbox) Phones(userID string) []Phone {
 func (s *Sandbox) TemporaryAccessPasses(userID string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.userLocked(userID)
+	u := s.readUserLocked(userID)
 	if u == nil || u.tap == nil {
 		return nil
 	}
@@ -512,54 +581,97 @@ func without[T any](s []T, match func(T) bool) ([]T, bool) {
 	return s, false
 }
 
-// userLocked returns the user named by id (an object id or a UPN), creating
-// them with the initial device on first sight; nil if id is neither. s.mu
-// must be held.
+// userLocked returns the user named by id (an object id or a UPN) to change
+// them: a stored user; a synthetic user, stored now (materialised); or a
+// user created with the initial device on first sight. nil if id is
+// neither an object id nor a UPN. s.mu must be held.
 func (s *Sandbox) userLocked(id string) *user {
+	u, stored := s.lookupLocked(id)
+	if u != nil && !stored {
+		s.storeLocked(u)
+		s.materialized++
+	}
+	return u
+}
+
+// readUserLocked returns the user named by id to read them: as userLocked,
+// except that a synthetic user who was never changed is derived afresh from
+// their index and not stored, so that reading every user of a large
+// population costs no memory. s.mu must be held.
+func (s *Sandbox) readUserLocked(id string) *user {
+	u, _ := s.lookupLocked(id)
+	return u
+}
+
+// lookupLocked returns the user named by id and whether they are stored: a
+// synthetic user not yet stored is derived (stored false); a user seen for
+// the first time is created and stored. s.mu must be held.
+func (s *Sandbox) lookupLocked(id string) (u *user, stored bool) {
 	switch {
 	case isGUID(id):
 		key := strings.ToLower(id)
 		if u := s.byID[key]; u != nil {
-			return u
+			return u, true
+		}
+		if i := s.syntheticIndex(key); i >= 0 {
+			return s.syntheticUser(i), false
 		}
 		upn := "user-" + key[:8] + "@sandbox.example"
 		if s.byUPN[upn] != nil {
 			upn = "user-" + key + "@sandbox.example"
 		}
-		return s.addUserLocked(key, upn, key[:8])
+		return s.addUserLocked(key, upn, key[:8]), true
 	case isUPN(id):
-		if u := s.byUPN[strings.ToLower(id)]; u != nil {
-			return u
+		key := strings.ToLower(id)
+		if u := s.byUPN[key]; u != nil {
+			return u, true
+		}
+		if i := s.syntheticIndex(key); i >= 0 {
+			return s.syntheticUser(i), false
 		}
 		suffix, _, _ := strings.Cut(id, "@")
 		if r := []rune(suffix); len(r) > 20 {
 			suffix = string(r[:20])
 		}
-		return s.addUserLocked(newGUID(), id, suffix)
+		return s.addUserLocked(newGUID(), id, suffix), true
 	default:
-		return nil
+		return nil, false
 	}
 }
 
+// addUserLocked creates and stores a user first seen now, with the initial
+// device (and the initial passkey of Options.InitialPasskey).
 func (s *Sandbox) addUserLocked(id, upn, suffix string) *user {
 	now := s.now().UTC().Truncate(time.Second)
 	u := &user{
-		id:          id,
-		upn:         upn,
-		displayName: "サンドボックス ユーザー (" + suffix + ")",
-		created:     now,
+		profile: profile{
+			id:          id,
+			upn:         upn,
+			displayName: "サンドボックス ユーザー (" + suffix + ")",
+			created:     now,
+		},
 		methods: []Method{{
 			ID:              newGUID(),
 			DisplayName:     s.initialDevice,
 			PhoneAppVersion: initialAppVersion,
 		}},
 	}
-	if s.initialPasskey && !s.pushOnly[id] && !s.pushOnly[strings.ToLower(upn)] {
+	if s.initialPasskey && !s.isPushOnly(u) {
 		u.passkeys = []Passkey{newPasskey(s.initialDevice, AuthenticatorIOSAAGUID, now.Add(-initialPasskeyAge))}
 	}
-	s.byID[id] = u
-	s.byUPN[strings.ToLower(upn)] = u
+	s.storeLocked(u)
 	return u
+}
+
+// isPushOnly reports whether Options.PushOnly names the user.
+func (s *Sandbox) isPushOnly(u *user) bool {
+	return s.pushOnly[u.id] || s.pushOnly[strings.ToLower(u.upn)]
+}
+
+// storeLocked indexes u by object id and UPN.
+func (s *Sandbox) storeLocked(u *user) {
+	s.byID[u.id] = u
+	s.byUPN[strings.ToLower(u.upn)] = u
 }
 
 // newPasskey makes a passkey with a fresh id.
@@ -641,7 +753,7 @@ func (s *Sandbox) routes() http.Handler {
 		p := r.URL.Path
 		switch {
 		case p == graphPrefix || strings.HasPrefix(p, graphPrefix+"/"):
-			s.serveGraph(w, r, graphPrefix)
+			s.serveGraph(w, r, graphPrefix, false)
 		case p == pagePath || strings.HasPrefix(p, pagePath+"/"):
 			s.servePage(w, r, pagePath)
 		default:

@@ -26,7 +26,7 @@ var testNow = time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
 
 // setup serves a sandbox the way the bot does: mounted at its base path on
 // a mux, on a real loopback server.
-func setup(t *testing.T, o sandbox.Options) (*sandbox.Sandbox, *httptest.Server) {
+func setup(t testing.TB, o sandbox.Options) (*sandbox.Sandbox, *httptest.Server) {
 	t.Helper()
 	if o.Now == nil {
 		o.Now = func() time.Time { return testNow }
@@ -40,7 +40,7 @@ func setup(t *testing.T, o sandbox.Options) (*sandbox.Sandbox, *httptest.Server)
 }
 
 // call sends a request and returns the response with its body read.
-func call(t *testing.T, method, u string, body any, header ...string) (*http.Response, []byte) {
+func call(t testing.TB, method, u string, body any, header ...string) (*http.Response, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -72,7 +72,7 @@ func call(t *testing.T, method, u string, body any, header ...string) (*http.Res
 	return resp, b
 }
 
-func decode[T any](t *testing.T, b []byte) T {
+func decode[T any](t testing.TB, b []byte) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(b, &v); err != nil {
@@ -443,8 +443,10 @@ func TestUnknownEndpoints(t *testing.T) {
 	for _, tc := range []struct{ method, path string }{
 		{http.MethodGet, ""},
 		{http.MethodGet, "/me"},
-		{http.MethodGet, "/users"},
+		{http.MethodGet, "/groups"},
 		{http.MethodGet, "/groups/" + userID},
+		{http.MethodGet, "/groups/" + userID + "/transitiveMembers"},
+		{http.MethodGet, "/users/" + userID + "/teamwork"},
 		{http.MethodGet, "/users/" + userID + "/authentication/emailMethods"},
 		{http.MethodGet, "/users/" + userID + "/authentication/phoneMethods/3179e48a-750b-4051-897c-87b9720928f7"},
 		{http.MethodGet, "/users/" + userID + "/authentication/methods/" + userID},

@@ -476,3 +476,7 @@ func (p proactiveSender) SendToConversation(ctx context.Context, serviceURL, con
 		return "", err
 	}
 }
+
+// SweepWorker is the replica's sweep worker, which Serve runs; tests run
+// it (or its Step) themselves.
+func (a *App) SweepWorker() *sweep.Worker { return a.conv.sweeps }

@@ -3,6 +3,8 @@ package app
 import (
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -28,8 +30,9 @@ func openRedis(cfg config.Config) (redisstore.Client, func() error, error) {
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, nil, fmt.Errorf("start embedded redis: %w", err)
 		}
+		stop := expireInRealTime(mr)
 		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-		return rdb, func() error { err := rdb.Close(); mr.Close(); return err }, nil
+		return rdb, func() error { stop(); err := rdb.Close(); mr.Close(); return err }, nil
 	}
 	raw := string(cfg.RedisURL)
 	scheme, rest, _ := strings.Cut(raw, "://")
@@ -71,6 +74,31 @@ func openRedis(cfg config.Config) (redisstore.Client, func() error, error) {
 		return rdb, rdb.Close, nil
 	}
 	return nil, nil, bad
+}
+
+// expireInRealTime makes the embedded Redis's keys expire as time passes:
+// miniredis counts a TTL down only when told to (FastForward), so without
+// this a lease, a pause or a turn record never ran out in local mode. It
+// returns the function that stops it.
+func expireInRealTime(mr *miniredis.Miniredis) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		const every = 100 * time.Millisecond
+		t := time.NewTicker(every)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				mr.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }
 
 // OpenRedis is the bot's Redis as cfg describes it (REDIS_URL, or an
