@@ -32,7 +32,7 @@ func TestGraphClientSweep(t *testing.T) {
 
 	var users []graph.UserRef
 	pages := 0
-	if err := c.ListUsers(ctx, func(p []graph.UserRef) error {
+	if err := c.ListUsers(ctx, "", func(p []graph.UserRef, _ string) error {
 		pages++
 		users = append(users, p...)
 		return nil
@@ -58,7 +58,7 @@ func TestGraphClientSweep(t *testing.T) {
 	sb.AddGroup("11111111-0000-4000-8000-000000000001", synthID(1), "22222222-0000-4000-8000-000000000002")
 	sb.AddGroup("22222222-0000-4000-8000-000000000002", synthID(1), synthID(96), explicit.ID)
 	var members []string
-	if err := c.ListGroupMembers(ctx, "11111111-0000-4000-8000-000000000001", func(p []graph.UserRef) error {
+	if err := c.ListGroupMembers(ctx, "11111111-0000-4000-8000-000000000001", "", func(p []graph.UserRef, _ string) error {
 		for _, u := range p {
 			members = append(members, u.ID)
 		}
