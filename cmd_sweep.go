@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -115,6 +116,10 @@ func runSweep(ctx context.Context, args []string, getenv func(string) string, st
 		return bad("--pause and --cancel write no report; --resume does")
 	}
 
+	// The progress and the worker's warnings share stderr from two
+	// goroutines; the bar redraws one line only on a terminal.
+	tty := isTerminal(stderr)
+	stderr = &lockedWriter{w: stderr}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg, err := config.Load(getenv)
@@ -190,8 +195,10 @@ func runSweep(ctx context.Context, args []string, getenv func(string) string, st
 		progress := deps.progress
 		if progress == nil {
 			progress = stderr
+		} else {
+			tty = false
 		}
-		job, err = follow(ctx, store, job.ID, progress, deps.tick)
+		job, err = follow(ctx, store, job.ID, newProgressBar(progress, tty), deps.tick)
 		stopWorker()
 		<-done
 		if err != nil {
@@ -231,11 +238,10 @@ func setSweepState(ctx context.Context, store *redisstore.Store, id, state strin
 
 // follow shows the job's progress until it is no longer running (done,
 // failed, cancelled or paused) or ctx ends.
-func follow(ctx context.Context, store *redisstore.Store, id string, out io.Writer, tick time.Duration) (sweep.Job, error) {
+func follow(ctx context.Context, store *redisstore.Store, id string, bar *progressBar, tick time.Duration) (sweep.Job, error) {
 	if tick <= 0 {
 		tick = 500 * time.Millisecond
 	}
-	bar := newProgressBar(out)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
@@ -327,6 +333,18 @@ func summaryOf(j sweep.Job) sweep.Summary {
 	}
 }
 
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // progressBar draws a job's progress on a terminal (one line redrawn) or,
 // elsewhere, as a line every 5 seconds.
 type progressBar struct {
@@ -339,14 +357,18 @@ type progressBar struct {
 	lastLine string
 }
 
-func newProgressBar(w io.Writer) *progressBar {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
+func newProgressBar(w io.Writer, tty bool) *progressBar {
 	return &progressBar{w: w, tty: tty, startAt: -1}
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // show draws the job as it is at now.
