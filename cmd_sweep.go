@@ -426,7 +426,7 @@ func progressLine(j sweep.Job, elapsed time.Duration, scannedSince int64) string
 	line := fmt.Sprintf("[%s%s] %3.0f%% %s: %d/%s users, %d candidates, %d cards sent, Graph %d requests (%d throttled), ETA %s",
 		strings.Repeat("#", filled), strings.Repeat("-", width-filled), frac*100, j.State,
 		c.Scanned, listed, c.Candidates, c.Notified, c.GraphRequests, c.GraphThrottled, eta)
-	if j.Spec.Notify && j.Pending > 0 && j.Listed && j.Backlog == 0 {
+	if j.Spec.Notify && j.Pending > 0 && j.Listed && j.Backlog == 0 && c.Scanned+c.Unreadable >= total {
 		line += fmt.Sprintf(", %d cards waiting for the bot's replicas", j.Pending)
 	}
 	return line

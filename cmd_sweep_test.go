@@ -11,9 +11,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/internal/redistest"
+	"github.com/smartswap/mfabot/sweep"
 )
 
 // sweepGraph is a Graph stand-in for `mfabot sweep`: two pages of users,
@@ -256,5 +258,26 @@ func TestSweepUsage(t *testing.T) {
 	run(context.Background(), []string{"mfabot", "nope"}, env(map[string]string{}), &stdout, &stderr)
 	if !strings.Contains(stderr.String(), "mfabot sweep [--group ID]") {
 		t.Errorf("the usage does not list sweep:\n%s", stderr.String())
+	}
+}
+
+// TestProgressLine: the bar counts users read among those listed, the
+// total is marked open (+) until the listing is over, and the time left
+// follows the pace so far.
+func TestProgressLine(t *testing.T) {
+	j := sweep.Job{State: sweep.StateRunning, Counts: sweep.Counts{Listed: 2000, Scanned: 500, Candidates: 15, GraphRequests: 52, GraphThrottled: 3}}
+	got := progressLine(j, 10*time.Second, 500)
+	if want := "[#####---------------]  25% running: 500/2000+ users, 15 candidates, 0 cards sent, Graph 52 requests (3 throttled), ETA ?"; got != want {
+		t.Errorf("while listing:\n got %q\nwant %q", got, want)
+	}
+	j.Listed, j.Spec.Notify, j.Pending, j.Counts.Notified = true, true, 4, 11
+	got = progressLine(j, 10*time.Second, 500) // 50 users/s, 1,500 left
+	if want := "[#####---------------]  25% running: 500/2000 users, 15 candidates, 11 cards sent, Graph 52 requests (3 throttled), ETA 30s"; got != want {
+		t.Errorf("listed:\n got %q\nwant %q", got, want)
+	}
+	j.Counts.Scanned = 2000
+	got = progressLine(j, 40*time.Second, 2000)
+	if !strings.HasPrefix(got, "[####################] 100%") || !strings.Contains(got, "ETA 0s") || !strings.HasSuffix(got, ", 4 cards waiting for the bot's replicas") {
+		t.Errorf("read, cards waiting: %q", got)
 	}
 }

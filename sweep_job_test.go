@@ -4,14 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
 	"github.com/smartswap/mfabot/cards"
 	"github.com/smartswap/mfabot/dialogs/redisstore"
+	"github.com/smartswap/mfabot/graph"
 	"github.com/smartswap/mfabot/graph/sandbox"
 	"github.com/smartswap/mfabot/internal/app"
 	"github.com/smartswap/mfabot/internal/redistest"
@@ -246,4 +252,72 @@ func TestSweepCardStartsTheDeletion(t *testing.T) {
 	if action != sweep.ActionCompleted {
 		t.Errorf("report action of the user who finished %q, want %q", action, sweep.ActionCompleted)
 	}
+}
+
+// staticToken is a Graph credential whose token the test can look for.
+type staticToken string
+
+func (s staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(s), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// TestSweepReportsAndLogsHoldNoSecret: the Graph token reaches Graph and
+// nothing else, through failures too. A sweep whose first batches fail
+// (500, warnings on stderr), then one refused for a permission (403, the
+// error line), and a sweep that finishes with its reports: the token is in
+// none of stdout, stderr, the CSV and the JSON lines.
+func TestSweepReportsAndLogsHoldNoSecret(t *testing.T) {
+	const token = "eyJ0eXAiOiJKV1QiLCJzd2VlcC1zZWNyZXQtdG9rZW4ifQ.c2lnbmF0dXJl"
+	sb := sandbox.New(sandbox.Options{Population: 60, TwoPhonesEvery: 5})
+	var seen atomic.Int32
+	base := serveGraph(t, sb, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer "+token {
+			seen.Add(1)
+		}
+		sb.Handler().ServeHTTP(w, r)
+	}))
+	dir := t.TempDir()
+	var all bytes.Buffer
+	sweepOnce := func(args ...string) error {
+		var stdout, stderr bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := runSweep(ctx, args, env(map[string]string{"GRAPH_BASE_URL": base, "LOG_LEVEL": "debug"}), &stdout, &stderr,
+			sweepDeps{redis: redistest.Client(t), prefix: redistest.Prefix(t), tick: 10 * time.Millisecond,
+				graphOpts: []graph.Option{graph.WithCredential(staticToken(token))}})
+		all.Write(stdout.Bytes())
+		all.Write(stderr.Bytes())
+		if err != nil {
+			all.WriteString(err.Error())
+		}
+		return err
+	}
+	sb.SetFault(sandbox.Fault{Status: http.StatusInternalServerError, Count: 2, Only: "$batch"})
+	if err := sweepOnce("--report", filepath.Join(dir, "r.csv"), "--jsonl", filepath.Join(dir, "r.jsonl")); err != nil {
+		t.Fatalf("sweep: %v\n%s", err, all.String())
+	}
+	sb.SetFault(sandbox.Fault{Status: http.StatusForbidden, Count: -1, Only: "$batch"})
+	if err := sweepOnce(); exitCode(err) != 1 || !strings.Contains(err.Error(), "UserAuthenticationMethod.Read.All") {
+		t.Fatalf("a refused sweep: %v", err)
+	}
+	if seen.Load() == 0 {
+		t.Fatal("Graph never saw the token: the test proves nothing")
+	}
+	for name, b := range map[string][]byte{"output": all.Bytes(), "csv": readFile(t, filepath.Join(dir, "r.csv")), "jsonl": readFile(t, filepath.Join(dir, "r.jsonl"))} {
+		if bytes.Contains(b, []byte(token)) || bytes.Contains(b, []byte("sweep-secret")) || bytes.Contains(b, []byte("Bearer")) {
+			t.Errorf("the token appears in the %s:\n%s", name, b)
+		}
+	}
+	if rows := readCSV(t, filepath.Join(dir, "r.csv")); len(rows) == 0 {
+		t.Error("the report is empty: nothing was checked")
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
