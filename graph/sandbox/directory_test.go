@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -400,5 +401,38 @@ func TestSyntheticUsers(t *testing.T) {
 	slices.Sort(all)
 	if len(all) != 100 || len(slices.Compact(all)) != 100 {
 		t.Errorf("listing after materialising: %d users", len(all))
+	}
+}
+
+// TestListSeenUsers: with ListSeen, a user created on first sight joins
+// the listing (once); without it, only the directory's users are listed.
+func TestListSeenUsers(t *testing.T) {
+	for _, listSeen := range []bool{false, true} {
+		sb := sandbox.New(sandbox.Options{ListSeen: listSeen})
+		srv := httptest.NewServer(sb.Handler())
+		defer srv.Close()
+		base := sb.GraphBaseURL(srv.URL)
+		const seen = "c5e99701-2a32-49c1-a660-4629ceeb8c61"
+		for range 2 {
+			resp, err := http.Get(base + "/users/" + seen + "/authentication/microsoftAuthenticatorMethods")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		resp, err := http.Get(base + "/users?$select=id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct{ Value []struct{ ID string } }
+		json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		want := 0
+		if listSeen {
+			want = 1
+		}
+		if len(page.Value) != want || want == 1 && page.Value[0].ID != seen {
+			t.Errorf("ListSeen %v: listed %+v, want %d", listSeen, page.Value, want)
+		}
 	}
 }

@@ -40,8 +40,10 @@
 //
 // # The directory
 //
-// Users seen on first sight are not in the directory; GET /users lists the
-// users of AddDirectoryUser, in the order added, and then the synthetic
+// Users seen on first sight are not in the directory unless
+// Options.ListSeen is set (the bot's local mode sets it, so that 棚卸し
+// sweeps the users who talk to it); GET /users lists the users of
+// AddDirectoryUser and those seen, in the order added, and then the synthetic
 // population of Options.Population. Synthetic user i (SyntheticUser
 // returns them) is derived from i alone: object id
 // "5a000000-0000-4000-8000-<i in 12 hex digits>", UPN

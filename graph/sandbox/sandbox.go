@@ -108,6 +108,11 @@ type Options struct {
 	// reached the client yet) and with no lock held: it may call the
 	// Sandbox, and should start a goroutine for anything slow.
 	OnInstall func(userID, teamsAppID string)
+	// ListSeen, when true, also lists in the directory (GET /users, after
+	// AddDirectoryUser's users) every user created on first sight, so that
+	// the users who talk to the bot in local mode can be swept. Default
+	// false: the directory holds only what the test put there.
+	ListSeen bool
 }
 
 // Method is one Microsoft Authenticator registered for a user.
@@ -204,6 +209,7 @@ type Sandbox struct {
 	twoPhonesEvery   int
 	twoPasskeysEvery int
 	onInstall        func(userID, teamsAppID string)
+	listSeen         bool
 	stats            counters
 
 	mu           sync.Mutex
@@ -259,6 +265,7 @@ func New(o Options) *Sandbox {
 		twoPhonesEvery:   o.TwoPhonesEvery,
 		twoPasskeysEvery: o.TwoPasskeysEvery,
 		onInstall:        o.OnInstall,
+		listSeen:         o.ListSeen,
 		byID:             make(map[string]*user),
 		byUPN:            make(map[string]*user),
 		groups:           make(map[string][]string),
@@ -620,7 +627,7 @@ func (s *Sandbox) lookupLocked(id string) (u *user, stored bool) {
 		if s.byUPN[upn] != nil {
 			upn = "user-" + key + "@sandbox.example"
 		}
-		return s.addUserLocked(key, upn, key[:8]), true
+		return s.seenLocked(s.addUserLocked(key, upn, key[:8])), true
 	case isUPN(id):
 		key := strings.ToLower(id)
 		if u := s.byUPN[key]; u != nil {
@@ -633,10 +640,19 @@ func (s *Sandbox) lookupLocked(id string) (u *user, stored bool) {
 		if r := []rune(suffix); len(r) > 20 {
 			suffix = string(r[:20])
 		}
-		return s.addUserLocked(newGUID(), id, suffix), true
+		return s.seenLocked(s.addUserLocked(newGUID(), id, suffix)), true
 	default:
 		return nil, false
 	}
+}
+
+// seenLocked lists a user created on first sight in the directory when
+// Options.ListSeen says so, and returns them. s.mu must be held.
+func (s *Sandbox) seenLocked(u *user) *user {
+	if s.listSeen {
+		s.directory = append(s.directory, u)
+	}
+	return u
 }
 
 // addUserLocked creates and stores a user first seen now, with the initial

@@ -39,7 +39,9 @@ func (a *App) openGraph() (*graphs, error) {
 	cfg := a.cfg
 	switch cfg.GraphMode {
 	case config.GraphModeSandbox:
-		g.sandbox = sandbox.New(sandbox.Options{InitialPasskey: cfg.SandboxPasskey, PushOnly: cfg.SandboxPushOnly})
+		g.sandbox = sandbox.New(sandbox.Options{InitialPasskey: cfg.SandboxPasskey, PushOnly: cfg.SandboxPushOnly,
+			// The users who talk to the bot are the directory 棚卸し sweeps.
+			ListSeen: true})
 		a.mounts[g.sandbox.BasePath()+"/"] = g.sandbox.Handler()
 		return g, nil
 	}
