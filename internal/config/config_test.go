@@ -102,6 +102,9 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"log level", with("LOG_LEVEL", "loud"), "LOG_LEVEL"},
 		{"language", with("BOT_LANGUAGE", "fr"), "BOT_LANGUAGE"},
 		{"sandbox passkey garbled", map[string]string{"SANDBOX_PASSKEY": "maybe"}, "SANDBOX_PASSKEY"},
+		{"sweep graph rate zero", map[string]string{"SWEEP_GRAPH_RATE": "0"}, "SWEEP_GRAPH_RATE"},
+		{"sweep graph rate too high", map[string]string{"SWEEP_GRAPH_RATE": "10001"}, "SWEEP_GRAPH_RATE"},
+		{"sweep tenant not a guid", map[string]string{"SWEEP_TENANT": "contoso"}, "SWEEP_TENANT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,5 +285,26 @@ func TestMetricsPublic(t *testing.T) {
 		if !strings.Contains(summary, tc.summary) {
 			t.Errorf("%s: summary does not say %q: %s", tc.name, tc.summary, summary)
 		}
+	}
+}
+
+// TestLoadSweep: the sweep's defaults, and the tenant following the
+// bot's own unless SWEEP_TENANT is set.
+func TestLoadSweep(t *testing.T) {
+	c, err := Load(env(map[string]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sweep != (Sweep{GraphRate: 100}) {
+		t.Errorf("local defaults %+v", c.Sweep)
+	}
+	base := map[string]string{"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "s3cret", "MicrosoftAppTenantId": testTenantID}
+	if c, err = Load(env(base)); err != nil || c.Sweep.Tenant != testTenantID {
+		t.Errorf("tenant %q (%v), want the bot's", c.Sweep.Tenant, err)
+	}
+	other := "9f3a1c2e-5b7d-4e8f-a1b2-c3d4e5f60718"
+	c, err = Load(env(withEnv(base, "SWEEP_TENANT", other, "SWEEP_GRAPH_RATE", "250", "SWEEP_TEAMS_APP_ID", "app-1")))
+	if err != nil || c.Sweep != (Sweep{GraphRate: 250, TeamsAppID: "app-1", Tenant: other}) {
+		t.Errorf("set: %+v (%v)", c.Sweep, err)
 	}
 }

@@ -20,9 +20,11 @@ type Sweep struct {
 	Tenant string
 }
 
-// maxSweepGraphRate bounds SWEEP_GRAPH_RATE well under what Graph's
-// identity and access limits allow a tenant.
-const maxSweepGraphRate = 2000
+// maxSweepGraphRate bounds SWEEP_GRAPH_RATE under Graph's global limit of
+// one app (130,000 requests per 10 s); the service's own limits for
+// authentication methods are lower and not published, which is why the
+// default is 100 and a 429 pauses every worker.
+const maxSweepGraphRate = 10000
 
 func loadSweep(get func(string) string, appTenant string) (Sweep, error) {
 	s := Sweep{GraphRate: 100, TeamsAppID: get("SWEEP_TEAMS_APP_ID"), Tenant: get("SWEEP_TENANT")}
