@@ -187,7 +187,7 @@ func runSweep(ctx context.Context, args []string, getenv func(string) string, st
 		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: max(cfg.LogLevel, slog.LevelWarn)}))
 		w := sweep.NewWorker(sweep.WorkerOptions{
 			Store: store, Directory: app.NewSweepDirectory(client, cfg.Sweep.TeamsAppID), Declines: store,
-			GraphRate: cfg.Sweep.GraphRate, Tick: deps.tick, Logger: logger,
+			GraphRate: cfg.Sweep.GraphRate, Lease: cfg.Sweep.Lease, Tick: deps.tick, Logger: logger,
 		})
 		wctx, stopWorker := context.WithCancel(ctx)
 		done := make(chan struct{})

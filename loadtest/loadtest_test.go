@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smartswap/mfabot/graph/sandbox"
 )
 
 // testWriter sends the tool's progress lines to the test log.
@@ -104,5 +106,58 @@ func TestParseCard(t *testing.T) {
 	}
 	if len(c.actions) != 1 {
 		t.Errorf("actions %v", c.actions)
+	}
+}
+
+// TestSweepSmoke runs the sweep's measurement small, with three `mfabot
+// sweep` processes sharing one job, and kills one of them (SIGKILL) once a
+// fifth of the users are read: the other two finish the job once its
+// leases run out, and every enabled member is read once (the job's counts
+// are exact), whatever the dead process held.
+func TestSweepSmoke(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	e := &env{cfg: Config{BotBin: os.Getenv("LOADTEST_BOT_BIN"), Progress: testWriter{t}}, dir: dir}
+	bin, err := e.binary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := startRedis(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.stop()
+	const users, every = 3000, 10
+	cfg := SweepConfig{Users: users, TwoPhonesEvery: every, Replicas: []int{3}, ThrottleRPS: 2000, ThrottleBurst: 200,
+		GraphRate: 600, KillOne: true, Env: []string{"SWEEP_LEASE=2s"}}
+	runs, err := runSweepLoad(ctx, cfg, bin.Path, rs.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	printSweep(&out, cfg, runs)
+	t.Log("\n" + out.String())
+
+	sb := sandbox.New(sandbox.Options{Population: users, TwoPhonesEvery: every})
+	members, candidates := 0, 0
+	for i := range users {
+		if u, _ := sb.SyntheticUser(i); !u.Disabled && !u.Guest {
+			members++
+			if i%every == 1 {
+				candidates++
+			}
+		}
+	}
+	r := runs[0]
+	if r.Killed != 3 {
+		t.Errorf("replica %d was killed, want the third (the kill came too late to test anything?)", r.Killed)
+	}
+	if r.Scanned != int64(members) || r.Candidates != int64(candidates) {
+		t.Errorf("%d users read and %d candidates, want %d and %d: the dead replica's work was lost or done twice",
+			r.Scanned, r.Candidates, members, candidates)
+	}
+	if len(r.PeakRSSMB) != 2 {
+		t.Errorf("%d replicas finished, want the 2 that were not killed", len(r.PeakRSSMB))
 	}
 }

@@ -47,12 +47,14 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	sweepEvery := fs.Int("sweep-two-phones-every", 33, "with -sweep-users: one user in this many has two phones")
 	sweepThrottle := fs.Float64("sweep-throttle", 2000, "with -sweep-users: the sandbox's Graph budget, requests per second")
 	sweepRate := fs.Int("sweep-graph-rate", 2000, "with -sweep-users: SWEEP_GRAPH_RATE of the sweep processes")
+	sweepKill := fs.Bool("sweep-kill", false, "with -sweep-users: kill (SIGKILL) the last replica once a fifth of the users are read")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *sweepUsers > 0 {
 		sc := SweepConfig{Users: *sweepUsers, TwoPhonesEvery: *sweepEvery, ThrottleRPS: *sweepThrottle,
-			ThrottleBurst: int(*sweepThrottle / 10), GraphRate: *sweepRate, BotBin: *botBin, Timeout: *timeout}
+			ThrottleBurst: int(*sweepThrottle / 10), GraphRate: *sweepRate, BotBin: *botBin, Timeout: *timeout,
+			KillOne: *sweepKill, Env: botEnv}
 		for _, f := range strings.Split(*sweepReplicas, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
 			if err != nil || n < 1 {

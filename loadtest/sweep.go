@@ -27,19 +27,25 @@ import (
 type SweepConfig struct {
 	Users, TwoPhonesEvery int
 	Replicas              []int
-	// ThrottleRPS and ThrottleBurst are the sandbox's per-tenant budget;
-	// GraphRate is SWEEP_GRAPH_RATE, set above the budget so that Graph's
-	// 429s are part of the figures.
+	// ThrottleRPS and ThrottleBurst are the sandbox's per-tenant budget
+	// (429 with Retry-After beyond it); GraphRate is SWEEP_GRAPH_RATE.
 	ThrottleRPS   float64
 	ThrottleBurst int
 	GraphRate     int
 	BotBin        string
 	Timeout       time.Duration
+	// KillOne kills (SIGKILL) the last replica once a fifth of the users
+	// are read: the others must finish the job, reading every user once.
+	KillOne bool
+	// Env is added to the sweep processes' environment (KEY=VALUE).
+	Env []string
 }
 
 // SweepRun is the figures of one replica count.
 type SweepRun struct {
-	Replicas        int
+	Replicas int
+	// Killed is the number of the replica KillOne killed (0: none).
+	Killed          int
 	Wall            time.Duration
 	Scanned         int64
 	Candidates      int64
@@ -88,6 +94,7 @@ func sweepOnce(ctx context.Context, cfg SweepConfig, bin, redisAddr string, repl
 		"GRAPH_BASE_URL="+sb.GraphBaseURL(srv.URL),
 		fmt.Sprintf("REDIS_URL=redis://%s/%d", redisAddr, db),
 		"SWEEP_GRAPH_RATE="+strconv.Itoa(cfg.GraphRate), "LOG_LEVEL=error")
+	envv = append(envv, cfg.Env...)
 	start := time.Now()
 	first := exec.CommandContext(ctx, bin, "sweep")
 	first.Env = envv
@@ -119,23 +126,33 @@ func sweepOnce(ctx context.Context, cfg SweepConfig, bin, redisAddr string, repl
 		}
 		procs = append(procs, p)
 	}
-	// Sample Redis's memory while the job runs.
+	// Sample Redis's memory while the job runs; kill a replica once a
+	// fifth of the users are read, if asked.
 	var peak int64
 	var mu sync.Mutex
 	stop := make(chan struct{})
+	killed := -1
 	go func() {
-		t := time.NewTicker(200 * time.Millisecond)
+		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
 			case <-stop:
 				return
 			case <-t.C:
-				if u, err := usedMemory(ctx, rdb); err == nil {
-					mu.Lock()
+				u, err := usedMemory(ctx, rdb)
+				mu.Lock()
+				if err == nil {
 					peak = max(peak, u)
-					mu.Unlock()
 				}
+				if cfg.KillOne && killed < 0 && len(procs) > 1 {
+					n, _ := rdb.HGet(ctx, "mfabot:{sw:"+job+"}:meta", "scanned").Int64()
+					if n >= int64(cfg.Users/5) {
+						killed = len(procs) - 1
+						procs[killed].Process.Kill()
+					}
+				}
+				mu.Unlock()
 			}
 		}
 	}()
@@ -144,6 +161,13 @@ func sweepOnce(ctx context.Context, cfg SweepConfig, bin, redisAddr string, repl
 		err := p.Wait()
 		if i == 0 {
 			run.Wall = time.Since(start)
+		}
+		mu.Lock()
+		wasKilled := i == killed
+		mu.Unlock()
+		if wasKilled {
+			run.Killed = i + 1
+			continue
 		}
 		if err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("process %d: %w", i+1, err)
@@ -202,6 +226,11 @@ func printSweep(w io.Writer, cfg SweepConfig, runs []SweepRun) {
 		fmt.Fprintf(w, "| %d | %s | %d | %d | %.0f | %d | %.3f | %d | %d | %s | %.1f | %.0f |\n",
 			r.Replicas, r.Wall.Round(100*time.Millisecond), r.Scanned, r.Candidates, r.UsersPerSecond, r.GraphHTTP,
 			r.HTTPPerUser, r.BatchRequests, r.Throttled, strings.Join(rss, ", "), r.RedisPeakMB, r.RedisJobKB)
+	}
+	for _, r := range runs {
+		if r.Killed > 0 {
+			fmt.Fprintf(w, "\nWith %d replicas, replica %d was killed (SIGKILL) once a fifth of the users were read; the others finished the job.\n", r.Replicas, r.Killed)
+		}
 	}
 }
 

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -133,7 +132,7 @@ func (a *App) newSweepWorker(store *redisstore.Store, reminders *dialogs.Reminde
 	return sweep.NewWorker(sweep.WorkerOptions{
 		Store: store, Directory: dir, Declines: store, Notifier: dialogs.NewSweepNotifier(reminders),
 		Observer: a.metrics, Logger: a.logger.With("worker", "sweep"), Now: a.opts.Now,
-		GraphRate: a.cfg.Sweep.GraphRate, Tick: a.opts.SweepTick, InstallWait: a.opts.SweepInstallWait,
+		GraphRate: a.cfg.Sweep.GraphRate, Lease: a.cfg.Sweep.Lease, Tick: a.opts.SweepTick, InstallWait: a.opts.SweepInstallWait,
 	})
 }
 
@@ -141,6 +140,3 @@ func (a *App) newSweepWorker(store *redisstore.Store, reminders *dialogs.Reminde
 func runSweeps(g *errgroup.Group, ctx context.Context, w *sweep.Worker) {
 	g.Go(func() error { return w.Run(ctx) })
 }
-
-// sweepLease is how long a sweep item is held: see sweep.WorkerOptions.
-const sweepLease = 2 * time.Minute

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -105,6 +106,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"sweep graph rate zero", map[string]string{"SWEEP_GRAPH_RATE": "0"}, "SWEEP_GRAPH_RATE"},
 		{"sweep graph rate too high", map[string]string{"SWEEP_GRAPH_RATE": "10001"}, "SWEEP_GRAPH_RATE"},
 		{"sweep tenant not a guid", map[string]string{"SWEEP_TENANT": "contoso"}, "SWEEP_TENANT"},
+		{"sweep lease too short", map[string]string{"SWEEP_LEASE": "10ms"}, "SWEEP_LEASE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -295,7 +297,7 @@ func TestLoadSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Sweep != (Sweep{GraphRate: 100}) {
+	if c.Sweep != (Sweep{GraphRate: 100, Lease: 2 * time.Minute}) {
 		t.Errorf("local defaults %+v", c.Sweep)
 	}
 	base := map[string]string{"MicrosoftAppId": testAppID, "MicrosoftAppPassword": "s3cret", "MicrosoftAppTenantId": testTenantID}
@@ -303,8 +305,8 @@ func TestLoadSweep(t *testing.T) {
 		t.Errorf("tenant %q (%v), want the bot's", c.Sweep.Tenant, err)
 	}
 	other := "9f3a1c2e-5b7d-4e8f-a1b2-c3d4e5f60718"
-	c, err = Load(env(withEnv(base, "SWEEP_TENANT", other, "SWEEP_GRAPH_RATE", "250", "SWEEP_TEAMS_APP_ID", "app-1")))
-	if err != nil || c.Sweep != (Sweep{GraphRate: 250, TeamsAppID: "app-1", Tenant: other}) {
+	c, err = Load(env(withEnv(base, "SWEEP_TENANT", other, "SWEEP_GRAPH_RATE", "250", "SWEEP_TEAMS_APP_ID", "app-1", "SWEEP_LEASE", "30s")))
+	if err != nil || c.Sweep != (Sweep{GraphRate: 250, TeamsAppID: "app-1", Tenant: other, Lease: 30 * time.Second}) {
 		t.Errorf("set: %+v (%v)", c.Sweep, err)
 	}
 }

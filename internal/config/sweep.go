@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Sweep is SWEEP_*: the tenant sweep's settings.
@@ -18,6 +19,11 @@ type Sweep struct {
 	// Tenant is the Entra tenant whose users a sweep run from the command
 	// line notifies (SWEEP_TENANT; default MicrosoftAppTenantId).
 	Tenant string
+	// Lease is how long a worker holds a batch or a card it claimed before
+	// another worker may take it (SWEEP_LEASE, default 2m): how soon the
+	// work of a replica that died is taken over. It must outlast a batch's
+	// Graph call and a card's send, throttling waits included.
+	Lease time.Duration
 }
 
 // maxSweepGraphRate bounds SWEEP_GRAPH_RATE under Graph's global limit of
@@ -27,7 +33,14 @@ type Sweep struct {
 const maxSweepGraphRate = 10000
 
 func loadSweep(get func(string) string, appTenant string) (Sweep, error) {
-	s := Sweep{GraphRate: 100, TeamsAppID: get("SWEEP_TEAMS_APP_ID"), Tenant: get("SWEEP_TENANT")}
+	s := Sweep{GraphRate: 100, TeamsAppID: get("SWEEP_TEAMS_APP_ID"), Tenant: get("SWEEP_TENANT"), Lease: 2 * time.Minute}
+	if v := get("SWEEP_LEASE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > time.Hour {
+			return s, &Error{"SWEEP_LEASE", fmt.Sprintf("%q is not a Go duration from 1s to 1h (e.g. 2m)", v)}
+		}
+		s.Lease = d
+	}
 	if s.Tenant == "" {
 		s.Tenant = appTenant
 	}
