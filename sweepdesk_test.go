@@ -256,3 +256,38 @@ func finishedSweep(t *testing.T, r *helpdeskRig) sweep.Job {
 	}
 	return j
 }
+
+// TestSweepDeskGroup: the desk card's group input scopes the next sweep:
+// anything but a GUID is refused with a clear line and starts nothing; a
+// group's id reaches the job (dry run) and, through the confirmation, the
+// notifying sweep.
+func TestSweepDeskGroup(t *testing.T) {
+	r, _ := newStatsRig(t)
+	ctx := context.Background()
+	store := r.bot.Store()
+	desk := cardOf(t, r.channelSay(agentAAD, helpdeskChannel, "棚卸し"))
+	for _, verb := range []string{cards.VerbSweepDeskDryRun, cards.VerbSweepDeskNotify} {
+		typ, v := r.agentPress(agentAAD, desk, verb, map[string]any{cards.SweepGroupInput: "pilot group"})
+		if typ != bot.InvokeTypeCard || !strings.Contains(text(asCard(t, v)), "グループのオブジェクト ID(GUID)を入力してください") {
+			t.Errorf("%s with a bad group: %s %v", verb, typ, v)
+		}
+	}
+	if js, _ := store.Sweeps(ctx, 10); len(js) != 0 {
+		t.Fatalf("a bad group started %d sweeps", len(js))
+	}
+	const group = "0B1F2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D"
+	typ, v := r.agentPress(agentAAD, desk, cards.VerbSweepDeskNotify, map[string]any{cards.SweepGroupInput: " " + group + " "})
+	confirm := asCard(t, v)
+	if typ != bot.InvokeTypeCard || !strings.Contains(text(confirm), "グループ "+group+" のメンバーの候補者") {
+		t.Fatalf("the confirmation does not name the group: %s", text(confirm))
+	}
+	// 実行 carries the group on (its data, not an input of this card).
+	typ, _ = r.agentPress(agentAAD, confirm, cards.VerbSweepDeskNotifyGo, nil)
+	js, err := store.Sweeps(ctx, 10)
+	if typ != bot.InvokeTypeCard || err != nil || len(js) != 1 {
+		t.Fatalf("after 実行: %s, %v, %+v", typ, err, js)
+	}
+	if !js[0].Spec.Notify || js[0].Spec.Group != strings.ToLower(group) {
+		t.Errorf("the notifying sweep's spec %+v, want the group %s", js[0].Spec, strings.ToLower(group))
+	}
+}

@@ -187,7 +187,8 @@ func cardCasesFrom(t testing.TB, content *Content) []cardCase {
 		add("sweep-desk", "sweep-desk", SweepDesk(loc, []SweepJobView{running, done, failed}, ""), nil)
 		add("sweep-desk-notice", "sweep-desk", SweepDesk(loc, []SweepJobView{paused}, Text(loc, "sweepdesk.paused", paused.ID)), nil)
 		add("sweep-desk-empty", "sweep-desk", SweepDesk(loc, nil, ""), nil)
-		add("sweep-desk-confirm", "sweep-desk-confirm", SweepDeskConfirm(loc), nil)
+		add("sweep-desk-confirm", "sweep-desk-confirm", SweepDeskConfirm(loc, ""), nil)
+		add("sweep-desk-confirm-group", "sweep-desk-confirm", SweepDeskConfirm(loc, "0b1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"), nil)
 		add("sweep-progress", "sweep-progress", SweepJob(loc, running, ""), nil)
 		add("sweep-progress-paused", "sweep-progress", SweepJob(loc, paused, Text(loc, "sweepdesk.paused", paused.ID)), nil)
 		add("sweep-summary", "sweep-summary", SweepJob(loc, done, ""), nil)
@@ -481,6 +482,10 @@ func checkExecute(t *testing.T, a map[string]any, ref *Ref) {
 		}
 		if data[SweepFromData] != nil {
 			want[SweepFromData] = SweepFromJob
+		}
+		if verb == VerbSweepDeskNotifyGo && data[SweepGroupInput] != nil {
+			// The confirmation carries the group the desk card named.
+			want[SweepGroupInput] = "0b1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 		}
 		if d := cmp.Diff(want, data); d != "" {
 			t.Errorf("Action.Execute %q data (-want +got):\n%s", a["title"], d)

@@ -343,6 +343,16 @@ var catalog = map[string]map[Locale]string{
 	"btn.sweepdesk.list":        {Japanese: "棚卸しの一覧", English: "All sweeps"},
 	"sweepdesk.confirm.title":   {Japanese: "通知の開始", English: "Start notifying"},
 	"sweepdesk.confirm.body":    {Japanese: "全社員の候補者にカードを送ります。よろしいですか？", English: "The card will be sent to every candidate in the company. Continue?"},
+	"sweepdesk.confirm.group": {
+		Japanese: "グループ %s のメンバーの候補者にカードを送ります。よろしいですか？",
+		English:  "The card will be sent to the candidates among the members of group %s. Continue?",
+	},
+	"sweepdesk.group.label":       {Japanese: "対象のグループ(オブジェクト ID、空欄なら全社員)", English: "Group to sweep (object ID; empty: everyone)"},
+	"sweepdesk.group.placeholder": {Japanese: "例: パイロット部門のグループ ID", English: "e.g. the pilot group's ID"},
+	"sweepdesk.group.bad": {
+		Japanese: "グループのオブジェクト ID(GUID)を入力してください。空欄なら全社員が対象です。",
+		English:  "Enter the group's object ID (a GUID), or leave it empty for everyone.",
+	},
 	"sweepdesk.confirm.note": {
 		Japanese: "候補者ひとりひとりのボットとのチャットに「古いスマホの登録が残っている可能性があります」のカードが届きます。アプリを入れていない人には届かず、レポートに載ります。途中で一時停止・中止できます。",
 		English:  "Each candidate gets the card \"An old phone may still be registered\" in their chat with the bot; those without the app are listed in the report instead. You can pause or cancel at any time.",

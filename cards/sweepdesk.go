@@ -170,6 +170,10 @@ func SweepDesk(loc Locale, jobs []SweepJobView, noticeText string) Card {
 		body = append(body, j.details(loc)...)
 		body = append(body, map[string]any{"type": "ActionSet", "actions": j.buttons(loc, false)})
 	}
+	// The scope of the next sweep: a group's transitive members (a pilot
+	// group), or everyone when left empty.
+	body = append(body, map[string]any{"type": "Input.Text", "id": SweepGroupInput, "separator": true,
+		"label": Text(loc, "sweepdesk.group.label"), "placeholder": Text(loc, "sweepdesk.group.placeholder"), "maxLength": 64})
 	return newCard("sweep-desk", body, []any{
 		execute(Text(loc, "btn.sweepdesk.dryrun"), VerbSweepDeskDryRun, nil, "positive"),
 		execute(Text(loc, "btn.sweepdesk.notify"), VerbSweepDeskNotify, nil, ""),
@@ -177,15 +181,28 @@ func SweepDesk(loc Locale, jobs []SweepJobView, noticeText string) Card {
 	})
 }
 
+// SweepGroupInput is the desk card's input of a group's object id: the
+// start buttons carry it, and the confirmation's 実行 carries it on.
+const SweepGroupInput = "group"
+
 // SweepDeskConfirm asks a helpdesk member to confirm a sweep that sends
-// every candidate in the tenant the card.
-func SweepDeskConfirm(loc Locale) Card {
+// the card to every candidate in the tenant, or among the members of
+// group when it is set.
+func SweepDeskConfirm(loc Locale, group string) Card {
+	body := textBlock(Text(loc, "sweepdesk.confirm.body"), "weight", "Bolder")
+	if group != "" {
+		body = textBlock(Text(loc, "sweepdesk.confirm.group", group), "weight", "Bolder")
+	}
+	goBtn := execute(Text(loc, "btn.sweepdesk.go"), VerbSweepDeskNotifyGo, nil, "destructive")
+	if group != "" {
+		goBtn["data"].(map[string]any)[SweepGroupInput] = group
+	}
 	return newCard("sweep-desk-confirm", []any{
 		title(Text(loc, "sweepdesk.confirm.title")),
-		textBlock(Text(loc, "sweepdesk.confirm.body"), "weight", "Bolder"),
+		body,
 		textBlock(Text(loc, "sweepdesk.confirm.note")),
 	}, []any{
-		execute(Text(loc, "btn.sweepdesk.go"), VerbSweepDeskNotifyGo, nil, "destructive"),
+		goBtn,
 		execute(Text(loc, "btn.back"), VerbSweepDesk, nil, ""),
 	})
 }

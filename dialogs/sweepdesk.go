@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
@@ -57,6 +59,9 @@ type deskTurn struct {
 	// fromJob: pressed on the job's own card, which the answer redraws
 	// (else the desk card).
 	fromJob bool
+	// group is the desk card's group input, trimmed: the scope of a sweep
+	// to start ("": everyone).
+	group string
 }
 
 // deskAction is one verb of the sweep's cards in the channel.
@@ -68,8 +73,11 @@ var sweepDeskActions = map[string]deskAction{
 		return h.deskAnswer(ctx, x, "")
 	},
 	cards.VerbSweepDeskDryRun: startSweep(false),
-	cards.VerbSweepDeskNotify: func(_ *Helpdesk, _ context.Context, x *deskTurn) (answer, error) {
-		return answer{card: render(cards.SweepDeskConfirm(x.ti.loc))}, nil
+	cards.VerbSweepDeskNotify: func(h *Helpdesk, ctx context.Context, x *deskTurn) (answer, error) {
+		if !validGroup(x.group) {
+			return h.deskAnswer(ctx, x, cards.Text(x.ti.loc, "sweepdesk.group.bad"))
+		}
+		return answer{card: render(cards.SweepDeskConfirm(x.ti.loc, x.group))}, nil
 	},
 	cards.VerbSweepDeskNotifyGo: startSweep(true),
 	cards.VerbSweepDeskPause: moveSweep(stateMove{
@@ -98,7 +106,8 @@ func (h *Helpdesk) onSweepDesk(run deskAction) func(ctx context.Context, t Turn,
 		}
 		job, _ := act.data[cards.SweepJobData].(string)
 		from, _ := act.data[cards.SweepFromData].(string)
-		return run(h, ctx, &deskTurn{t: t, a: a, ti: ti, job: job, fromJob: from == cards.SweepFromJob})
+		group, _ := act.data[cards.SweepGroupInput].(string)
+		return run(h, ctx, &deskTurn{t: t, a: a, ti: ti, job: job, fromJob: from == cards.SweepFromJob, group: strings.TrimSpace(group)})
 	}
 }
 
@@ -127,13 +136,23 @@ func (h *Helpdesk) deskAnswer(ctx context.Context, x *deskTurn, noticeText strin
 	return answer{card: render(cards.SweepDesk(loc, views, noticeText))}, nil
 }
 
-// startSweep starts a sweep of the whole tenant (the channel's), by the
-// member who pressed: a dry run, or one that notifies. One that has not
-// ended yet is let finish first.
+// groupID is the form of a group's object id (a GUID).
+var groupID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// validGroup reports whether the desk's group input is empty (everyone)
+// or a group's object id.
+func validGroup(g string) bool { return g == "" || groupID.MatchString(g) }
+
+// startSweep starts a sweep of the whole tenant (the channel's), or of the
+// group the desk card names, by the member who pressed: a dry run, or one
+// that notifies. One that has not ended yet is let finish first.
 func startSweep(notify bool) deskAction {
 	return func(h *Helpdesk, ctx context.Context, x *deskTurn) (answer, error) {
 		loc := x.ti.loc
 		x.fromJob = false
+		if !validGroup(x.group) {
+			return h.deskAnswer(ctx, x, cards.Text(loc, "sweepdesk.group.bad"))
+		}
 		jobs, err := h.o.Sweeps.Sweeps(ctx, deskJobs)
 		if err != nil {
 			return answer{}, err
@@ -147,7 +166,7 @@ func startSweep(notify bool) deskAction {
 		if by == "" {
 			by = x.a.From.AadObjectID
 		}
-		j, err := h.o.Sweeps.CreateSweep(ctx, sweep.Spec{Notify: notify, Tenant: x.ti.tenant, By: by}, h.now())
+		j, err := h.o.Sweeps.CreateSweep(ctx, sweep.Spec{Notify: notify, Group: strings.ToLower(x.group), Tenant: x.ti.tenant, By: by}, h.now())
 		if err != nil {
 			return answer{}, err
 		}
