@@ -321,3 +321,22 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestSweepDialogAnswersCommands: a swept user who types instead of
+// pressing is answered about the sweep's card: 状況 names it and the
+// deletion step after it, スマホ交換 offers to resume it rather than
+// starting over, and 続きから shows the card again.
+func TestSweepDialogAnswersCommands(t *testing.T) {
+	r := newSweepRig(t)
+	r.sweep(t, "--notify")
+	u := r.users[outsideTwo]
+	status := u.say("状況")
+	if s := text(status); !strings.Contains(s, ": 古いスマホの登録が残っている可能性があります") || !strings.Contains(s, "次は: 古いスマホの登録を削除") {
+		t.Errorf("状況 of a swept user: %s", s)
+	}
+	resume := u.say("スマホ交換")
+	if s := text(resume); !strings.Contains(s, "古いスマホの登録が残っている可能性があります") {
+		t.Errorf("スマホ交換 of a swept user: %s", s)
+	}
+	wantCard(t, u.say("続きから"), "sweep")
+}

@@ -135,7 +135,10 @@ func (c *Conversation) resumeCard(s *state, loc cards.Locale) json.RawMessage {
 
 func (c *Conversation) statusCard(s *state, loc cards.Locale) json.RawMessage {
 	next := ""
-	if i, st := rowOf(s.Step); s.Step != stepLost && st != nil {
+	switch i, st := rowOf(s.Step); {
+	case s.Step == stepPickOld:
+		next = c.stepTitle(StepDeleteOld, loc) // where choosing the old phone leads
+	case s.Step != stepLost && st != nil:
 		if to, _ := forward(i, s); to != nil {
 			next = c.stepTitle(to.ID, loc)
 		}
@@ -145,8 +148,11 @@ func (c *Conversation) statusCard(s *state, loc cards.Locale) json.RawMessage {
 
 // stepTitle is a step's title as the content file gives it.
 func (c *Conversation) stepTitle(step StepID, loc cards.Locale) string {
-	if step == stepLost {
+	switch step {
+	case stepLost:
 		return cards.Text(loc, "lost.title")
+	case stepPickOld:
+		return cards.Text(loc, "sweep.title")
 	}
 	if sc := c.o.Content.Step(string(step)); sc != nil {
 		return sc.Title.In(loc)
