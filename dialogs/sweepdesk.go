@@ -188,15 +188,9 @@ type stateMove struct {
 func moveSweep(m stateMove) deskAction {
 	return func(h *Helpdesk, ctx context.Context, x *deskTurn) (answer, error) {
 		loc := x.ti.loc
-		if x.job == "" {
-			return h.deskAnswer(ctx, x, "")
-		}
-		j, err := h.o.Sweeps.LoadSweep(ctx, x.job)
-		if errors.Is(err, sweep.ErrNoSweep) {
-			return h.deskAnswer(ctx, x, cards.Text(loc, "sweepdesk.notfound", x.job))
-		}
-		if err != nil {
-			return answer{}, err
+		j, ans, err := h.pressedJob(ctx, x)
+		if ans != nil || err != nil {
+			return *ans, err
 		}
 		unchanged := func(j sweep.Job) (answer, error) {
 			return h.deskAnswer(ctx, x, cards.Text(loc, "sweepdesk.unchanged", j.ID, cards.SweepStateText(loc, j.State)))
@@ -214,6 +208,25 @@ func moveSweep(m stateMove) deskAction {
 		h.auditSweep(ctx, x, m.event, j)
 		return h.deskAnswer(ctx, x, cards.Text(loc, m.notice, j.ID))
 	}
+}
+
+// pressedJob loads the job a button acts on. When there is none to act on
+// (no job named, or it expired) it returns the desk's answer instead;
+// ans is not nil whenever err is not.
+func (h *Helpdesk) pressedJob(ctx context.Context, x *deskTurn) (j sweep.Job, ans *answer, err error) {
+	if x.job == "" {
+		a, err := h.deskAnswer(ctx, x, "")
+		return j, &a, err
+	}
+	j, err = h.o.Sweeps.LoadSweep(ctx, x.job)
+	switch {
+	case errors.Is(err, sweep.ErrNoSweep):
+		a, err := h.deskAnswer(ctx, x, cards.Text(x.ti.loc, "sweepdesk.notfound", x.job))
+		return j, &a, err
+	case err != nil:
+		return j, &answer{}, err
+	}
+	return j, nil, nil
 }
 
 // auditSweep writes who did what to which sweep to the member's audit
@@ -253,15 +266,9 @@ func jobView(j sweep.Job) cards.SweepJobView {
 // cannot carry a file), and the pressed card redrawn.
 func (h *Helpdesk) sweepReport(ctx context.Context, x *deskTurn) (answer, error) {
 	loc := x.ti.loc
-	if x.job == "" {
-		return h.deskAnswer(ctx, x, "")
-	}
-	j, err := h.o.Sweeps.LoadSweep(ctx, x.job)
-	if errors.Is(err, sweep.ErrNoSweep) {
-		return h.deskAnswer(ctx, x, cards.Text(loc, "sweepdesk.notfound", x.job))
-	}
-	if err != nil {
-		return answer{}, err
+	j, ans, err := h.pressedJob(ctx, x)
+	if ans != nil || err != nil {
+		return *ans, err
 	}
 	if !sweep.Final(j.State) {
 		return h.deskAnswer(ctx, x, cards.Text(loc, "sweepdesk.unfinished", j.ID))

@@ -2,8 +2,6 @@ package dialogs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -96,9 +94,7 @@ const progressJobs = 5
 // helpdesk's other channel cards). It does no I/O.
 func NewSweepProgress(h *Helpdesk, o SweepProgressOptions) *SweepProgress {
 	if o.Owner == "" {
-		var b [8]byte
-		rand.Read(b[:])
-		o.Owner = hex.EncodeToString(b[:])
+		o.Owner = newID()
 	}
 	if o.Tick <= 0 {
 		o.Tick = 2 * time.Second

@@ -215,11 +215,7 @@ func (s *Store) allow(ctx context.Context, key string, perSecond, n int) (time.D
 // PauseSends stops every replica's proactive sends for d (Teams asked to
 // slow down). A longer pause already in force is kept.
 func (s *Store) PauseSends(ctx context.Context, d time.Duration) error {
-	key := s.prefix + "rate:pause"
-	if cur := s.rdb.PTTL(ctx, key).Val(); cur >= d {
-		return nil
-	}
-	if err := s.rdb.Set(ctx, key, 1, d).Err(); err != nil {
+	if err := extendPauseScript.Run(ctx, s.rdb, []string{s.prefix + "rate:pause"}, max(d.Milliseconds(), 1)).Err(); err != nil {
 		return fmt.Errorf("pause sends: %w", err)
 	}
 	return nil

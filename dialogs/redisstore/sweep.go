@@ -344,9 +344,11 @@ func (s *Store) AddPage(ctx context.Context, id, owner string, users []sweep.Use
 	return nil
 }
 
-// claimScript leases up to ARGV[3] items of the sorted set KEYS[2] that
-// are due by ARGV[1] to ARGV[4] until ARGV[2], if the job runs, and
-// returns each id with its data from KEYS[3] and its tries from KEYS[5].
+// claimSweepScript leases up to ARGV[3] items of the sorted set KEYS[2]
+// that are due by ARGV[1] to ARGV[4] (recorded in KEYS[4]) until ARGV[2],
+// if the job runs, and returns each id with its data from KEYS[3] and its
+// tries from KEYS[5] ("0" when no KEYS[5] is given: a batch keeps its
+// tries in its data).
 var claimSweepScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'st') ~= 'running' then return {} end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
@@ -356,14 +358,14 @@ for _, id in ipairs(ids) do
   redis.call('HSET', KEYS[4], id, ARGV[4])
   table.insert(out, id)
   table.insert(out, redis.call('HGET', KEYS[3], id) or '')
-  table.insert(out, redis.call('HGET', KEYS[5], id) or '0')
+  table.insert(out, KEYS[5] and redis.call('HGET', KEYS[5], id) or '0')
 end
 return out
 `)
 
 // ClaimBatches implements sweep.Store.
 func (s *Store) ClaimBatches(ctx context.Context, id, owner string, now time.Time, lease time.Duration, max int) ([]sweep.Batch, error) {
-	v, err := claimSweepScript.Run(ctx, s.rdb, s.keysOf(id, "meta", "scan", "batch", "bown", "ntries"),
+	v, err := claimSweepScript.Run(ctx, s.rdb, s.keysOf(id, "meta", "scan", "batch", "bown"),
 		now.UnixMilli(), now.Add(lease).UnixMilli(), max, owner).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("claim sweep batches: %w", err)
